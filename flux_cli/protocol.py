@@ -393,7 +393,9 @@ def parse_server_message(text: str | bytes) -> ServerMessage:
     kind = data.get("type")
     try:
         if kind == "Connected":
-            return Connected(request_id=str(data["request_id"]), sequence_id=_int(data["sequence_id"]))
+            return Connected(
+                request_id=str(data["request_id"]), sequence_id=_int(data["sequence_id"])
+            )
         if kind == "TurnInfo":
             trigger = data.get("trigger")
             return TurnInfo(
