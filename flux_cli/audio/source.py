@@ -1,0 +1,232 @@
+"""The audio source types: mono float32 blocks plus what a user and a pacer need to know.
+
+Every source hands out mono float32 blocks, whatever its format or channel count, so the
+rest of the pipeline never sees a file format. Every failure is an ``AudioInputError`` with
+a one-line message.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+from numpy.typing import NDArray
+
+from flux_cli.audio.ogg import iter_pages
+from flux_cli.audio.sampleformat import SAMPLE_FORMATS
+from flux_cli.errors import AudioInputError, UsageError
+
+BLOCK_FRAMES = 4096
+
+
+@dataclass
+class InputFormat:
+    """Raw PCM flags (``--input-format``, ``--input-rate``, ``--input-channels``)."""
+
+    sample_format: str | None = None
+    rate: int | None = None
+    channels: int | None = None
+
+    @property
+    def is_set(self) -> bool:
+        """True when any flag was given, i.e. the user says the input is raw PCM."""
+        return any(v is not None for v in (self.sample_format, self.rate, self.channels))
+
+    def resolved(self) -> tuple[str, int, int]:
+        """(format, rate, channels), or a UsageError naming the flag that is missing or wrong."""
+        if self.sample_format is None:
+            raise UsageError(f"raw input needs --input-format ({', '.join(SAMPLE_FORMATS)})")
+        if self.sample_format not in SAMPLE_FORMATS:
+            raise UsageError(
+                f"--input-format must be one of {', '.join(SAMPLE_FORMATS)}, "
+                f"got {self.sample_format!r}"
+            )
+        if self.rate is None:
+            raise UsageError("raw input needs --input-rate (e.g. --input-rate 16000)")
+        if self.rate <= 0:
+            raise UsageError(f"--input-rate must be positive, got {self.rate}")
+        channels = 1 if self.channels is None else self.channels
+        if channels < 1:
+            raise UsageError(f"--input-channels must be at least 1, got {channels}")
+        return self.sample_format, self.rate, channels
+
+
+class AudioSource(ABC):
+    """Mono float32 blocks plus what a user and a pacer need to know about the input."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        sample_rate: int,
+        channels: int,
+        duration_s: float | None,
+        is_live: bool,
+        kind: str,
+        channel: int | None,
+    ) -> None:
+        if channel is not None and not 0 <= channel < channels:
+            raise AudioInputError(
+                f"{name}: channel {channel} is out of range; the input has {channels} "
+                f"channel{'s' if channels != 1 else ''} (0..{channels - 1})"
+            )
+        self.name = name
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.duration_s = duration_s
+        self.is_live = is_live
+        self.channel = channel
+        length = (
+            "live" if is_live else "length unknown" if duration_s is None else f"{duration_s:.1f} s"
+        )
+        self.description = f"{name}: {kind}, {sample_rate} Hz, {channels} ch, {length}"
+
+    @abstractmethod
+    def _frames(self) -> Iterator[NDArray[np.float32]]:
+        """Blocks of shape (frames, channels)."""
+
+    def blocks(self) -> Iterator[NDArray[np.float32]]:
+        """Mono blocks: the chosen channel, or the mean of all channels."""
+        produced = False
+        for frames in self._frames():
+            if len(frames) == 0:
+                continue
+            produced = True
+            yield self._mono(frames)
+        if not produced:
+            raise AudioInputError(f"{self.name}: contains no audio")
+
+    def _mono(self, frames: NDArray[np.float32]) -> NDArray[np.float32]:
+        if self.channel is not None:
+            return np.ascontiguousarray(frames[:, self.channel])
+        if frames.shape[1] == 1:
+            return np.ascontiguousarray(frames[:, 0])
+        return frames.mean(axis=1, dtype=np.float32)
+
+    def ogg_opus_bytes(self) -> Iterator[bytes] | None:
+        """Raw Ogg pages when the input is Ogg/Opus (for ``--encoding ogg-opus``), else None."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
+        """Release the file; stdin is left open (it is not ours)."""
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_error(name: str, err: Exception) -> AudioInputError:
+    detail = getattr(err, "error_string", None) or str(err)
+    detail = " ".join(str(detail).split())
+    return AudioInputError(f"{name}: cannot read audio ({detail})")
+
+
+class SoundFileSource(AudioSource):
+    """A seekable file (or an in-memory copy of stdin) decoded by libsndfile, block by block."""
+
+    def __init__(
+        self,
+        file: str | io.BytesIO,
+        *,
+        name: str,
+        channel: int | None = None,
+        block_frames: int = BLOCK_FRAMES,
+    ) -> None:
+        try:
+            self._sf = sf.SoundFile(file)
+        except (sf.SoundFileError, RuntimeError) as err:
+            raise _read_error(name, err) from None
+        self._file = file
+        self._block_frames = block_frames
+        info = self._sf
+        if info.frames == 0:
+            info.close()
+            raise AudioInputError(f"{name}: contains no audio")
+        try:
+            super().__init__(
+                name=name,
+                sample_rate=info.samplerate,
+                channels=info.channels,
+                duration_s=info.frames / info.samplerate,
+                is_live=False,
+                kind=f"{info.format} {info.subtype}",
+                channel=channel,
+            )
+        except AudioInputError:
+            info.close()
+            raise
+        self.format = info.format
+        self.subtype = info.subtype
+
+    def _frames(self) -> Iterator[NDArray[np.float32]]:
+        done = 0
+        try:
+            if self._sf.seekable() and self._sf.tell() != 0:
+                self._sf.seek(0)
+            while True:
+                block = self._sf.read(self._block_frames, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    return
+                done += len(block)
+                yield block
+        except (sf.SoundFileError, RuntimeError) as err:
+            at = f"{self.name} at {done / self.sample_rate:.1f} s"
+            raise _read_error(at, err) from None
+
+    def ogg_opus_bytes(self) -> Iterator[bytes] | None:
+        if (self.format, self.subtype) != ("OGG", "OPUS"):
+            return None
+        return self._pages()
+
+    def _pages(self) -> Iterator[bytes]:
+        if isinstance(self._file, io.BytesIO):
+            yield from iter_pages(io.BytesIO(self._file.getvalue()).read)
+            return
+        with open(self._file, "rb") as f:
+            yield from iter_pages(f.read)
+
+    def close(self) -> None:
+        self._sf.close()
+
+
+class StreamSource(AudioSource):
+    """A byte stream decoded as it arrives (streaming WAV or raw PCM); never seeks."""
+
+    def __init__(
+        self,
+        frames: Iterable[NDArray[np.float32]],
+        *,
+        name: str,
+        sample_rate: int,
+        channels: int,
+        kind: str,
+        is_live: bool,
+        duration_s: float | None = None,
+        channel: int | None = None,
+        closer: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(
+            name=name,
+            sample_rate=sample_rate,
+            channels=channels,
+            duration_s=duration_s,
+            is_live=is_live,
+            kind=kind,
+            channel=channel,
+        )
+        self._iter = iter(frames)
+        self._closer = closer
+
+    def _frames(self) -> Iterator[NDArray[np.float32]]:
+        return self._iter
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None

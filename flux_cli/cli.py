@@ -1,0 +1,276 @@
+"""The ``flux`` command: parse flags, build settings, and map every failure to an exit code.
+
+This is the only module that imports typer. Commands are thin: ``transcribe`` builds a
+``TranscribeSettings`` and calls ``flux_cli.transcribe.run``; ``serve`` calls the server
+package. ``main`` is the single error boundary: one ``flux: error: ...`` line on stderr and
+a distinct exit code per failure kind (``flux_cli.errors``), tracebacks only with
+``--debug`` and never with local variables, API keys scrubbed from anything printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
+
+import typer
+
+from flux_cli import __version__
+from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
+from flux_cli.protocol import StreamParams
+from flux_cli.settings import Env, OutputMode, RawFormat, TranscribeSettings, resolve_url
+
+app = typer.Typer(
+    name="flux",
+    help="Stream audio to a Deepgram Flux (/v2/listen) server and show the turns as they happen.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flux {__version__}")
+        raise typer.Exit()
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+]
+
+
+@app.callback()
+def _root(version: VersionOption = False) -> None:
+    """Deepgram Flux conversational speech recognition in the terminal."""
+
+
+@app.command()
+def transcribe(
+    source: Annotated[str, typer.Argument(help="Audio file to stream, or - for stdin.")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FLUX_URL",
+            help="Server URL (default: Deepgram when an API key is set, else the local engine).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEEPGRAM_API_KEY",
+            show_envvar=True,
+            show_default=False,
+            help="Sent as 'Authorization: Token <key>'; never printed.",
+        ),
+    ] = None,
+    local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
+    model: Annotated[str, typer.Option(help="Flux model.")] = "flux-general-en",
+    encoding: Annotated[
+        str,
+        typer.Option(help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
+    ] = "linear16",
+    sample_rate: Annotated[
+        int, typer.Option(help="Wire sample rate: 8000, 16000, 24000, 44100 or 48000.")
+    ] = 16000,
+    chunk_ms: Annotated[int, typer.Option(help="Audio per WebSocket frame, in ms.")] = 80,
+    eot_threshold: Annotated[
+        float | None, typer.Option(help="End-of-turn confidence threshold (0.5-1.0).")
+    ] = None,
+    eager_eot_threshold: Annotated[
+        float | None, typer.Option(help="Eager end-of-turn threshold (0.3-0.9).")
+    ] = None,
+    eot_timeout_ms: Annotated[
+        int | None, typer.Option(help="End a turn after this much silence (500-60000 ms).")
+    ] = None,
+    keyterm: Annotated[list[str] | None, typer.Option(help="Boost a term (repeatable).")] = None,
+    mip_opt_out: Annotated[
+        bool, typer.Option("--mip-opt-out", help="Opt out of the Model Improvement Program.")
+    ] = False,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag the request (repeatable).")] = None,
+    speed: Annotated[
+        float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
+    ] = 1.0,
+    fast: Annotated[bool, typer.Option("--fast", help="Same as --speed 0.")] = False,
+    channel: Annotated[
+        int | None, typer.Option(help="Use this channel (from 0) instead of the mix.")
+    ] = None,
+    input_format: Annotated[
+        str | None, typer.Option(help="Raw PCM input: s16le, s24le, s32le, f32le, u8, mulaw...")
+    ] = None,
+    input_rate: Annotated[int | None, typer.Option(help="Raw PCM input sample rate.")] = None,
+    input_channels: Annotated[int | None, typer.Option(help="Raw PCM input channels.")] = None,
+    output: Annotated[
+        str, typer.Option(help="auto (live in a terminal, else text), live, text or json.")
+    ] = "auto",
+    jsonl: Annotated[
+        str | None,
+        typer.Option(help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
+    ] = None,
+    force_end_turn: Annotated[
+        bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and engine status.")
+    ] = False,
+    version: VersionOption = False,
+) -> None:
+    """Stream SOURCE (a file, or - for stdin) and print each turn as it ends."""
+    from flux_cli import transcribe as transcribe_mod
+
+    params = StreamParams(
+        model=model,
+        encoding=encoding,
+        sample_rate=None if encoding == "ogg-opus" else sample_rate,
+        eot_threshold=eot_threshold,
+        eager_eot_threshold=eager_eot_threshold,
+        eot_timeout_ms=eot_timeout_ms,
+        keyterm=list(keyterm or []),
+        mip_opt_out=True if mip_opt_out else None,
+        tag=list(tag or []),
+    )
+    if output not in ("auto", "live", "text", "json"):
+        raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
+    mode: OutputMode = output  # type: ignore[assignment]
+    settings = TranscribeSettings(
+        source=source,
+        params=params,
+        url=resolve_url(url, api_key, local),
+        api_key=api_key or None,
+        chunk_ms=chunk_ms,
+        speed=0.0 if fast else speed,
+        force_end_turn=force_end_turn,
+        channel=channel,
+        raw=RawFormat(input_format, input_rate, input_channels),
+        output=mode,
+        jsonl=jsonl,
+        debug=debug,
+    )
+    try:
+        code = transcribe_mod.run(settings, Env.from_process())
+    except BrokenPipeError:  # the reader (e.g. `| head -1`) has all it wants
+        _quiet_stdout()
+        code = 0
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8765,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FLUX_SERVER_API_KEY",
+            show_default=False,
+            help="Require 'Authorization: Token <key>' from clients.",
+        ),
+    ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Close a stream that sends nothing for this many seconds.")
+    ] = 10.0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Run the offline Flux-compatible server (needs the [local] extra)."""
+    from flux_cli.errors import EngineUnavailable
+
+    try:
+        from flux_cli.server.app import run_server
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"the local engine is not available ({exc}); install it with "
+            "pip install 'flux-cli[local]'"
+        ) from None
+    run_server(host, port, api_key, idle_timeout)
+
+
+# --------------------------------------------------------------------------- error boundary
+
+
+def _secrets(argv: Sequence[str]) -> list[str]:
+    """Every API key this process might hold, so nothing we print can contain one."""
+    found = [os.environ.get("DEEPGRAM_API_KEY", ""), os.environ.get("FLUX_SERVER_API_KEY", "")]
+    for i, arg in enumerate(argv):
+        if arg == "--api-key" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--api-key="):
+            found.append(arg.split("=", 1)[1])
+    return [s for s in found if len(s) >= 4]
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _fail(message: str, code: int, secrets: Sequence[str]) -> int:
+    line = " ".join(redact(message, secrets).split())
+    sys.stderr.write(f"flux: error: {line}\n")
+    sys.stderr.flush()
+    return code
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the exit flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the CLI on ``argv`` and return the exit code (the one place exceptions end)."""
+    argv = list(argv) or ["--help"]
+    secrets = _secrets(argv)
+    debug = "--debug" in argv
+    try:
+        result = app(args=list(argv), prog_name="flux", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT_CODE
+    except typer.Abort:
+        return INTERRUPTED_EXIT_CODE
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except typer.TyperException as exc:  # typer's own (vendored click) usage errors
+        code = int(getattr(exc, "exit_code", UsageError.exit_code))
+        message = exc.format_message()
+        return _fail(message, code, secrets) if message.strip() else code
+    except FluxError as exc:
+        if debug:
+            _print_traceback(exc, secrets)
+        return _fail(exc.message, exc.exit_code, secrets)
+    except Exception as exc:
+        if debug:
+            _print_traceback(exc, secrets)
+        hint = "" if debug else " (run with --debug for the traceback)"
+        return _fail(f"unexpected {type(exc).__name__}: {exc}{hint}", 1, secrets)
+
+
+def _print_traceback(exc: BaseException, secrets: Sequence[str]) -> None:
+    text = "".join(traceback.format_exception(exc))  # frames and source lines, never locals
+    sys.stderr.write(redact(text, secrets))
+    sys.stderr.flush()
+
+
+def main() -> NoReturn:
+    code = run(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
+    sys.exit(code)

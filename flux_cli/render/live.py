@@ -1,0 +1,196 @@
+"""``--output live``: a Rich panel that follows the current turn as it grows.
+
+Finished turns are printed above the panel (so they stay in the scrollback); the panel holds
+the turn in progress, its end-of-turn confidence against the thresholds, progress through
+the input and a status line. Server text is always ``Text``, never markup. The panel is
+redrawn only from the main thread (``auto_refresh=False``), at most every ``min_interval_s``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+
+from flux_cli.render.state import (
+    EAGER,
+    ENDED,
+    RESUMED,
+    SPEAKING,
+    Notice,
+    Turn,
+    ViewState,
+    styled_words,
+    time_span,
+)
+
+BAR_WIDTH = 40
+LOW_CONFIDENCE_STYLE = "dim underline"
+STATE_STYLES = {SPEAKING: "green", EAGER: "yellow", RESUMED: "cyan", ENDED: "bold blue"}
+NOTICE_STYLES = {"warning": "yellow", "error": "bold red", "unknown": "magenta"}
+
+
+@dataclass(frozen=True)
+class PanelInfo:
+    """What the panel shows that does not come from messages."""
+
+    host: str
+    source: str
+    duration_s: float | None
+    eot_threshold: float
+    eager_eot_threshold: float | None
+
+
+def turn_text(turn: Turn) -> Text:
+    """The transcript with low-confidence words marked; built from plain strings only."""
+    text = Text()
+    for i, (token, low) in enumerate(styled_words(turn)):
+        if i:
+            text.append(" ")
+        text.append(token, style=LOW_CONFIDENCE_STYLE if low else "")
+    return text
+
+
+def finished_line(turn: Turn) -> Text:
+    line = Text(time_span(turn) + " ", style="cyan")
+    line.append_text(turn_text(turn))
+    if not turn.finished:
+        line.append(" (unfinished)", style="yellow")
+    if turn.server_delay_s is not None:
+        line.append(f"  +{turn.server_delay_s * 1000:.0f} ms", style="dim")
+    return line
+
+
+def confidence_bar(confidence: float, eot: float, eager: float | None) -> Text:
+    """``end of turn ████░░░│░░ 0.62`` with ``│`` at eot_threshold and ``┆`` at eager."""
+    confidence = min(1.0, max(0.0, confidence))
+    filled = round(confidence * BAR_WIDTH)
+    marks = {min(BAR_WIDTH - 1, round(eot * BAR_WIDTH)): "│"}
+    if eager is not None:
+        marks.setdefault(min(BAR_WIDTH - 1, round(eager * BAR_WIDTH)), "┆")
+    style = "green" if confidence >= eot else "yellow" if eager and confidence >= eager else "red"
+    cells = [
+        (marks[i], "bold") if i in marks else ("█", style) if i < filled else ("░", "dim")
+        for i in range(BAR_WIDTH)
+    ]
+    bar = Text("end of turn ")
+    for (char, cell_style), run in itertools.groupby(cells):
+        bar.append(char * len(list(run)), style=cell_style)
+    bar.append(f" {confidence:.2f}")
+    thresholds = f"  (eot {eot:g}" + (f", eager {eager:g})" if eager is not None else ")")
+    bar.append(thresholds, style="dim")
+    return bar
+
+
+def progress_line(state: ViewState, info: PanelInfo) -> Text:
+    sent = state.audio_sent_s
+    line = Text(f"{info.source}  ")
+    if info.duration_s:
+        fraction = min(1.0, sent / info.duration_s)
+        filled = round(fraction * BAR_WIDTH)
+        line.append("━" * filled, style="magenta")
+        line.append("━" * (BAR_WIDTH - filled), style="dim")
+        line.append(f" {sent:.1f} / {info.duration_s:.1f} s")
+    else:
+        line.append(f"{sent:.1f} s sent")
+    if state.input_done:
+        line.append("  (input done, waiting for the server)", style="dim")
+    return line
+
+
+def status_line(state: ViewState, info: PanelInfo) -> Text:
+    parts = [
+        info.host,
+        f"request {state.request_id or '-'}",
+        f"sent {state.audio_sent_s:.1f} s",
+        f"{state.messages} messages",
+    ]
+    delays = state.delays_s
+    if delays:
+        median_ms = statistics.median(delays) * 1000
+        parts.append(f"delay last {delays[-1] * 1000:.0f} ms, median {median_ms:.0f} ms")
+    return Text(" · ".join(parts), style="dim")
+
+
+def build_panel(state: ViewState, info: PanelInfo) -> RenderableType:
+    """The whole panel for one state: pure, so tests render it on a recording console."""
+    current = state.current
+    if current is None:
+        head = Text("listening…", style="dim")
+    else:
+        head = Text(f"turn {current.index} · ", style="bold")
+        head.append(current.state, style=STATE_STYLES.get(current.state, "bold"))
+        head.append(f"  {time_span(current)}", style="cyan")
+    body = turn_text(current) if current is not None else Text("")
+    rows: list[RenderableType] = [
+        head,
+        body,
+        Text(""),
+        confidence_bar(state.end_of_turn_confidence, info.eot_threshold, info.eager_eot_threshold),
+        progress_line(state, info),
+        status_line(state, info),
+    ]
+    for notice in state.notices[-3:]:
+        rows.append(Text(f"{notice.kind}: {notice.text}", style=NOTICE_STYLES.get(notice.kind, "")))
+    return Panel(Group(*rows), title="flux", title_align="left")
+
+
+class LiveOutput:
+    """A ``display.Output`` that draws on a Rich console (stdout in a terminal)."""
+
+    def __init__(self, console: Console, info: PanelInfo, *, min_interval_s: float = 0.08) -> None:
+        self.console = console
+        self.info = info
+        self.min_interval_s = min_interval_s
+        self._last_draw = 0.0
+        self._live: Live | None = None
+
+    def _ensure_live(self, state: ViewState) -> Live:
+        if self._live is None:
+            self._live = Live(
+                build_panel(state, self.info),
+                console=self.console,
+                auto_refresh=False,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start(refresh=True)
+        return self._live
+
+    def _draw(self, state: ViewState, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < self.min_interval_s:
+            return
+        self._last_draw = now
+        self._ensure_live(state).update(build_panel(state, self.info), refresh=True)
+
+    def _print(self, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
+        for notice in notices:
+            style = NOTICE_STYLES.get(notice.kind, "")
+            self.console.print(Text(f"{notice.kind}: {notice.text}", style=style))
+        for turn in finished:
+            self.console.print(finished_line(turn))
+
+    def update(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
+        self._ensure_live(state)
+        self._print(finished, notices)
+        self._draw(state, force=bool(finished or notices))
+
+    def tick(self, state: ViewState) -> None:
+        self._draw(state, force=False)
+
+    def close(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
+        if self._live is not None:
+            self._live.update(build_panel(state, self.info), refresh=True)
+            self._live.stop()
+            self._live = None
+        self._print(finished, notices)
+        self.console.print(status_line(state, self.info))

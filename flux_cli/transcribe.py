@@ -1,0 +1,179 @@
+"""``flux transcribe`` as a library call: settings in, exit code out (or a FluxError).
+
+Order matters and is deliberate: check every flag, open the input and read its first frame,
+and only then start a local engine or connect, so bad input never costs a connection.
+Whatever way the stream ends, what was received is shown before the error is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any, TextIO
+
+from flux_cli.client import AudioFeed, Session
+from flux_cli.errors import (
+    INTERRUPTED_EXIT_CODE,
+    AudioInputError,
+    ConnectionFailed,
+    EngineUnavailable,
+    ServerError,
+    UsageError,
+)
+from flux_cli.render.display import Display, Output
+from flux_cli.render.jsonl import JsonlLog
+from flux_cli.render.plain import PlainOutput
+from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
+
+NORMAL_CLOSE_CODES = (None, 1000, 1005)
+BYTES_PER_SAMPLE = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+
+
+def _paced_pages(pages: Iterator[bytes], speed: float) -> Iterator[bytes]:
+    """Ogg pages released at the pace their granule positions say (speed 0: at once)."""
+    from flux_cli.audio.ogg import opus_page_end_seconds
+
+    start = time.monotonic()
+    due = 0.0
+    for page in pages:
+        if speed > 0:
+            delay = start + due / speed - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        yield page
+        end = opus_page_end_seconds(page)
+        if end is not None:
+            due = end
+
+
+def _with_first(frames: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Read the first frame now: an empty or unreadable input fails before we connect."""
+    for first in frames:
+        if first:
+            return chain([first], frames)
+    raise AudioInputError(f"{name}: contains no audio")
+
+
+def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
+    """The frames the sender thread sends, and how to pace them."""
+    from flux_cli.audio import Pacer, frame_samples, wire_frames
+
+    params = settings.params
+    name = settings.source
+    paced = not source.is_live and settings.speed > 0
+    if params.encoding == "ogg-opus":
+        pages = source.ogg_opus_bytes()
+        if pages is None:
+            raise UsageError("--encoding ogg-opus passes Ogg/Opus input through; this input is not")
+        speed = settings.speed if paced else 0.0
+        return AudioFeed(_with_first(_paced_pages(pages, speed), name), None, None)
+    encoding = params.encoding or "linear16"
+    rate = params.sample_rate or 16000
+    frames = wire_frames(source, sample_rate=rate, chunk_ms=settings.chunk_ms, encoding=encoding)
+    pace = None
+    if paced:
+        pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
+    return AudioFeed(_with_first(iter(frames), name), rate * BYTES_PER_SAMPLE[encoding], pace)
+
+
+def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
+    if target is None:
+        return None
+    if target == "-":
+        return JsonlLog(env.stdout)
+    try:
+        stream: TextIO = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot write --jsonl {target}: {exc.strerror or exc}") from None
+    return JsonlLog(stream)
+
+
+def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> list[Output]:
+    mode = resolve_output(settings.output, settings.jsonl, env.stdout_isatty)
+    if mode == "none":
+        return []
+    if mode in ("text", "json"):
+        return [PlainOutput(env.stdout, env.stderr, as_json=mode == "json")]
+    from rich.console import Console
+
+    from flux_cli.render.live import LiveOutput, PanelInfo
+
+    params = settings.params
+    info = PanelInfo(
+        host=host,
+        source=settings.source if settings.source != "-" else "stdin",
+        duration_s=source.duration_s,
+        eot_threshold=params.effective_eot_threshold,
+        eager_eot_threshold=params.eager_eot_threshold,
+    )
+    return [LiveOutput(Console(file=env.stdout), info)]
+
+
+def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
+    """Start the embedded engine (lazily imported: it is an optional extra)."""
+
+    def status(text: str) -> None:
+        if settings.debug:
+            env.stderr.write(f"flux: local engine: {text}\n")
+            env.stderr.flush()
+
+    env.stderr.write("flux: no --url and no DEEPGRAM_API_KEY: using the local engine\n")
+    env.stderr.flush()
+    try:
+        from flux_cli.server.embedded import start_embedded_server
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"the local engine is not available ({exc}); install it with "
+            "pip install 'flux-cli[local]', or pass --url / set DEEPGRAM_API_KEY"
+        ) from None
+    server = start_embedded_server(on_status=status)
+    stack.callback(server.close)
+    return str(server.url)
+
+
+def run(settings: TranscribeSettings, env: Env) -> int:
+    """Stream one input and show the turns; 0 or 130, or raise a FluxError."""
+    from flux_cli.audio import InputFormat, open_source
+
+    settings.validate()
+    with contextlib.ExitStack() as stack:
+        log = _open_log(settings.jsonl, env, stack)
+        raw = settings.raw
+        source = open_source(
+            settings.source,
+            raw=InputFormat(raw.sample_format, raw.rate, raw.channels) if raw.is_set else None,
+            channel=settings.channel,
+            stdin=env.stdin,
+        )
+        stack.callback(source.close)
+        feed = build_feed(source, settings)
+        base = settings.url if settings.url is not None else _start_local(settings, env, stack)
+        url = stream_url(base, settings.params)
+        from urllib.parse import urlsplit
+
+        display = Display(_outputs(settings, env, urlsplit(url).netloc, source), log)
+        session = Session(
+            url,
+            feed,
+            display,
+            api_key=settings.api_key if settings.url is not None else None,
+            force_end_turn=settings.force_end_turn,
+        )
+        try:
+            outcome = session.run()
+        finally:
+            display.close()
+        if outcome.error is not None:
+            raise ServerError(f"server error {outcome.error.code}: {outcome.error.description}")
+        if outcome.interrupted:
+            return INTERRUPTED_EXIT_CODE
+        if outcome.closed_early:
+            raise ConnectionFailed(
+                "the server closed the stream before the end of the audio "
+                f"(code {outcome.close_code})"
+            )
+        if outcome.close_code not in NORMAL_CLOSE_CODES:
+            raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
+    return 0

@@ -1,0 +1,99 @@
+"""Scripted stand-ins for the three models, for tests of the session and the app.
+
+They read the audio itself: a window is "speech" when it is loud, and the transcript has one
+word per 0.25 s of loud audio. So a test script is just audio made of loud and quiet parts,
+and neither chunking nor pacing can change what the fakes see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from flux_cli.protocol import Word
+from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio, Engine, Transcript
+
+LOUD = 0.5
+
+
+class LevelVad:
+    """Speech probability from the window's level; keeps a remainder like the real one."""
+
+    def __init__(self) -> None:
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def process(self, samples: Audio) -> list[float]:
+        data = np.concatenate([self._rest, samples])
+        n = len(data) // VAD_WINDOW
+        self._rest = data[n * VAD_WINDOW :]
+        windows = data[: n * VAD_WINDOW].reshape(n, VAD_WINDOW)
+        return [0.95 if float(np.abs(w).mean()) > 0.1 else 0.02 for w in windows]
+
+
+class CountingTranscriber:
+    """One word per 0.25 s of loud audio; ``ending`` is appended to the text (e.g. "." or "and")."""
+
+    def __init__(self, ending: str = ".") -> None:
+        self.ending = ending
+        self.calls = 0
+        self.hotwords: list[tuple[str, ...]] = []
+
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+    ) -> Transcript:
+        self.calls += 1
+        self.hotwords.append(tuple(hotwords))
+        loud = np.flatnonzero(np.abs(audio) > 0.1)
+        n = int(len(loud) / (SAMPLE_RATE // 4) + 0.1)
+        if n == 0:
+            return Transcript(text="", words=[])
+        words = [
+            Word(f"w{i}", 0.9, offset_s + loud[0] / SAMPLE_RATE + i * 0.25,
+                 offset_s + loud[0] / SAMPLE_RATE + (i + 1) * 0.25)
+            for i in range(n)
+        ]
+        text = " ".join(w.word for w in words)
+        if self.ending == ".":
+            text += "."
+        elif self.ending:
+            text += f" {self.ending}"
+            words.append(Word(self.ending, 0.9, words[-1].end, words[-1].end))
+        return Transcript(text=text, words=words)
+
+
+class FixedEndOfTurn:
+    def __init__(self, p: float = 0.9) -> None:
+        self.p = p
+        self.calls = 0
+
+    def predict(self, audio: Audio) -> float:
+        self.calls += 1
+        return self.p
+
+
+def loud(seconds: float) -> Audio:
+    n = round(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    return (LOUD * np.sign(np.sin(2 * np.pi * 220 * t)) + 0.0).astype(np.float32)
+
+
+def quiet(seconds: float) -> Audio:
+    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+def script(*parts: tuple[str, float]) -> Audio:
+    return np.concatenate([loud(s) if kind == "speech" else quiet(s) for kind, s in parts])
+
+
+class LevelVadFactory:
+    def new_stream(self) -> LevelVad:
+        return LevelVad()
+
+
+def fake_engine(*, ending: str = ".", p_smart: float = 0.9) -> Engine:
+    return Engine(
+        vad=LevelVadFactory(),
+        transcriber=CountingTranscriber(ending),
+        end_of_turn=FixedEndOfTurn(p_smart),
+    )

@@ -1,0 +1,197 @@
+"""Benchmark scoring with literal inputs, and one end-to-end run of the runner so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.scoring import (
+    Event,
+    OperatingPoint,
+    cutoff_at_latency,
+    edit_distance,
+    event_from_record,
+    hypothesis,
+    latency_at_cutoff,
+    normalise,
+    pacing,
+    percentile,
+    rss_growth,
+    score_turns,
+    wall_latencies,
+    wer,
+)
+from benchmarks.synth import TurnLabel
+from tests.conftest import timeout
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Two turns: the first has one pause inside it (2.0-2.8 s), the second none.
+LABELS = [
+    TurnLabel("I would like a table for, um, four people.", 1.0, 4.0, [(2.0, 2.8)]),
+    TurnLabel("Yes please.", 7.0, 8.0, []),
+]
+
+
+def test_turn_end_detected_with_latency() -> None:
+    score = score_turns(LABELS, [4.3, 8.5])
+    assert (score.turns, score.detected, score.missed) == (2, 2, 0)
+    assert score.latencies == pytest.approx([0.3, 0.5])
+    assert (score.pauses, score.pauses_cut, score.false_cutoff_rate) == (1, 0, 0.0)
+
+
+def test_end_in_pause_is_a_false_cutoff() -> None:
+    score = score_turns(LABELS, [2.4, 4.3, 8.5])
+    assert score.pauses_cut == 1
+    assert score.false_cutoff_rate == 1.0
+    assert score.detected == 2
+
+
+def test_end_just_after_pause_still_counts_within_slack() -> None:
+    assert score_turns(LABELS, [3.0, 4.3], slack=0.3).pauses_cut == 1
+    assert score_turns(LABELS, [3.0, 4.3], slack=0.1).pauses_cut == 0
+    assert score_turns(LABELS, [3.0, 4.3], slack=0.1).cuts_mid_speech == 1
+
+
+def test_two_turns_merged_is_a_missed_end() -> None:
+    score = score_turns(LABELS, [8.4])
+    assert (score.detected, score.missed) == (1, 1)
+    assert score.missed_rate == 0.5
+    assert score.latencies == pytest.approx([0.4])
+
+
+def test_end_after_next_turn_started_belongs_to_next_turn() -> None:
+    # 7.5 s is inside the second turn's speech: the first turn's end was missed, and the
+    # second turn was cut while its speaker was talking.
+    score = score_turns(LABELS, [7.5, 8.2])
+    assert score.missed == 1
+    assert score.cuts_mid_speech == 1
+    assert score.latencies == pytest.approx([0.2])
+
+
+def test_slightly_early_end_counts_with_negative_latency() -> None:
+    score = score_turns(LABELS, [3.9, 8.0])
+    assert score.latencies == pytest.approx([-0.1, 0.0])
+
+
+def test_repeated_end_events_are_extra_not_detections() -> None:
+    score = score_turns(LABELS, [4.2, 5.0, 8.3])
+    assert score.detected == 2
+    assert score.extra == 1
+
+
+def test_percentile() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0], 90) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([0.0, 10.0], 90) == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Seven three nine.", ["739"]),
+        ("739", ["739"]),
+        ("It's at 9:30, um, please!", ["it", "is", "at", "930", "please"]),
+        ("it is at nine thirty please", ["it", "is", "at", "930", "please"]),
+        ("March fifth, nineteen eighty four", ["march", "5th", "1984"]),
+        ("March 5th, 1984.", ["march", "5th", "1984"]),
+        ("twenty-first", ["21st"]),
+        ("Sarah at example dot com", ["sarah", "at", "example", "com"]),
+        ("sarah@example.com", ["sarah", "at", "example", "com"]),
+        ("555-2198", ["5552198"]),
+        ("Okay, that's fine.", ["ok", "that", "is", "fine"]),
+    ],
+)
+def test_normalise(text: str, words: list[str]) -> None:
+    assert normalise(text) == words
+
+
+def test_edit_distance_and_wer() -> None:
+    assert edit_distance(["a", "b", "c"], ["a", "x", "c", "d"]) == 2
+    assert edit_distance([], ["a"]) == 1
+    rate, errors, words = wer([("my number is seven three nine", "My number is 739."),
+                               ("no thanks", "no")])
+    assert (errors, words) == (1, 6)
+    assert rate == pytest.approx(1 / 6)
+    assert wer([])[0] == 0.0
+
+
+def _event(kind: str, end: float, text: str = "", received: float | None = None) -> Event:
+    return Event(kind, 0, 0.0, end, text, received=received)
+
+
+def test_hypothesis_joins_end_of_turns_and_keeps_unfinished_turn() -> None:
+    events = [_event("Update", 0.5), _event("StartOfTurn", 1.0, "hello"),
+              _event("EndOfTurn", 2.0, "hello there"), _event("Update", 3.0, "yes"),
+              _event("Update", 3.5, "yes please")]
+    assert hypothesis(events) == "hello there yes please"
+    assert hypothesis(events[:3]) == "hello there"
+
+
+def test_event_from_jsonl_record() -> None:
+    record = {"type": "TurnInfo", "event": "EndOfTurn", "turn_index": 2,
+              "audio_window_start": 1.0, "audio_window_end": 4.32, "transcript": "hi",
+              "words": [], "end_of_turn_confidence": 0.91, "trigger": "model",
+              "sequence_id": 9, "request_id": "x", "received_at": 1700000000.5}
+    event = event_from_record(record)
+    assert event == Event("EndOfTurn", 2, 1.0, 4.32, "hi", 0.91, "model", 1700000000.5)
+    assert event_from_record({"type": "Connected", "request_id": "x", "sequence_id": 0}) is None
+
+
+def test_tradeoff_picks_from_measured_points() -> None:
+    points = [OperatingPoint("0.5", 0.30, 0.20), OperatingPoint("0.7", 0.12, 0.35),
+              OperatingPoint("0.9", 0.04, 0.70), OperatingPoint("1.0", 0.01, None)]
+    assert cutoff_at_latency(points, 0.3) == points[0]
+    assert cutoff_at_latency(points, 0.6) == points[1]
+    assert cutoff_at_latency(points, 0.1) is None
+    assert latency_at_cutoff(points, 0.05) == points[2]
+    assert latency_at_cutoff(points, 0.10) == points[2]
+    assert latency_at_cutoff(points, 0.001) is None
+
+
+def test_wall_latencies_from_receive_times() -> None:
+    events = [_event("EndOfTurn", 4.3, received=104.6), _event("EndOfTurn", 8.4, received=108.9)]
+    assert wall_latencies(LABELS, events, lambda t: 100.0 + t) == pytest.approx([0.6, 0.9])
+    assert wall_latencies(LABELS, events, lambda t: None) == []
+
+
+def test_pacing_deviation_and_drift() -> None:
+    frames = [0.08] * 5
+    stats = pacing([10.0, 10.08, 10.161, 10.24, 10.322], frames)
+    assert stats["frames"] == 5
+    assert stats["p99_abs"] == pytest.approx(0.002, abs=1e-4)
+    assert stats["drift"] == pytest.approx(0.002)
+    assert pacing([], [])["frames"] == 0
+
+
+def test_rss_growth_flat_and_leaking() -> None:
+    flat = [(float(t), 100e6 + (t % 3) * 1e5) for t in range(40)]
+    leak = [(float(t), 100e6 + t * 1e6) for t in range(40)]
+    assert abs(rss_growth(flat)) < 1e6
+    assert rss_growth(leak) > 15e6
+
+
+def test_runner_smoke(tmp_path: Path) -> None:
+    """The whole pipeline on one tiny call: corpus, server, CLI, scoring, report."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--smoke",
+         "--corpus-dir", str(tmp_path / "corpus"), "--results-dir", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout(120),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((out / "latest.json").read_text())
+    assert data["machine"]["cores"] >= 1
+    accuracy = data["accuracy"]
+    assert accuracy["turns"] == 4
+    assert accuracy["detected"] + accuracy["missed"] == 4
+    assert 0.0 <= accuracy["wer"] < 0.5
+    assert "| EOT latency p50" in (out / "latest.md").read_text()
+    assert "EOT latency p50" in proc.stdout
