@@ -271,10 +271,16 @@ def build(size: str, cache_dir: Path = DEFAULT_CACHE, seed: int = DEFAULT_SEED) 
 
 
 def summary(calls: list[Call]) -> dict[str, float]:
-    """Totals the issue sets floors for (minutes of audio, turns, inside pauses)."""
+    """Totals the issue sets floors for (minutes of audio, turns, inside pauses).
+
+    ``inserted_pauses`` are the silences we placed; ``natural_pauses`` the synthesiser's own
+    (>= 200 ms at commas and between sentences), found by energy and scored the same way.
+    """
     turns = [t for c in calls for t in c.turns]
+    kinds = [k for t in turns for k in t.pause_kinds]
     return {"calls": len(calls), "minutes": sum(c.duration for c in calls) / 60,
-            "turns": len(turns), "pauses": sum(len(t.pauses) for t in turns)}
+            "turns": len(turns), "pauses": len(kinds),
+            "inserted_pauses": kinds.count("inserted"), "natural_pauses": kinds.count("natural")}
 
 
 def clip(call: Call, seconds: float, out_dir: Path) -> Call:

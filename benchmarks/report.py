@@ -80,6 +80,10 @@ def rows(r: dict[str, Any]) -> list[Row]:
             _row("WER (EndOfTurn transcripts)", acc["wer"], _pct(acc["wer"]), "≤ 10%",
                  lambda v: v <= 0.10),
         ]
+        if acc.get("inserted_pauses"):
+            out.insert(3, _row("False cut-offs, inserted pauses only", acc["inserted_cut"],
+                               f"{_pct(acc['inserted_cut'] / acc['inserted_pauses'])} "
+                               f"({acc['inserted_cut']}/{acc['inserted_pauses']})", "", None))
     eager = r.get("eager")
     if eager:
         out += [

@@ -42,14 +42,20 @@ class Mode:
 
 
 MODES = {
-    "full": Mode("full", "full", 4, (1, 2, 4, 6), 60.0, 60.0, 10.0, 3),
+    "full": Mode("full", "full", 4, (1, 2, 4, 6), 60.0, 60.0, 10.0, 4),
     "quick": Mode("quick", "quick", 2, (1, 2), 30.0, 5.0, 1.0, 2),
     "smoke": Mode("smoke", "smoke", 0, (), 0.0, 0.0, 0.0, 1),
 }
 SWEEP = [("eot_threshold", t, {"eot_threshold": t}) for t in
          ("0.5", "0.6", "0.7", "0.8", "0.9")] + \
         [("eot_timeout_ms", t, {"eot_threshold": "1.0", "eot_timeout_ms": t}) for t in
-         ("500", "800", "1200", "2000")]
+         ("500", "1000", "2000")]
+
+
+def spread(calls: list[Call], n: int) -> list[Call]:
+    """``n`` calls spaced through the corpus, so a subset still mixes voices."""
+    n = min(n, len(calls))
+    return [calls[i * len(calls) // n] for i in range(n)]
 
 
 def log(text: str) -> None:
@@ -119,6 +125,7 @@ def summarise(score: scoring.TurnScore) -> dict[str, Any]:
     return {"turns": score.turns, "detected": score.detected, "missed": score.missed,
             "missed_rate": score.missed_rate, "pauses": score.pauses,
             "pauses_cut": score.pauses_cut, "false_cutoff_rate": score.false_cutoff_rate,
+            "inserted_pauses": score.inserted_pauses, "inserted_cut": score.inserted_cut,
             "cuts_mid_speech": score.cuts_mid_speech, "extra_ends": score.extra,
             "eot_p50": scoring.percentile(score.latencies, 50),
             "eot_p90": scoring.percentile(score.latencies, 90)}
@@ -243,7 +250,8 @@ def pacing_run(calls: list[Call], minutes: float, work: Path) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run",
+                                description="Measure the local engine and the client.")
     p.add_argument("--quick", action="store_true", help="a few minutes of audio (smoke test)")
     p.add_argument("--smoke", action="store_true",
                    help="one tiny call, accuracy only (for the test suite)")
@@ -304,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                             "cpu_per_audio_s": main_pass.cpu_s / main_pass.audio_s,
                             "note": "wall includes each CLI start-up"}
         if args.eager and mode.eager_calls:
-            subset = calls[: mode.eager_calls]
+            subset = spread(calls, mode.eager_calls)
             log(f"eager pass (eager_eot_threshold={args.eager}) on {len(subset)} calls")
             ep = engine_pass(server, subset, runs, "eager",
                              {"eager_eot_threshold": f"{args.eager:g}"}, args.slack)
@@ -314,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "end_of_turn": summarise(ep.score)}
         if args.sweep:
             n = args.sweep_calls or mode.sweep_calls
-            results["sweep"] = sweep(server, calls[:n], runs, args.slack, args.results_dir)
+            results["sweep"] = sweep(server, spread(calls, n), runs, args.slack, args.results_dir)
         if realtime_on and levels:
             results["realtime"] = realtime(server, calls, levels, mode.clip_s, work, args.slack)
     if client_on and client_minutes:

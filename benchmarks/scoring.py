@@ -99,6 +99,8 @@ class TurnScore:
     latencies: list[float] = field(default_factory=list)
     pauses: int = 0
     pauses_cut: int = 0
+    inserted_pauses: int = 0  # of ``pauses``, the silences the corpus placed (not natural)
+    inserted_cut: int = 0
     cuts_mid_speech: int = 0  # end events inside speech, not in a labelled pause
     extra: int = 0  # end events in the gaps after a turn was already ended
 
@@ -109,6 +111,8 @@ class TurnScore:
         self.latencies += other.latencies
         self.pauses += other.pauses
         self.pauses_cut += other.pauses_cut
+        self.inserted_pauses += other.inserted_pauses
+        self.inserted_cut += other.inserted_cut
         self.cuts_mid_speech += other.cuts_mid_speech
         self.extra += other.extra
 
@@ -138,11 +142,14 @@ def score_turns(labels: Sequence[Turn], ends: Sequence[float],
             used.update(hits)
         else:
             score.missed += 1
-        for a, b in turn.pauses:
+        kinds = getattr(turn, "pause_kinds", None) or ["inserted"] * len(turn.pauses)
+        for (a, b), kind in zip(turn.pauses, kinds, strict=True):
             score.pauses += 1
+            score.inserted_pauses += kind == "inserted"
             inside = [j for j, t in enumerate(ends) if a - EARLY <= t <= b + slack]
             if inside:
                 score.pauses_cut += 1
+                score.inserted_cut += kind == "inserted"
                 used.update(inside)
     for j, t in enumerate(ends):
         if j in used:

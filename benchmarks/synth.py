@@ -22,6 +22,7 @@ import soxr
 SAMPLE_RATE = 16000
 FRAME = 160  # 10 ms energy frames
 SPEECH_DBFS = -40.0  # a frame is speech when its RMS is above this
+MIN_PAUSE = 0.2  # a quiet run inside a turn this long is labelled a pause
 TARGET_PEAK = 0.7
 
 
@@ -101,17 +102,38 @@ class TurnLabel:
     pauses: list[tuple[float, float]] = field(default_factory=list)
     voice: str = ""
     kind: str = ""  # "question", "statement" or "short"
+    # per pause: "inserted" (a silence we placed) or "natural" (the synthesiser's own, at a
+    # comma or between sentences, found by energy)
+    pause_kinds: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
                 "pauses": [[round(a, 3), round(b, 3)] for a, b in self.pauses],
-                "voice": self.voice, "kind": self.kind}
+                "pause_kinds": self.pause_kinds, "voice": self.voice, "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnLabel:
         return cls(text=str(data["text"]), start=float(data["start"]), end=float(data["end"]),
                    pauses=[(float(a), float(b)) for a, b in data.get("pauses", [])],
-                   voice=str(data.get("voice", "")), kind=str(data.get("kind", "")))
+                   voice=str(data.get("voice", "")), kind=str(data.get("kind", "")),
+                   pause_kinds=[str(k) for k in data.get("pause_kinds", [])])
+
+
+def quiet_runs(audio: np.ndarray, start: int, end: int, min_seconds: float = MIN_PAUSE,
+               threshold_dbfs: float = SPEECH_DBFS) -> list[tuple[int, int]]:
+    """Sample ranges inside [start, end) where every 10 ms frame is below the threshold."""
+    first = start // FRAME
+    quiet = frame_dbfs(audio[first * FRAME: end]) <= threshold_dbfs
+    runs: list[tuple[int, int]] = []
+    run_start: int | None = None
+    for i, q in enumerate([*quiet.tolist(), False]):
+        if q and run_start is None:
+            run_start = i
+        elif not q and run_start is not None:
+            if (i - run_start) * FRAME >= min_seconds * SAMPLE_RATE:
+                runs.append(((first + run_start) * FRAME, (first + i) * FRAME))
+            run_start = None
+    return runs
 
 
 def render_call(turns: list[TurnSpec], tail: float, noise_dbfs: float | None,
@@ -147,6 +169,14 @@ def render_call(turns: list[TurnSpec], tail: float, noise_dbfs: float | None,
                                 turn.voice.label))
     silence(tail)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    for label in labels:
+        inserted = set(label.pauses)
+        runs = quiet_runs(audio, round(label.start * SAMPLE_RATE), round(label.end * SAMPLE_RATE))
+        measured = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in runs]
+        for p in inserted:  # an inserted pause is always found; keep its exact bounds
+            measured = [m for m in measured if not (m[0] <= p[1] and p[0] <= m[1])] + [p]
+        label.pauses = sorted(measured)
+        label.pause_kinds = ["inserted" if p in inserted else "natural" for p in label.pauses]
     if noise_dbfs is not None:
         rng = np.random.default_rng(seed)
         amp = 10 ** (noise_dbfs / 20)

@@ -27,6 +27,7 @@ from flux_cli.protocol import ErrorMessage, ServerMessage
 PING_INTERVAL_S = 5.0
 CLOSE_WAIT_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
+FINAL_SILENCE_S = 60.0  # after CloseStream, give up on a server that goes quiet this long
 SOCKET_TIMEOUT_S = 30.0
 POLL_S = 0.1
 
@@ -167,6 +168,7 @@ class Session:
         ping_interval_s: float = PING_INTERVAL_S,
         close_wait_s: float = CLOSE_WAIT_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        final_silence_s: float = FINAL_SILENCE_S,
     ) -> None:
         self.url = url
         self.feed = feed
@@ -176,6 +178,8 @@ class Session:
         self.ping_interval_s = ping_interval_s
         self.close_wait_s = close_wait_s
         self.connect_timeout_s = connect_timeout_s
+        self.final_silence_s = final_silence_s
+        self._last_heard = time.monotonic()
         self._stop = threading.Event()
         self._send_lock = threading.Lock()
         self._close_sent = False
@@ -217,7 +221,7 @@ class Session:
             self._close_sent = True
             for message in messages:
                 ws.send(protocol.dumps(message))
-            self._last_send = time.monotonic()
+            self._last_send = self._last_heard = time.monotonic()
 
     def _closing_messages(self) -> list[protocol.ClientMessage]:
         messages: list[protocol.ClientMessage] = []
@@ -304,8 +308,14 @@ class Session:
                 with contextlib.suppress(websocket.WebSocketException, OSError):
                     ws.ping()
             if not self._readable(ws, POLL_S):
+                if self._close_sent and now - self._last_heard > self.final_silence_s:
+                    raise ConnectionFailed(
+                        f"the server sent nothing for {self.final_silence_s:g} s after "
+                        "CloseStream and did not close the stream"
+                    )
                 self.listener.on_progress(self._progress())
                 continue
+            self._last_heard = now
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
             except websocket.WebSocketTimeoutException:

@@ -8,6 +8,7 @@ Whatever way the stream ends, what was received is shown before the error is rai
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from itertools import chain
@@ -96,8 +97,6 @@ def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> 
         return []
     if mode in ("text", "json"):
         return [PlainOutput(env.stdout, env.stderr, as_json=mode == "json")]
-    from rich.console import Console
-
     from flux_cli.render.live import LiveOutput, PanelInfo
 
     params = settings.params
@@ -108,7 +107,7 @@ def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> 
         eot_threshold=params.effective_eot_threshold,
         eager_eot_threshold=params.eager_eot_threshold,
     )
-    return [LiveOutput(Console(file=env.stdout), info)]
+    return [LiveOutput.on_stream(env.stdout, info)]
 
 
 def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
@@ -128,6 +127,10 @@ def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitS
             f"the local engine is not available ({exc}); install it with "
             "pip install 'flux-cli[local]', or pass --url / set DEEPGRAM_API_KEY"
         ) from None
+    if not settings.debug:
+        # The engine shares our stderr: its logs (e.g. a client that left early, as with
+        # `| head -1`) are noise next to the client's own one-line errors.
+        logging.getLogger("flux_cli.server").disabled = True
     server = start_embedded_server(on_status=status)
     stack.callback(server.close)
     return str(server.url)

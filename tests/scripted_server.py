@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.frames import Frame, Opcode
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 REQUEST_ID = "7d1c0c38-0000-4000-8000-5c71e5d00001"
@@ -179,10 +179,8 @@ class ScriptedServer:
         if self.script.refuse is not None:
             status, reason = self.script.refuse
             response = connection.respond(status, reason + "\n")
-            response.headers = Headers(
-                [*response.headers.raw_items(), ("dg-error", reason)]
-                + [("dg-request-id", self.script.request_id)]
-            )
+            extra = [("dg-error", reason), ("dg-request-id", self.script.request_id)]
+            response.headers = Headers([*response.headers.raw_items(), *extra])
             record.done.set()
             return response
         return None

@@ -7,13 +7,19 @@ and neither chunking nor pacing can change what the fakes see.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from flux_cli.protocol import Word
+from flux_cli.server.detector import DEFAULT_CONFIG
 from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio, Engine, Transcript
 
+NATO = [
+    "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+]
 LOUD = 0.5
 
 
@@ -49,7 +55,7 @@ class CountingTranscriber:
         if n == 0:
             return Transcript(text="", words=[])
         words = [
-            Word(f"w{i}", 0.9, offset_s + loud[0] / SAMPLE_RATE + i * 0.25,
+            Word(NATO[i % len(NATO)], 0.9, offset_s + loud[0] / SAMPLE_RATE + i * 0.25,
                  offset_s + loud[0] / SAMPLE_RATE + (i + 1) * 0.25)
             for i in range(n)
         ]
@@ -97,3 +103,10 @@ def fake_engine(*, ending: str = ".", p_smart: float = 0.9) -> Engine:
         transcriber=CountingTranscriber(ending),
         end_of_turn=FixedEndOfTurn(p_smart),
     )
+
+
+# Test scenarios are worked out for these constants; tuning the defaults must not move them.
+PINNED = dataclasses.replace(
+    DEFAULT_CONFIG, bias=0.6, w_smart=0.5, slope_per_s=2.0, s0=0.2, decide_after_s=0.192,
+    lex_period=0.4, lex_continuation=-3.0, lex_no_punct=-0.6,
+)

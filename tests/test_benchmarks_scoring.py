@@ -52,6 +52,16 @@ def test_end_in_pause_is_a_false_cutoff() -> None:
     assert score.detected == 2
 
 
+def test_cutoffs_counted_by_pause_kind() -> None:
+    turn = TurnLabel("So, um, yes and no.", 0.0, 5.0, [(1.0, 1.5), (3.0, 3.3)],
+                     pause_kinds=["inserted", "natural"])
+    score = score_turns([turn], [1.2, 3.1, 5.2])
+    assert (score.pauses, score.pauses_cut) == (2, 2)
+    assert (score.inserted_pauses, score.inserted_cut) == (1, 1)
+    plain = score_turns(LABELS, [2.4, 4.3])  # no kinds given: every pause counts as inserted
+    assert (plain.inserted_pauses, plain.inserted_cut) == (1, 1)
+
+
 def test_end_just_after_pause_still_counts_within_slack() -> None:
     assert score_turns(LABELS, [3.0, 4.3], slack=0.3).pauses_cut == 1
     assert score_turns(LABELS, [3.0, 4.3], slack=0.1).pauses_cut == 0
@@ -195,3 +205,41 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert 0.0 <= accuracy["wer"] < 0.5
     assert "| EOT latency p50" in (out / "latest.md").read_text()
     assert "EOT latency p50" in proc.stdout
+
+
+def test_corpus_is_deterministic_and_labels_match_audio(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from benchmarks import corpus
+
+    a = corpus.build("smoke", tmp_path / "a")
+    b = corpus.build("smoke", tmp_path / "b")
+    assert [c.to_dict() for c in a] == [c.to_dict() for c in b]
+    audio_a, rate = sf.read(a[0].path, dtype="float32")
+    audio_b, _ = sf.read(b[0].path, dtype="float32")
+    assert np.array_equal(audio_a, audio_b)
+    for turn in a[0].turns:
+        for (p0, p1), kind in zip(turn.pauses, turn.pause_kinds, strict=True):
+            quiet = audio_a[round(p0 * rate): round(p1 * rate)]
+            assert np.sqrt(np.mean(quiet**2)) < 10 ** (-40 / 20), (kind, p0, p1)
+        speech = audio_a[round(turn.start * rate): round(turn.end * rate)]
+        assert np.sqrt(np.mean(speech**2)) > 10 ** (-30 / 20)
+
+
+def test_committed_full_corpus_labels_meet_the_floors() -> None:
+    data = json.loads((ROOT / "benchmarks" / "corpus_labels.json").read_text())
+    assert data["minutes"] >= 30
+    assert data["turns"] >= 200
+    assert data["inserted_pauses"] >= 150
+    durations = [c["duration"] for c in data["calls"]]
+    assert all(120 <= d <= 300 for d in durations), durations
+    gaps = [b["start"] - a["end"] for c in data["calls"]
+            for a, b in zip(c["turns"], c["turns"][1:], strict=False)]
+    assert min(gaps) >= 1.5 and max(gaps) <= 4.0 + 0.01
+    inserted = [p1 - p0 for c in data["calls"] for t in c["turns"]
+                for (p0, p1), k in zip(t["pauses"], t["pause_kinds"], strict=True)
+                if k == "inserted"]
+    assert min(inserted) >= 0.3 - 0.01 and max(inserted) <= 1.5 + 0.01
+    kinds = {t["kind"] for c in data["calls"] for t in c["turns"]}
+    assert kinds == {"question", "statement", "short"}

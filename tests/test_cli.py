@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
-
-from tests.conftest import timeout
-from tests.scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
+from conftest import timeout
+from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
 SECRET = "sk-test-4f3c2b1a0099"
 FLUX = [sys.executable, "-m", "flux_cli"]
@@ -74,7 +73,11 @@ def test_wav_through_a_real_pipe(tmp_path: Path) -> None:
         cat = subprocess.Popen(["cat", str(tmp_path / "a.wav")], stdout=subprocess.PIPE)
         result = subprocess.run(
             [*FLUX, "transcribe", "-", "--url", srv.url, "--output", "text"],
-            stdin=cat.stdout, capture_output=True, text=True, env=env(), timeout=timeout(60),
+            stdin=cat.stdout,
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=timeout(60),
         )
         assert cat.stdout is not None
         cat.stdout.close()
@@ -95,8 +98,19 @@ def test_raw_pcm_through_a_pipe(tmp_path: Path) -> None:
     pcm = (0.3 * np.sin(2 * np.pi * 200 * t) * 32767).astype("<i2")
     expected = len(soxr.resample(pcm.astype(np.float32) / 32768, rate, 16000))
     with ScriptedServer() as srv:
-        result = flux("transcribe", "-", "--url", srv.url, "--input-format", "s16le",
-                      "--input-rate", str(rate), "--input-channels", "1", stdin=pcm.tobytes())
+        result = flux(
+            "transcribe",
+            "-",
+            "--url",
+            srv.url,
+            "--input-format",
+            "s16le",
+            "--input-rate",
+            str(rate),
+            "--input-channels",
+            "1",
+            stdin=pcm.tobytes(),
+        )
     assert result.returncode == 0, result.stderr
     sizes = [len(f) for f, _ in srv.last.frames]
     assert sizes[:-1] == [2560] * (len(sizes) - 1)
@@ -106,8 +120,15 @@ def test_raw_pcm_through_a_pipe(tmp_path: Path) -> None:
 def test_json_output_and_env_url(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 2.0)
     with ScriptedServer(Script(steps=TURNS)) as srv:
-        result = flux("transcribe", str(tmp_path / "a.wav"), "--fast", "--output", "json",
-                      FLUX_URL=srv.url, DEEPGRAM_API_KEY=SECRET)
+        result = flux(
+            "transcribe",
+            str(tmp_path / "a.wav"),
+            "--fast",
+            "--output",
+            "json",
+            FLUX_URL=srv.url,
+            DEEPGRAM_API_KEY=SECRET,
+        )
     assert result.returncode == 0, result.stderr
     import json
 
@@ -120,8 +141,16 @@ def test_json_output_and_env_url(tmp_path: Path) -> None:
 def test_refused_handshake_is_one_line_exit_4(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 0.5)
     with ScriptedServer(Script(refuse=(401, "Invalid credentials"))) as srv:
-        result = flux("transcribe", str(tmp_path / "a.wav"), "--url", srv.url,
-                      "--api-key", SECRET, "--output", "text")
+        result = flux(
+            "transcribe",
+            str(tmp_path / "a.wav"),
+            "--url",
+            srv.url,
+            "--api-key",
+            SECRET,
+            "--output",
+            "text",
+        )
     assert result.returncode == 4
     assert one_error_line(result.stderr) == (
         "flux: error: handshake refused: HTTP 401; dg-error: Invalid credentials; "
@@ -131,9 +160,16 @@ def test_refused_handshake_is_one_line_exit_4(tmp_path: Path) -> None:
 
 def test_server_error_is_exit_5(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 1.0)
-    script = Script(steps=[Step(2, {"type": "Error", "code": "UNPARSABLE_CLIENT_MESSAGE",
-                                    "description": "bad frame"}, close_after=True)],
-                    close_code=1011)
+    script = Script(
+        steps=[
+            Step(
+                2,
+                {"type": "Error", "code": "UNPARSABLE_CLIENT_MESSAGE", "description": "bad frame"},
+                close_after=True,
+            )
+        ],
+        close_code=1011,
+    )
     with ScriptedServer(script) as srv:
         result = flux("transcribe", str(tmp_path / "a.wav"), "--url", srv.url, "--fast")
     assert result.returncode == 5
@@ -145,8 +181,16 @@ def test_server_error_is_exit_5(tmp_path: Path) -> None:
 def test_abrupt_close_is_exit_4_and_the_key_stays_secret(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 1.0)
     with ScriptedServer(Script(steps=TURNS[:1], drop_after_frames=6)) as srv:
-        result = flux("transcribe", str(tmp_path / "a.wav"), "--url", srv.url,
-                      "--debug", "--speed", "4", DEEPGRAM_API_KEY=SECRET)
+        result = flux(
+            "transcribe",
+            str(tmp_path / "a.wav"),
+            "--url",
+            srv.url,
+            "--debug",
+            "--speed",
+            "4",
+            DEEPGRAM_API_KEY=SECRET,
+        )
     assert result.returncode == 4
     assert "Traceback" in result.stderr  # --debug shows it ...
     assert SECRET not in result.stderr + result.stdout  # ... without the key
@@ -163,8 +207,9 @@ def test_bad_flag_value_is_one_line_exit_2(tmp_path: Path) -> None:
         (["--output", "fancy"], "--output must be one of"),
         (["--no-such-flag"], "No such option"),
     ]:
-        result = flux("transcribe", str(tmp_path / "a.wav"), "--url", "ws://127.0.0.1:9/v2/listen",
-                      *args)
+        result = flux(
+            "transcribe", str(tmp_path / "a.wav"), "--url", "ws://127.0.0.1:9/v2/listen", *args
+        )
         assert result.returncode == 2, (args, result.stderr)
         assert fragment in one_error_line(result.stderr)
 
@@ -173,8 +218,15 @@ def test_bad_audio_is_exit_3(tmp_path: Path) -> None:
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 3)
     (tmp_path / "empty.wav").write_bytes(b"")
     for name in ["corrupt.wav", "empty.wav", "missing.wav"]:
-        result = flux("transcribe", str(tmp_path / name), "--url", "ws://127.0.0.1:9/v2/listen",
-                      "--api-key", SECRET, "--debug")
+        result = flux(
+            "transcribe",
+            str(tmp_path / name),
+            "--url",
+            "ws://127.0.0.1:9/v2/listen",
+            "--api-key",
+            SECRET,
+            "--debug",
+        )
         assert result.returncode == 3, result.stderr
         line = result.stderr.splitlines()[-1]
         assert line.startswith("flux: error: ") and name in line
@@ -186,10 +238,13 @@ def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
     with ScriptedServer(Script(steps=TURNS)) as srv:
         proc = subprocess.Popen(
             [*FLUX, "transcribe", str(tmp_path / "a.wav"), "--url", srv.url, "--speed", "4"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env(),
         )
-        head = subprocess.run(["head", "-1"], stdin=proc.stdout, capture_output=True,
-                              timeout=timeout(30))
+        head = subprocess.run(
+            ["head", "-1"], stdin=proc.stdout, capture_output=True, timeout=timeout(30)
+        )
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         stderr = proc.stderr.read().decode()
@@ -201,14 +256,19 @@ def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
 
 def test_ctrl_c_closes_the_stream_and_exits_130(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 10.0)
-    script = Script(steps=[
-        Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Wait")),
-        Step("CloseStream", turn("Update", 0, 0.0, 0.9, "Wait for it")),
-    ])
+    script = Script(
+        steps=[
+            Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Wait")),
+            Step("CloseStream", turn("Update", 0, 0.0, 0.9, "Wait for it")),
+        ]
+    )
     with ScriptedServer(script) as srv:
         proc = subprocess.Popen(
             [*FLUX, "transcribe", str(tmp_path / "a.wav"), "--url", srv.url, "--output", "text"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
         )
         deadline = time.monotonic() + timeout(20)
         while (not srv.sessions or len(srv.last.frames) < 10) and time.monotonic() < deadline:
@@ -228,7 +288,10 @@ def test_second_ctrl_c_leaves_at_once(tmp_path: Path) -> None:
     with ScriptedServer(Script(close_on_close_stream=False)) as srv:
         proc = subprocess.Popen(
             [*FLUX, "transcribe", str(tmp_path / "a.wav"), "--url", srv.url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
         )
         deadline = time.monotonic() + timeout(20)
         while (not srv.sessions or len(srv.last.frames) < 5) and time.monotonic() < deadline:
@@ -248,8 +311,12 @@ def test_second_ctrl_c_leaves_at_once(tmp_path: Path) -> None:
 def run_in_pty(args: list[str], **kw: str) -> tuple[int, str]:
     """Run with stdout on a pseudo-terminal (so ``--output auto`` picks the live panel)."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(args, stdout=follower, stderr=subprocess.PIPE,
-                            env=env(COLUMNS="100", LINES="30", TERM="xterm-256color", **kw))
+    proc = subprocess.Popen(
+        args,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env(COLUMNS="100", LINES="30", TERM="xterm-256color", **kw),
+    )
     os.close(follower)
     chunks: list[bytes] = []
     while True:
@@ -285,8 +352,10 @@ def test_auto_output_in_a_terminal_is_the_live_panel_and_honours_no_color(tmp_pa
 def speech(tmp_path: Path) -> Path:
     """Real speech (flite) followed by silence, so the local engine has a turn to find."""
     raw = tmp_path / "raw.wav"
-    subprocess.run(["flite", "-voice", "slt", "-t", "I would like to book a table for two.",
-                    "-o", str(raw)], check=True)
+    subprocess.run(
+        ["flite", "-voice", "slt", "-t", "I would like to book a table for two.", "-o", str(raw)],
+        check=True,
+    )
     data, rate = sf.read(raw, dtype="float32")
     padded = np.concatenate([np.zeros(rate // 2, np.float32), data, np.zeros(rate, np.float32)])
     path = tmp_path / "speech.wav"
@@ -297,9 +366,10 @@ def speech(tmp_path: Path) -> Path:
 def test_no_url_and_no_key_uses_the_local_engine(tmp_path: Path) -> None:
     result = flux("transcribe", str(speech(tmp_path)), "--fast", "--force-end-turn")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines() == [
-        "flux: no --url and no DEEPGRAM_API_KEY: using the local engine"
-    ]
+    status = result.stderr.splitlines()
+    assert status[0] == "flux: no --url and no DEEPGRAM_API_KEY: using the local engine"
+    # the turn may already have ended by itself, in which case ForceEndTurn gets a Warning
+    assert all("FORCE_END_TURN_NO_ACTIVE_TURN" in line for line in status[1:])
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and "table" in lines[0].lower()
     assert lines[0].startswith("[00:00.")
@@ -311,8 +381,13 @@ def test_serve_command_serves_the_client(tmp_path: Path) -> None:
     with socketlib.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([*FLUX, "serve", "--port", str(port)], env=env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [*FLUX, "serve", "--port", str(port)],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + timeout(60)
         while time.monotonic() < deadline:
@@ -321,8 +396,15 @@ def test_serve_command_serves_the_client(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        result = flux("transcribe", str(speech(tmp_path)), "--url", f"ws://127.0.0.1:{port}",
-                      "--fast", "--output", "json")
+        result = flux(
+            "transcribe",
+            str(speech(tmp_path)),
+            "--url",
+            f"ws://127.0.0.1:{port}",
+            "--fast",
+            "--output",
+            "json",
+        )
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=timeout(20))

@@ -13,19 +13,20 @@ import socket
 import statistics
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from conftest import timeout
+from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
 from flux_cli.client import AudioFeed, ConnectionInfo, Progress, Received, Session
 from flux_cli.errors import AudioInputError, ConnectionFailed, ServerError, UsageError
 from flux_cli.protocol import StreamParams
 from flux_cli.settings import Env, TranscribeSettings
 from flux_cli.transcribe import run
-from tests.conftest import timeout
-from tests.scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
 
 def tone(path: Path, seconds: float, rate: int = 16000, channels: int = 1) -> np.ndarray:
@@ -41,21 +42,22 @@ class Streams:
     def __init__(self, stdin: bytes = b"") -> None:
         self.out = io.StringIO()
         self.err = io.StringIO()
-        self.env = Env(stdin=io.BytesIO(stdin), stdout=self.out, stderr=self.err,
-                       stdout_isatty=False)
+        self.env = Env(
+            stdin=io.BytesIO(stdin), stdout=self.out, stderr=self.err, stdout_isatty=False
+        )
 
 
-def settings(source: Path | str, url: str, **kw: object) -> TranscribeSettings:
-    params = kw.pop("params", StreamParams())
-    base: dict[str, object] = {"speed": 0.0, "output": "text"}
-    base.update(kw)
-    return TranscribeSettings(source=str(source), params=params, url=url, **base)  # type: ignore[arg-type]
+def settings(source: Path | str, url: str, **kw: Any) -> TranscribeSettings:
+    """Settings for a test run: as fast as possible, plain text, unless told otherwise."""
+    kw = {"speed": 0.0, "output": "text", **kw}
+    return TranscribeSettings(source=str(source), url=url, **kw)
 
 
 TURNS = [
     Step(4, turn("StartOfTurn", 0, 0.0, 0.32, "Hello")),
-    Step(10, turn("EndOfTurn", 0, 0.0, 0.8, "Hello, how are you?", confidence=0.9,
-                  trigger="model")),
+    Step(
+        10, turn("EndOfTurn", 0, 0.0, 0.8, "Hello, how are you?", confidence=0.9, trigger="model")
+    ),
     Step(15, turn("StartOfTurn", 1, 1.0, 1.2, "Fine")),
     Step("CloseStream", turn("Update", 1, 1.0, 2.0, "Fine thanks")),
 ]
@@ -64,11 +66,18 @@ TURNS = [
 def test_frames_query_header_and_close_stream(tmp_path: Path) -> None:
     mono = tone(tmp_path / "a.wav", 2.0)
     streams = Streams()
-    params = StreamParams(eot_threshold=0.8, eager_eot_threshold=0.5, eot_timeout_ms=3000,
-                          keyterm=["Flux", "Deep gram"], mip_opt_out=True, tag=["a", "b"])
+    params = StreamParams(
+        eot_threshold=0.8,
+        eager_eot_threshold=0.5,
+        eot_timeout_ms=3000,
+        keyterm=["Flux", "Deep gram"],
+        mip_opt_out=True,
+        tag=["a", "b"],
+    )
     with ScriptedServer(Script(steps=TURNS)) as srv:
-        code = run(settings(tmp_path / "a.wav", srv.url, params=params, api_key="k-123456"),
-                   streams.env)
+        code = run(
+            settings(tmp_path / "a.wav", srv.url, params=params, api_key="k-123456"), streams.env
+        )
         rec = srv.last
         assert rec.done.wait(timeout(5))
     assert code == 0
@@ -100,14 +109,17 @@ def test_no_api_key_sends_no_authorization(tmp_path: Path) -> None:
 
 def test_force_end_turn_goes_right_before_close_stream(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 1.0)
-    script = Script(steps=[
-        Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Stop")),
-        Step("ForceEndTurn", turn("EndOfTurn", 0, 0.0, 1.0, "Stop here.", trigger="manual")),
-    ])
+    script = Script(
+        steps=[
+            Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Stop")),
+            Step("ForceEndTurn", turn("EndOfTurn", 0, 0.0, 1.0, "Stop here.", trigger="manual")),
+        ]
+    )
     streams = Streams()
     with ScriptedServer(script) as srv:
-        code = run(settings(tmp_path / "a.wav", srv.url, force_end_turn=True, output="json"),
-                   streams.env)
+        code = run(
+            settings(tmp_path / "a.wav", srv.url, force_end_turn=True, output="json"), streams.env
+        )
     assert code == 0
     assert srv.last.events[-2:] == ["ForceEndTurn", "CloseStream"]
     assert srv.last.events[:-2] == ["binary"] * 13  # 1 s = 12.5 frames: the last one is short
@@ -145,8 +157,9 @@ def test_other_inputs_reach_the_server_as_16k_mono_frames(tmp_path: Path, kind: 
         tone(wav, 1.5, rate=48000)
         source = tmp_path / ("in.mp3" if kind == "mp3" else "in.ogg")
         codec = ["-c:a", "libmp3lame"] if kind == "mp3" else ["-c:a", "libopus"]
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), *codec,
-                        str(source)], check=True)
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), *codec, str(source)], check=True
+        )
         expected = None
     with ScriptedServer() as srv:
         assert run(settings(source, srv.url), Streams().env) == 0
@@ -161,8 +174,10 @@ def test_other_inputs_reach_the_server_as_16k_mono_frames(tmp_path: Path, kind: 
 def test_ogg_opus_passthrough(tmp_path: Path) -> None:
     wav, ogg = tmp_path / "in.wav", tmp_path / "in.ogg"
     tone(wav, 1.5, rate=48000)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus",
-                    str(ogg)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", str(ogg)],
+        check=True,
+    )
     params = StreamParams(encoding="ogg-opus", sample_rate=None)
     with ScriptedServer() as srv:
         assert run(settings(ogg, srv.url, params=params), Streams().env) == 0
@@ -176,8 +191,9 @@ def test_ogg_opus_encoding_needs_ogg_input(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 0.5)
     params = StreamParams(encoding="ogg-opus", sample_rate=None)
     with pytest.raises(UsageError, match="ogg-opus"):
-        run(settings(tmp_path / "a.wav", "ws://127.0.0.1:9/v2/listen", params=params),
-            Streams().env)
+        run(
+            settings(tmp_path / "a.wav", "ws://127.0.0.1:9/v2/listen", params=params), Streams().env
+        )
 
 
 def test_jsonl_log_holds_every_message(tmp_path: Path) -> None:
@@ -187,10 +203,18 @@ def test_jsonl_log_holds_every_message(tmp_path: Path) -> None:
         assert run(settings(tmp_path / "a.wav", srv.url, jsonl=str(log)), Streams().env) == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["sequence_id"] for r in records] == [0, 1, 2, 3, 4]
-    assert records[0] == {"type": "Connected", "request_id": REQUEST_ID, "sequence_id": 0,
-                          "received_at": records[0]["received_at"]}
+    assert records[0] == {
+        "type": "Connected",
+        "request_id": REQUEST_ID,
+        "sequence_id": 0,
+        "received_at": records[0]["received_at"],
+    }
     assert [r.get("event") for r in records[1:]] == [
-        "StartOfTurn", "EndOfTurn", "StartOfTurn", "Update"]
+        "StartOfTurn",
+        "EndOfTurn",
+        "StartOfTurn",
+        "Update",
+    ]
     assert all(isinstance(r["received_at"], float) for r in records)
 
 
@@ -206,15 +230,23 @@ def test_jsonl_to_stdout_replaces_the_text_output(tmp_path: Path) -> None:
 
 def test_unknown_messages_and_warnings_are_shown_not_fatal(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 1.0)
-    script = Script(steps=[
-        Step(2, {"type": "Telemetry", "load": 3}),
-        Step(3, {"type": "Warning", "code": "FORCE_END_TURN_NO_ACTIVE_TURN",
-                 "description": "there is no turn to end"}),
-        Step(4, "this is not json"),
-        Step(5, turn("StartOfTurn", 0, 0.0, 0.4, "Odd")),
-        Step(6, turn("Pondering", 0, 0.0, 0.48, "Odd one")),
-        Step(7, turn("EndOfTurn", 0, 0.0, 0.56, "Odd one.", trigger="vibes")),
-    ])
+    script = Script(
+        steps=[
+            Step(2, {"type": "Telemetry", "load": 3}),
+            Step(
+                3,
+                {
+                    "type": "Warning",
+                    "code": "FORCE_END_TURN_NO_ACTIVE_TURN",
+                    "description": "there is no turn to end",
+                },
+            ),
+            Step(4, "this is not json"),
+            Step(5, turn("StartOfTurn", 0, 0.0, 0.4, "Odd")),
+            Step(6, turn("Pondering", 0, 0.0, 0.48, "Odd one")),
+            Step(7, turn("EndOfTurn", 0, 0.0, 0.56, "Odd one.", trigger="vibes")),
+        ]
+    )
     streams = Streams()
     with ScriptedServer(script) as srv:
         assert run(settings(tmp_path / "a.wav", srv.url), streams.env) == 0
@@ -247,8 +279,12 @@ def frames_of(seconds: float) -> AudioFeed:
 
 
 def test_server_delay_is_measured_from_the_frame_holding_the_window_end() -> None:
-    script = Script(steps=[Step(10, turn("EndOfTurn", 0, 0.0, 0.8, "Hi.", trigger="model")),
-                           Step(12, turn("Update", 1, 0.8, 99.0, ""))])
+    script = Script(
+        steps=[
+            Step(10, turn("EndOfTurn", 0, 0.0, 0.8, "Hi.", trigger="model")),
+            Step(12, turn("Update", 1, 0.8, 99.0, "")),
+        ]
+    )
     collect = Collect()
     with ScriptedServer(script) as srv:
         outcome = Session(srv.url, frames_of(1.2), collect).run()
@@ -273,8 +309,10 @@ def test_pings_keep_a_quiet_connection_alive() -> None:
 
 def test_refused_handshake(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 0.5)
-    with ScriptedServer(Script(refuse=(401, "Invalid credentials."))) as srv, \
-            pytest.raises(ConnectionFailed) as info:
+    with (
+        ScriptedServer(Script(refuse=(401, "Invalid credentials."))) as srv,
+        pytest.raises(ConnectionFailed) as info,
+    ):
         run(settings(tmp_path / "a.wav", srv.url, api_key="secret-key"), Streams().env)
     assert info.value.exit_code == 4
     assert info.value.message == (
@@ -293,11 +331,21 @@ def test_nothing_listening(tmp_path: Path) -> None:
 
 def test_server_error_after_turns_are_shown(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 2.0)
-    script = Script(steps=[
-        Step(3, turn("EndOfTurn", 0, 0.0, 0.24, "Before.", trigger="model")),
-        Step(6, {"type": "Error", "code": "INTERNAL_SERVER_ERROR",
-                 "description": "the model fell over"}, close_after=True),
-    ], close_code=1011)
+    script = Script(
+        steps=[
+            Step(3, turn("EndOfTurn", 0, 0.0, 0.24, "Before.", trigger="model")),
+            Step(
+                6,
+                {
+                    "type": "Error",
+                    "code": "INTERNAL_SERVER_ERROR",
+                    "description": "the model fell over",
+                },
+                close_after=True,
+            ),
+        ],
+        close_code=1011,
+    )
     streams = Streams()
     with ScriptedServer(script) as srv, pytest.raises(ServerError) as info:
         run(settings(tmp_path / "a.wav", srv.url), streams.env)
@@ -308,9 +356,7 @@ def test_server_error_after_turns_are_shown(tmp_path: Path) -> None:
 
 def test_abrupt_drop_reports_what_was_received(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 2.0)
-    script = Script(
-        steps=[Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Cut"))], drop_after_frames=8
-    )
+    script = Script(steps=[Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Cut"))], drop_after_frames=8)
     streams = Streams()
     with ScriptedServer(script) as srv, pytest.raises(ConnectionFailed) as info:
         run(settings(tmp_path / "a.wav", srv.url, speed=4.0), streams.env)
@@ -321,8 +367,9 @@ def test_abrupt_drop_reports_what_was_received(tmp_path: Path) -> None:
 
 def test_server_closing_before_the_audio_ends(tmp_path: Path) -> None:
     tone(tmp_path / "a.wav", 2.0)
-    script = Script(steps=[Step(3, turn("Update", 0, 0.0, 0.24, ""), close_after=True)],
-                    close_code=1000)
+    script = Script(
+        steps=[Step(3, turn("Update", 0, 0.0, 0.24, ""), close_after=True)], close_code=1000
+    )
     with ScriptedServer(script) as srv, pytest.raises(ConnectionFailed, match="before the end"):
         run(settings(tmp_path / "a.wav", srv.url, speed=4.0), Streams().env)
 
@@ -372,3 +419,65 @@ def test_stdin_wav_is_not_paced(tmp_path: Path) -> None:
         assert run(settings("-", srv.url, speed=1.0), streams.env) == 0
     times = [t for _, t in srv.last.frames]
     assert len(times) == 25 and times[-1] - times[0] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "rate", "chunk_ms", "size"),
+    [
+        ("mulaw", 8000, 80, 640),
+        ("alaw", 8000, 80, 640),
+        ("linear32", 16000, 80, 5120),
+        ("linear16", 48000, 80, 7680),
+        ("linear16", 16000, 20, 640),
+    ],
+)
+def test_wire_encodings_and_chunk_sizes(
+    tmp_path: Path, encoding: str, rate: int, chunk_ms: int, size: int
+) -> None:
+    tone(tmp_path / "a.wav", 1.0)
+    params = StreamParams(encoding=encoding, sample_rate=rate)
+    with ScriptedServer() as srv:
+        code = run(
+            settings(tmp_path / "a.wav", srv.url, params=params, chunk_ms=chunk_ms), Streams().env
+        )
+    assert code == 0
+    assert f"encoding={encoding}&sample_rate={rate}" in srv.last.raw_query
+    sizes = [len(f) for f, _ in srv.last.frames]
+    assert sizes[:-1] == [size] * (len(sizes) - 1) and 0 < sizes[-1] <= size
+    bytes_per_sample = size // (rate * chunk_ms // 1000)
+    assert sum(sizes) == rate * bytes_per_sample  # exactly the one second of audio
+
+
+def test_a_server_that_never_closes_is_given_up_on() -> None:
+    with ScriptedServer(Script(close_on_close_stream=False)) as srv:
+        session = Session(srv.url, frames_of(0.24), Collect(), final_silence_s=0.5)
+        with pytest.raises(ConnectionFailed, match="did not close the stream"):
+            session.run()
+    assert srv.last.events[-1] == "CloseStream"
+
+
+def test_channel_picks_one_channel(tmp_path: Path) -> None:
+    tone(tmp_path / "st.wav", 1.0, channels=2)
+    data, _ = sf.read(tmp_path / "st.wav", dtype="int16", always_2d=True)
+    with ScriptedServer() as srv:
+        assert run(settings(tmp_path / "st.wav", srv.url, channel=1), Streams().env) == 0
+    assert srv.last.audio == np.ascontiguousarray(data[:, 1]).astype("<i2").tobytes()
+
+
+def test_audio_failing_mid_stream_is_exit_3_after_the_server_answers(tmp_path: Path) -> None:
+    wav, ogg = tmp_path / "in.wav", tmp_path / "in.ogg"
+    tone(wav, 1.5, rate=48000)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", str(ogg)],
+        check=True,
+    )
+    good = ogg.read_bytes()
+    ogg.write_bytes(good + b"this is not an Ogg page" * 4)
+    script = Script(steps=[Step("CloseStream", turn("Update", 0, 0.0, 1.5, "So far"))])
+    streams = Streams()
+    params = StreamParams(encoding="ogg-opus", sample_rate=None)
+    with ScriptedServer(script) as srv, pytest.raises(AudioInputError, match="corrupt"):
+        run(settings(ogg, srv.url, params=params), streams.env)
+    assert srv.last.audio == good
+    assert srv.last.events[-1] == "CloseStream"
+    assert streams.out.getvalue() == "[00:00.00-00:01.50] So far (unfinished)\n"

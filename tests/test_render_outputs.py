@@ -6,6 +6,7 @@ import io
 import json
 
 from rich.console import Console
+from scripted_server import turn
 
 from flux_cli.client import ConnectionInfo, Progress, Received
 from flux_cli.protocol import parse_server_message
@@ -14,10 +15,11 @@ from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo, build_panel
 from flux_cli.render.plain import PlainOutput
 from flux_cli.render.state import ViewState, apply
-from tests.scripted_server import turn
 
 
-def received(data: dict[str, object] | str, at: float = 1000.0, delay: float | None = None) -> Received:
+def received(
+    data: dict[str, object] | str, at: float = 1000.0, delay: float | None = None
+) -> Received:
     raw = data if isinstance(data, str) else json.dumps(data)
     try:
         message = parse_server_message(raw)
@@ -67,8 +69,9 @@ def test_json_lines() -> None:
 def test_notices_go_to_stderr_in_plain_mode() -> None:
     out, err = io.StringIO(), io.StringIO()
     display = Display([PlainOutput(out, err)])
-    display.on_message(received({"type": "Warning", "sequence_id": 1, "code": "W1",
-                                 "description": "careful"}))
+    display.on_message(
+        received({"type": "Warning", "sequence_id": 1, "code": "W1", "description": "careful"})
+    )
     display.on_message(received({"type": "Mystery", "sequence_id": 2}))
     display.on_message(received("not json at all"))
     display.close()
@@ -96,7 +99,10 @@ def test_jsonl_log_is_verbatim_plus_received_at() -> None:
 
 
 INFO = PanelInfo(
-    host="127.0.0.1:9999", source="call.wav", duration_s=10.0, eot_threshold=0.7,
+    host="127.0.0.1:9999",
+    source="call.wav",
+    duration_s=10.0,
+    eot_threshold=0.7,
     eager_eot_threshold=0.4,
 )
 
@@ -110,10 +116,15 @@ def render(renderable: object) -> str:
 def test_panel_shows_transcript_state_confidence_and_status() -> None:
     state = ViewState()
     for i, data in enumerate(SCRIPT[:3]):
-        state = apply(state, parse_server_message(json.dumps(data)),
-                      server_delay_s=0.312 if i == 2 else None)
-    state = apply(state, parse_server_message(json.dumps(
-        turn("EagerEndOfTurn", 1, 4.0, 5.0, "Fine thanks.", confidence=0.62))))
+        state = apply(
+            state, parse_server_message(json.dumps(data)), server_delay_s=0.312 if i == 2 else None
+        )
+    state = apply(
+        state,
+        parse_server_message(
+            json.dumps(turn("EagerEndOfTurn", 1, 4.0, 5.0, "Fine thanks.", confidence=0.62))
+        ),
+    )
     text = render(build_panel(state, INFO))
     assert "Fine thanks." in text
     assert "turn 1" in text and "eager end" in text
@@ -126,25 +137,37 @@ def test_panel_shows_transcript_state_confidence_and_status() -> None:
 
 
 def test_markup_in_server_text_is_shown_literally() -> None:
-    state = apply(ViewState(), parse_server_message(json.dumps(
-        turn("StartOfTurn", 0, 0.0, 1.0, "[bold]x[/bold] [red]y"))))
+    state = apply(
+        ViewState(),
+        parse_server_message(json.dumps(turn("StartOfTurn", 0, 0.0, 1.0, "[bold]x[/bold] [red]y"))),
+    )
     text = render(build_panel(state, INFO))
     assert "[bold]x[/bold] [red]y" in text
 
 
 def test_low_confidence_words_are_styled() -> None:
     message = turn(
-        "StartOfTurn", 0, 0.0, 1.0, "call me maybe",
-        words=[{"word": "call", "confidence": 0.9}, {"word": "me", "confidence": 0.2},
-               {"word": "maybe", "confidence": 0.95}],
+        "StartOfTurn",
+        0,
+        0.0,
+        1.0,
+        "call me maybe",
+        words=[
+            {"word": "call", "confidence": 0.9},
+            {"word": "me", "confidence": 0.2},
+            {"word": "maybe", "confidence": 0.95},
+        ],
     )
     state = apply(ViewState(), parse_server_message(json.dumps(message)))
     console = Console(record=True, width=100, force_terminal=True, color_system="standard")
     console.print(build_panel(state, INFO))
     html = console.export_html(inline_styles=True)
     assert "text-decoration: underline" in html
-    underlined = [seg.text for seg in console.render(build_panel(state, INFO))
-                  if seg.style is not None and seg.style.underline]
+    underlined = [
+        seg.text
+        for seg in console.render(build_panel(state, INFO))
+        if seg.style is not None and seg.style.underline
+    ]
     assert underlined == ["me"]
 
 

@@ -110,12 +110,32 @@ def test_unknown_things_become_notices_not_crashes() -> None:
         turn_info("StartOfTurn", 0, 0.0, 0.5, "Hi"),
         turn_info("Whisper", 0, 0.0, 0.75, "Hi you"),
         turn_info("EndOfTurn", 0, 0.0, 1.0, "Hi you.", trigger="telepathy"),
-        msg({"type": "Warning", "sequence_id": 5, "code": "FORCE_END_TURN_NO_ACTIVE_TURN",
-             "description": "no turn"}),
-        msg({"type": "ConfigureSuccess", "request_id": "r", "sequence_id": 6,
-             "thresholds": {"eot_threshold": 0.8}, "keyterms": []}),
-        msg({"type": "ConfigureFailure", "request_id": "r", "sequence_id": 7,
-             "code": "BAD", "description": "nope"}),
+        msg(
+            {
+                "type": "Warning",
+                "sequence_id": 5,
+                "code": "FORCE_END_TURN_NO_ACTIVE_TURN",
+                "description": "no turn",
+            }
+        ),
+        msg(
+            {
+                "type": "ConfigureSuccess",
+                "request_id": "r",
+                "sequence_id": 6,
+                "thresholds": {"eot_threshold": 0.8},
+                "keyterms": [],
+            }
+        ),
+        msg(
+            {
+                "type": "ConfigureFailure",
+                "request_id": "r",
+                "sequence_id": 7,
+                "code": "BAD",
+                "description": "nope",
+            }
+        ),
         None,
     )
     kinds = [n.kind for n in state.notices]
@@ -153,7 +173,9 @@ def test_server_delay_is_kept_per_turn() -> None:
 
 
 def test_low_confidence_words_line_up_with_the_transcript() -> None:
-    state = run(turn_info("StartOfTurn", 0, 0.0, 1.0, "Call me Ishmael", confidences=[0.9, 0.3, 0.6]))
+    state = run(
+        turn_info("StartOfTurn", 0, 0.0, 1.0, "Call me Ishmael", confidences=[0.9, 0.3, 0.6])
+    )
     assert state.current is not None
     assert view.styled_words(state.current) == [("Call", False), ("me", True), ("Ishmael", False)]
 

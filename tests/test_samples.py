@@ -40,7 +40,8 @@ def test_dialogue_shape() -> None:
     assert all(a["speaker"] != b["speaker"] for a, b in itertools.pairwise(turns))
     gaps = [b["start"] - a["end"] for a, b in itertools.pairwise(turns)]
     assert all(1.5 <= g <= 3.0 for g in gaps), gaps
-    pauses = [p for t in turns for p in t["pauses"]]
+    pauses = [p for t in turns for p, kind in zip(t["pauses"], t["pause_kinds"], strict=True)
+              if kind == "inserted"]
     assert 1 <= len(pauses) <= 2
     assert all(0.6 <= b - a <= 1.0 for a, b in pauses)
 
@@ -53,8 +54,8 @@ def test_silence_and_speech_where_labelled(name: str) -> None:
     silences = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
     silences += [tuple(p) for t in turns for p in t["pauses"]]
     for a, b in silences:
-        if b - a > 0.02:
-            assert _db(_span(audio, a, b)) < -60, (a, b)
+        if b - a > 0.02:  # inserted silences are digital zeros; natural ones just quiet
+            assert _db(_span(audio, a, b)) < -45, (a, b)
     for t in turns:
         # speech starts and ends exactly at the labels: the 30 ms inside each edge is loud
         assert _db(_span(audio, t["start"], t["start"] + 0.03)) > -45

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import timeout
+from server_fakes import PINNED, FixedEndOfTurn, LevelVadFactory, fake_engine, quiet, script
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import timeout
 from flux_cli.server.app import serve, server_port
 from flux_cli.server.engine import Audio, Engine, Transcript
-from server_fakes import FixedEndOfTurn, LevelVadFactory, fake_engine, quiet, script
 
 QUERY = "model=flux-general-en&encoding=linear16&sample_rate=16000"
 FRAME_BYTES = 2560  # 80 ms of linear16 at 16 kHz
@@ -38,7 +38,7 @@ def with_server(
     """Run ``body(base_url)`` against a fresh server on a free port."""
 
     async def main() -> None:
-        server = await serve(port=0, engine=engine or fake_engine(), **kwargs)
+        server = await serve(port=0, engine=engine or fake_engine(), detector=PINNED, **kwargs)
         try:
             base = f"ws://127.0.0.1:{server_port(server)}"
             await asyncio.wait_for(body(base), timeout(30))
@@ -91,6 +91,7 @@ def refused(path_and_query: str, *, api_key: str | None = None, **kwargs: Any) -
 def test_full_stream_turns_and_normal_close() -> None:
     async def body(base: str) -> None:
         async with connect(f"{base}/v2/listen?{QUERY}") as ws:
+            assert ws.response is not None
             request_id = ws.response.headers["dg-request-id"]
             sender = asyncio.create_task(stream(ws, DIALOGUE))
             messages = await receive_all(ws)
@@ -100,7 +101,9 @@ def test_full_stream_turns_and_normal_close() -> None:
         assert [m["sequence_id"] for m in messages] == list(range(len(messages)))
         assert turn_events(messages) == ["StartOfTurn", "EndOfTurn"] * 2
         ends = [m for m in messages if m.get("event") == "EndOfTurn"]
-        assert [m["transcript"] for m in ends] == ["w0 w1 w2 w3 w4 w5.", "w0 w1 w2 w3."]
+        assert [m["transcript"] for m in ends] == [
+            "alfa bravo charlie delta echo foxtrot.", "alfa bravo charlie delta."
+        ]
         assert all(m["request_id"] == request_id for m in messages)
 
     with_server(body)
@@ -161,7 +164,7 @@ def test_auth_by_header_and_by_subprotocol() -> None:
         url = f"{base}/v2/listen?{QUERY}"
         async with connect(url, additional_headers={"Authorization": "Token s3cret"}) as ws:
             assert json.loads(await ws.recv())["type"] == "Connected"
-            assert ws.response.headers["dg-request-id"]
+            assert ws.response is not None and ws.response.headers["dg-request-id"]
         async with connect(url, subprotocols=["token", "s3cret"]) as ws:  # type: ignore[list-item]
             assert ws.subprotocol == "token"
             assert json.loads(await ws.recv())["type"] == "Connected"
@@ -220,7 +223,7 @@ def test_controls_over_the_socket() -> None:
         success = next(m for m in messages if m["type"] == "ConfigureSuccess")
         assert success["thresholds"]["eot_threshold"] == 0.9
         end = next(m for m in messages if m.get("event") == "EndOfTurn")
-        assert end["trigger"] == "manual" and end["transcript"] == "w0 w1 w2 w3."
+        assert end["trigger"] == "manual" and end["transcript"] == "alfa bravo charlie delta."
 
     with_server(body)
 

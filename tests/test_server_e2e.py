@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-
 from conftest import timeout
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
 from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
 from flux_cli.server.loader import load_engine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from server_fakes import CountingTranscriber, FixedEndOfTurn, LevelVad, quiet, script
+from server_fakes import PINNED, CountingTranscriber, FixedEndOfTurn, LevelVad, quiet, script
 
 from flux_cli.protocol import (
     CloseStream,
@@ -39,6 +39,7 @@ def make(
         end_of_turn=eot,
         params=StreamParams.from_query(query),
         request_id="req-1",
+        config=PINNED,
     )
     return session, transcriber, eot
 
@@ -95,7 +96,7 @@ def test_one_turn_start_end_and_window() -> None:
     assert start.transcript  # never empty
     assert start.audio_window_start == pytest.approx(1.0, abs=0.04)
     assert end.audio_window_start == start.audio_window_start
-    assert end.transcript == "w0 w1 w2 w3 w4 w5."
+    assert end.transcript == "alfa bravo charlie delta echo foxtrot."
     assert end.trigger == "model"
     assert end.end_of_turn_confidence >= 0.7
     # model end soon after the speech ends (1.0 + 1.5 s), on audio time
@@ -146,7 +147,8 @@ def test_an_unfinished_sentence_survives_a_pause_that_ends_a_finished_one() -> N
     unfinished, _, _ = make(ending="and", p_smart=0.5)
     out = infos(run(unfinished, audio))
     assert events(out) == ["StartOfTurn", "EndOfTurn"]
-    assert next(m for m in out if m.event == "EndOfTurn").transcript.startswith("w0 w1 w2 w3 w4")
+    end = next(m for m in out if m.event == "EndOfTurn")
+    assert end.transcript.startswith("alfa bravo charlie delta echo")
 
 
 def test_eager_resumed_eager_end() -> None:
@@ -194,7 +196,7 @@ def test_force_end_turn_mid_speech_is_manual() -> None:
     assert events(out) == ["StartOfTurn"]
     [end] = infos(forced)
     assert end.event == "EndOfTurn" and end.trigger == "manual"
-    assert end.transcript == "w0 w1 w2 w3 w4 w5."
+    assert end.transcript == "alfa bravo charlie delta echo foxtrot."
     more = session.feed(quiet(0.5))
     assert all(m.turn_index == 1 for m in infos(more))
 
@@ -267,7 +269,7 @@ def test_close_with_unfinished_turn_sends_a_full_update_and_no_end() -> None:
     assert events(out) == ["StartOfTurn"]
     last = out[-1]
     assert last.event == "Update"
-    assert last.transcript == "w0 w1 w2 w3 w4."
+    assert last.transcript == "alfa bravo charlie delta echo."
     assert last.audio_window_end == pytest.approx(1.8, abs=1e-6)  # every sample, remainder too
 
 

@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -151,6 +152,11 @@ class LiveOutput:
         self.min_interval_s = min_interval_s
         self._last_draw = 0.0
         self._live: Live | None = None
+
+    @classmethod
+    def on_stream(cls, stream: TextIO, info: PanelInfo) -> LiveOutput:
+        """A panel on ``stream`` (Rich detects the terminal and honours NO_COLOR)."""
+        return cls(Console(file=stream), info)
 
     def _ensure_live(self, state: ViewState) -> Live:
         if self._live is None:

@@ -219,10 +219,14 @@ class _Connection:
         self._interim_next = 0.0
 
     async def run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         reader = asyncio.create_task(self._read())
         try:
             await self._send(self.session.start())
             await self._work()
+        except ConnectionClosed:
+            log.info("client %s left", self.session.request_id)
         except Exception as exc:  # contained: this connection only
             log.exception("connection %s failed", self.session.request_id)
             with contextlib.suppress(Exception):
@@ -338,6 +342,8 @@ class _Connection:
         self._interim_job = job
         self._interim_started = time.monotonic()
         self._interim = asyncio.ensure_future(asyncio.to_thread(job.run))
+        # a failed interim decode only costs an Update's freshness; never log it as unhandled
+        self._interim.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _send(self, messages: list[ServerMessage]) -> None:
         for message in messages:

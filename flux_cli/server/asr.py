@@ -2,11 +2,14 @@
 
 Why not ``WhisperModel.transcribe``: it always encodes a 30 s mel window (~0.4 s a call on
 2 cores) while a turn is usually a few seconds. CTranslate2's Whisper encoder accepts a
-shorter mel, so we encode only the real audio plus some zero padding (~40-60 ms), then
-``generate`` without timestamps and ``align`` for word times and probabilities.
-Measured on flite speech: the padding must run at least ~50 frames past the audio (with
-none, decoding falls into repetition loops) and the whole input should be >= 1000 frames
-(10 s); ``AsrOptions`` keeps a 200-frame margin.
+shorter mel, so we encode only the real audio plus padding (~40-60 ms), then ``generate``
+without timestamps and ``align`` for word times and probabilities.
+
+Measured on flite speech (see ``AsrOptions``): the padding must run well past the audio
+(with none, decoding falls into repetition loops; 200 frames is safe), the input should be
+>= 1000 frames, and the padding must look like digital silence (``silence_level``), not
+zeros, or short answers come out twice ("Yes. Yes."). Audio over 28 s is cut in its
+quietest moment and the windows decoded independently.
 
 Thread safety: the CTranslate2 model queues concurrent calls itself; everything else here
 is read-only after ``__init__``, so one instance serves every connection.
@@ -32,7 +35,7 @@ FRAMES_PER_SECOND = SAMPLE_RATE // HOP
 ENCODER_STRIDE = 2  # mel frames per encoder frame: align() times are in 20 ms steps
 MAX_FRAMES = 3000  # the encoder's positional table: 30 s
 MAX_LENGTH = 448  # the decoder's positional table (prompt + generated tokens)
-MAX_PROMPT = MAX_LENGTH // 2 - 1  # previous-text tokens, as Whisper was trained
+MAX_PROMPT = MAX_LENGTH // 2 - 1  # longest <|startofprev|> text, as Whisper was trained
 SPACE = "\u0120"  # byte-level BPE's mark for a leading space: the token starts a word
 PUNCTUATION = SPACE + string.punctuation
 
@@ -54,6 +57,8 @@ class AsrOptions:
     compression_ratio_threshold: float = 2.4  # above this a decode is a repetition loop
     tokens_per_second: float = 12.0  # generation budget: fast speech is ~7 tokens/s
     extra_tokens: int = 16
+    quiet_db: float = 40.0  # frames this far below the loudest are silence, for word times
+    min_word_s: float = 0.06  # trimming silence never makes a word shorter than this
 
 
 @dataclass
@@ -127,19 +132,20 @@ class WhisperTranscriber:
         hotword_tokens = self._hotword_tokens(hotwords)
         texts: list[str] = []
         words: list[Word] = []
-        previous: list[int] = []
+        # Windows are decoded independently: conditioning on the previous window's text
+        # made tiny.en hallucinate when a window repeated what came before (measured).
         for start, end in split_windows(audio, opts):
             window = audio[start:end]
-            decoded, encoded, n_frames = self._decode(window, hotword_tokens, previous)
+            decoded, encoded, mel = self._decode(window, hotword_tokens)
             if decoded is None:
-                previous = []
                 continue
             texts.append(decoded.text)
-            previous = decoded.tokens
             window_offset = offset_s + start / SAMPLE_RATE
-            window_words = self._align(encoded, decoded.tokens, n_frames)
+            window_words = self._align(encoded, decoded.tokens, mel.shape[1])
+            sounding = loud_frames(mel, opts.quiet_db)
             duration = window.size / SAMPLE_RATE
-            for word, w_start, w_end, conf in window_words:
+            for word, raw_start, raw_end, conf in window_words:
+                w_start, w_end = trim_to_sound(raw_start, raw_end, sounding, opts.min_word_s)
                 words.append(
                     Word(
                         word=word,
@@ -158,22 +164,24 @@ class WhisperTranscriber:
             return []
         return list(self._tok.encode(" " + ", ".join(terms)))[:MAX_PROMPT]
 
-    def _prompt(self, hotword_tokens: list[int], previous: list[int]) -> list[int]:
-        """faster-whisper's layout: ``<|startofprev|>`` keyterms + earlier text, then SOT."""
-        room = MAX_PROMPT - len(hotword_tokens)
-        before = hotword_tokens + (previous[-room:] if room > 0 and previous else [])
-        if not before:
+    def _prompt(self, hotword_tokens: list[int]) -> list[int]:
+        """faster-whisper's hotwords layout: ``<|startofprev|>`` keyterms, then SOT."""
+        if not hotword_tokens:
             return list(self._prompt_tail)
-        return [self._sot_prev, *before, *self._prompt_tail]
+        return [self._sot_prev, *hotword_tokens, *self._prompt_tail]
 
     def _decode(
-        self, window: Audio, hotword_tokens: list[int], previous: list[int]
-    ) -> tuple[_Decoded | None, Any, int]:
-        """Encode and decode one window; a repetition loop gets one retry at the full 30 s."""
+        self, window: Audio, hotword_tokens: list[int]
+    ) -> tuple[_Decoded | None, Any, np.ndarray]:
+        """Encode and decode one window; a repetition loop gets one retry at the full 30 s.
+
+        Returns the decode (None: not speech), the encoder output and the window's mel.
+        """
         opts = self.options
-        mel = self._features(window)
-        n_frames = min(mel.shape[1] - 1, MAX_FRAMES)
-        prompt = self._prompt(hotword_tokens, previous)
+        full_mel = self._features(window)
+        n_frames = min(full_mel.shape[1] - 1, MAX_FRAMES)
+        mel = full_mel[:, :n_frames]
+        prompt = self._prompt(hotword_tokens)
         budget = opts.extra_tokens + math.ceil(opts.tokens_per_second * window.size / SAMPLE_RATE)
         max_length = min(MAX_LENGTH, len(prompt) + budget)
         padded = encoder_frames(n_frames, opts)
@@ -183,8 +191,8 @@ class WhisperTranscriber:
             encoded = self._encode(mel, n_frames, MAX_FRAMES)
             decoded = self._generate(encoded, prompt, max_length)
         if not self._is_speech(decoded):
-            return None, encoded, n_frames
-        return decoded, encoded, n_frames
+            return None, encoded, mel
+        return decoded, encoded, mel
 
     def _encode(self, mel: np.ndarray, n_frames: int, padded: int) -> Any:
         features = np.full((1, mel.shape[0], padded), silence_level(mel), dtype=np.float32)
@@ -281,6 +289,35 @@ def silence_level(mel: np.ndarray) -> float:
     does) reads as a faint noise floor, and tiny.en then repeats short words ("Yes. Yes.").
     """
     return float(mel.max()) - 2.0
+
+
+def loud_frames(mel: np.ndarray, quiet_db: float) -> np.ndarray:
+    """Per 10 ms frame: is anything sounding? (The mel is log10 power / 4: 1 unit = 40 dB.)"""
+    if mel.shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    frame_peak = mel.max(axis=0)
+    return np.asarray(frame_peak > frame_peak.max() - quiet_db / 40.0)
+
+
+def trim_to_sound(
+    start: float, end: float, sounding: np.ndarray, min_word_s: float
+) -> tuple[float, float]:
+    """Shrink a word's span off silent frames at either edge.
+
+    The alignment path has to spend every frame on some token, so a pause inside a
+    sentence lands on a neighbouring word ("for" lasting a second). In steady background
+    noise no frame is silent and the alignment's times stand.
+    """
+    first = max(0, round(start * FRAMES_PER_SECOND))
+    last = min(sounding.size, round(end * FRAMES_PER_SECOND))
+    shortest = max(1, round(min_word_s * FRAMES_PER_SECOND))
+    while last - first > shortest and not sounding[first]:
+        first += 1
+    while last - first > shortest and not sounding[last - 1]:
+        last -= 1
+    if not sounding[first:last].any():
+        return start, end  # nothing audible at all: keep the alignment's guess
+    return first / FRAMES_PER_SECOND, last / FRAMES_PER_SECOND
 
 
 def split_windows(audio: Audio, opts: AsrOptions) -> list[tuple[int, int]]:

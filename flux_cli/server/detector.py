@@ -9,6 +9,13 @@ unfinished whatever the acoustics say. So the estimate is one logistic model,
 where ``s`` is the silence since the last speech, in seconds. Every constant lives in
 :class:`DetectorConfig` so ``benchmarks`` can sweep them; nothing else in the engine hard-codes
 a tuning number.
+
+Measured on the benchmark corpus with oracle turn starts (evidence collected once per pause,
+then replayed; calls 0-5 tuned, 6-11 held out), at the default ``eot_threshold`` 0.7:
+false cut-offs 27% of inside pauses (24% held out), end-of-turn latency p50 0.39 s, p90 0.85 s.
+Smart Turn alone (end at p >= 0.5, else 3 s) cuts 36% with p90 3 s; VAD silence alone cuts
+28% at 1.0 s latency and 49% at 0.6 s. ``eot_threshold`` 0.8: 17% at p50 0.62 s; 0.9: 10%
+at p50 0.94 s.
 """
 
 from __future__ import annotations
@@ -45,24 +52,32 @@ class DetectorConfig:
     # Interim Update decodes in sync mode: at most one per this much audio.
     interim_interval_s: float = 0.5
 
-    # Confidence model (logit units).
-    bias: float = 0.6
-    w_smart: float = 0.5
-    slope_per_s: float = 2.0
+    # Confidence model (logit units). Tuned on the benchmark corpus (12 synthetic calls, 288
+    # turns, 350 inside pauses): there Smart Turn's probability carries no usable signal (its
+    # median is higher at pauses inside turns than at real ends: flat synthetic prosody), so
+    # its weight came out 0 and the model is not even called. Raise ``w_smart`` for human
+    # speech, where Smart Turn is strong.
+    bias: float = 0.0
+    w_smart: float = 0.0
+    slope_per_s: float = 2.5
     s0: float = 0.2
     speaking_logit: float = -4.0  # while words are still coming
     undecided_logit: float = -2.5  # paused, before the decision point
     smart_clip: float = 0.02  # p is clipped to [clip, 1 - clip] before the logit
 
-    # Lexical evidence about the transcript's ending (logit units, added to the bias).
+    # Lexical evidence about the transcript's ending (logit units, added to the bias); one
+    # category per transcript, see ``ending_kind``.
     lex_ellipsis: float = -3.0  # Whisper writes "..." when the speech trails off
+    lex_continuation: float = -6.0  # "and", "the", "for", "um": something must follow
+    lex_verb: float = -6.0  # "my email is", "we will": a copula or auxiliary at the end
+    lex_discourse: float = -6.0  # "Actually", "Sorry", "Honestly": a preamble on its own
     lex_comma: float = -2.0
-    lex_continuation: float = -3.0  # "and", "the", "for", "um": something must follow
-    lex_question: float = 1.0
-    lex_period: float = 0.4
+    lex_number: float = -0.75  # "my number is 5241": digits come in groups
+    lex_question: float = 0.5
+    lex_closing: float = 0.5  # "thank you", "bye", "that's all": a turn that is done
+    lex_short_answer: float = 0.5  # "Yes.", "No", "Sure." on their own
+    lex_period: float = 0.5
     lex_no_punct: float = -0.6
-    lex_closing: float = 1.0  # "thank you", "bye", "yes please": a turn that is done
-    lex_short_answer: float = 0.8  # "yes.", "no.", "okay." on their own
 
 
 DEFAULT_CONFIG = DetectorConfig()
@@ -101,6 +116,18 @@ SHORT_ANSWERS = frozenset(
     ]
 )
 
+# Said before the point, not as it: "Actually, ...", "Sorry, ...".
+DISCOURSE_WORDS = frozenset(
+    ["actually", "honestly", "sorry", "well", "basically", "anyway", "also"]
+)
+# A sentence ending on these is waiting for its complement (unless it is a short reply).
+VERB_ENDINGS = frozenset(
+    [
+        "is", "are", "was", "were", "am", "be", "been", "have", "has", "had", "will", "would",
+        "can", "could", "should", "need", "want", "get", "do", "does", "did", "make", "take",
+    ]
+)
+
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -116,30 +143,42 @@ def logit(p: float, clip: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def lexical_score(text: str, config: DetectorConfig = DEFAULT_CONFIG) -> float:
-    """How much the transcript's ending says "finished" (> 0) or "more to come" (< 0)."""
+def ending_kind(text: str) -> str:
+    """Classify how the transcript ends; each kind has a ``lex_<kind>`` weight."""
     stripped = text.strip()
-    if not stripped:
-        return 0.0
     words = _WORD.findall(stripped.lower())
-    last = words[-1] if words else ""
+    if not words:
+        return "empty"
+    last = words[-1]
     if stripped.endswith(("...", "…")):
-        return config.lex_ellipsis
+        return "ellipsis"
     if last in CONTINUATION_WORDS:
-        return config.lex_continuation
-    if stripped.endswith((",", ";", ":", "-", "—")):
-        return config.lex_comma
-    score = 0.0
+        return "continuation"
     tail = " ".join(words[-4:])
     if any(tail.endswith(phrase) for phrase in CLOSING_PHRASES):
-        score += config.lex_closing
-    elif len(words) <= 2 and last in SHORT_ANSWERS:
-        score += config.lex_short_answer
+        return "closing"
+    if len(words) <= 2 and last in SHORT_ANSWERS:
+        return "short_answer"
+    if last in DISCOURSE_WORDS:
+        return "discourse"
+    short_reply = len(words) <= 3 and words[0] in SHORT_ANSWERS  # "Yes, I do.", "No, it is."
+    if last in VERB_ENDINGS and len(words) >= 2 and not short_reply:
+        return "verb"
+    if stripped.endswith((",", ";", ":", "-", "—")):
+        return "comma"
+    if last[-1].isdigit():
+        return "number"
     if stripped.endswith("?"):
-        return score + config.lex_question
+        return "question"
     if stripped.endswith((".", "!")):
-        return score + config.lex_period
-    return score + config.lex_no_punct
+        return "period"
+    return "no_punct"
+
+
+def lexical_score(text: str, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """How much the transcript's ending says "finished" (> 0) or "more to come" (< 0)."""
+    kind = ending_kind(text)
+    return 0.0 if kind == "empty" else float(getattr(config, f"lex_{kind}"))
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,10 @@ class OpusPacketDecoder:
     """Opus packets → mono float32 at 48 kHz (libopus downmixes stereo packets itself)."""
 
     def __init__(self, pre_skip: int = 0) -> None:
-        import av
+        try:
+            import av
+        except ImportError:
+            raise OggError("Opus audio needs PyAV: pip install 'flux-cli[local]'") from None
 
         self._av: Any = av
         self._codec: Any = av.CodecContext.create("opus", "r")

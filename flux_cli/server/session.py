@@ -414,8 +414,12 @@ class TurnSession:
         """The pause's decision point: one full decode and one Smart Turn call."""
         speech_end = min(self._pos, self._last_speech_end + _samples(self.config.tail_pad_s))
         decided = self._full_decode(speech_end)
-        window_start = max(turn.decode_start, self._pos - _samples(self.config.smart_turn_window_s))
-        p_smart = self._eot_model.predict(self._buffer.slice(window_start, self._pos))
+        p_smart = 0.5  # neutral: with no weight the acoustic model is not worth a call
+        if self.config.w_smart:
+            window_start = max(
+                turn.decode_start, self._pos - _samples(self.config.smart_turn_window_s)
+            )
+            p_smart = self._eot_model.predict(self._buffer.slice(window_start, self._pos))
         turn.decided = decided
         turn.interim, turn.interim_end = decided, speech_end
         turn.evidence_base = self.detector.base_logit(

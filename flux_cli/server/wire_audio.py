@@ -108,6 +108,10 @@ class WavDecoder(_Resampled):
         return self._out(np.asarray(mono, dtype=np.float32))
 
     def flush(self) -> Audio:
+        try:
+            self._parser.finish()
+        except AudioInputError as exc:
+            raise AudioDecodeError(exc.message) from None
         return self._tail()
 
 
