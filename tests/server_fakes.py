@@ -108,5 +108,5 @@ def fake_engine(*, ending: str = ".", p_smart: float = 0.9) -> Engine:
 # Test scenarios are worked out for these constants; tuning the defaults must not move them.
 PINNED = dataclasses.replace(
     DEFAULT_CONFIG, bias=0.6, w_smart=0.5, slope_per_s=2.0, s0=0.2, decide_after_s=0.192,
-    lex_period=0.4, lex_continuation=-3.0, lex_no_punct=-0.6,
+    lex_period=0.4, lex_continuation=-3.0, lex_no_punct=-0.6, lex_short_turn=0.0,
 )

@@ -27,8 +27,10 @@ C = DEFAULT_CONFIG
         ("Um", C.lex_continuation),
         ("I ordered a blue jacket,", C.lex_comma),
         ("Does that work for you?", C.lex_question),
-        ("That works.", C.lex_period),
-        ("That works", C.lex_no_punct),
+        ("Yes, that works.", C.lex_period),  # a short reply is whole
+        ("That works.", C.lex_period + C.lex_short_turn),  # short: often a preamble
+        ("That works", C.lex_no_punct + C.lex_short_turn),
+        ("I would like the new card sent to my work address.", C.lex_period),
         ("Thank you.", C.lex_closing),
         ("That is all, thanks, goodbye.", C.lex_closing),
         ("Yes.", C.lex_short_answer),
@@ -38,6 +40,8 @@ C = DEFAULT_CONFIG
         ("Yes, that works, my name is.", C.lex_verb),
         ("We will", C.lex_verb),
         ("Actually", C.lex_discourse),
+        ("Let me check.", C.lex_hold),
+        ("Okay, give me one second", C.lex_hold),
         ("My number is 5241", C.lex_number),
         ("", 0.0),
     ],

@@ -264,6 +264,17 @@ def test_single_words_are_not_dropped(transcriber: WhisperTranscriber, speak: Sp
         assert word.lower() in words_of(result.text)
 
 
+def test_long_silence_after_a_word_adds_nothing(
+    transcriber: WhisperTranscriber, speak: Speak
+) -> None:
+    """No "Thank you." or repeated answer in the trailing silence of a turn."""
+    rng = np.random.default_rng(3)
+    floor = (rng.standard_normal(12 * SAMPLE_RATE) * 1e-3).astype(np.float32)
+    for word in ("Sure", "No"):
+        result = transcriber.transcribe(np.concatenate([speak(f"{word}."), floor]), offset_s=0)
+        assert words_of(result.text) == [word.lower()]
+
+
 def test_audio_longer_than_30_seconds_is_decoded_in_windows(
     transcriber: WhisperTranscriber, speak: Speak
 ) -> None:

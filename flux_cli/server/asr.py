@@ -44,7 +44,7 @@ PUNCTUATION = SPACE + string.punctuation
 class AsrOptions:
     """Decoding knobs; the defaults were measured on flite speech (see the module doc)."""
 
-    beam_size: int = 1
+    beam_size: int = 2  # measured: 7.8% WER vs 10.8% greedy on 144 corpus turns, ~same cost
     min_frames: int = 1000  # shortest encoder input (10 s); shorter inputs decode worse
     margin_frames: int = 200  # zero frames kept after the audio
     pad_step: int = 250  # round encoder input up to a multiple of this

@@ -12,10 +12,10 @@ a tuning number.
 
 Measured on the benchmark corpus with oracle turn starts (evidence collected once per pause,
 then replayed; calls 0-5 tuned, 6-11 held out), at the default ``eot_threshold`` 0.7:
-false cut-offs 27% of inside pauses (24% held out), end-of-turn latency p50 0.39 s, p90 0.85 s.
-Smart Turn alone (end at p >= 0.5, else 3 s) cuts 36% with p90 3 s; VAD silence alone cuts
-28% at 1.0 s latency and 49% at 0.6 s. ``eot_threshold`` 0.8: 17% at p50 0.62 s; 0.9: 10%
-at p50 0.94 s.
+false cut-offs 19% of inside pauses (18.5% held out), end-of-turn latency p50 0.40 s, p90
+0.89 s. Smart Turn alone (end at p >= 0.5, else 3 s) cuts 36% with p90 3 s; VAD silence alone
+cuts 28% at 1.0 s latency and 49% at 0.6 s. ``eot_threshold`` 0.8: 11% at p50 0.62 s; 0.9: 7%
+at p50 0.94 s. See docs/TURNS.md.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class DetectorConfig:
     lex_continuation: float = -6.0  # "and", "the", "for", "um": something must follow
     lex_verb: float = -6.0  # "my email is", "we will": a copula or auxiliary at the end
     lex_discourse: float = -6.0  # "Actually", "Sorry", "Honestly": a preamble on its own
+    lex_hold: float = -3.0  # "Let me check.", "Give me a second.": the speaker asks for time
     lex_comma: float = -2.0
     lex_number: float = -0.75  # "my number is 5241": digits come in groups
     lex_question: float = 0.5
@@ -78,6 +79,10 @@ class DetectorConfig:
     lex_short_answer: float = 0.5  # "Yes.", "No", "Sure." on their own
     lex_period: float = 0.5
     lex_no_punct: float = -0.6
+    # A finished-looking sentence this short is often a preamble ("Let me check.", "That is
+    # fine."): added to the period / no-punctuation / question weights.
+    short_turn_words: int = 4
+    lex_short_turn: float = -1.0
 
 
 DEFAULT_CONFIG = DetectorConfig()
@@ -92,8 +97,27 @@ CONTINUATION_WORDS = frozenset(
         "your", "our", "their", "its", "to", "of", "for", "with", "in", "on", "at", "from",
         "by", "about", "into", "onto", "between", "during", "i", "we", "they", "he", "she",
         "it's", "i'm", "i'd", "i'll", "we're", "you're", "they're", "as", "plus", "just",
-        "very", "every", "each"
+        "very", "every", "each", "around", "near", "through", "until", "toward", "towards", "via",
+        "per"
     ]
+)
+# The speaker asks for time: whatever comes next is still their turn.
+HOLD_PHRASES = (
+    "let me check",
+    "let me see",
+    "let me think",
+    "let me look",
+    "give me a second",
+    "give me one second",
+    "give me a sec",
+    "give me a moment",
+    "give me a minute",
+    "one second",
+    "one moment",
+    "just a second",
+    "just a moment",
+    "hold on",
+    "hang on",
 )
 CLOSING_PHRASES = (
     "thank you",
@@ -155,6 +179,8 @@ def ending_kind(text: str) -> str:
     if last in CONTINUATION_WORDS:
         return "continuation"
     tail = " ".join(words[-4:])
+    if any(tail.endswith(phrase) for phrase in HOLD_PHRASES):
+        return "hold"
     if any(tail.endswith(phrase) for phrase in CLOSING_PHRASES):
         return "closing"
     if len(words) <= 2 and last in SHORT_ANSWERS:
@@ -178,7 +204,17 @@ def ending_kind(text: str) -> str:
 def lexical_score(text: str, config: DetectorConfig = DEFAULT_CONFIG) -> float:
     """How much the transcript's ending says "finished" (> 0) or "more to come" (< 0)."""
     kind = ending_kind(text)
-    return 0.0 if kind == "empty" else float(getattr(config, f"lex_{kind}"))
+    if kind == "empty":
+        return 0.0
+    score = float(getattr(config, f"lex_{kind}"))
+    words = _WORD.findall(text.lower())
+    if (
+        kind in ("period", "no_punct", "question")
+        and len(words) <= config.short_turn_words
+        and words[0] not in SHORT_ANSWERS  # "Yes, that works." is a whole reply
+    ):
+        score += config.lex_short_turn
+    return score
 
 
 @dataclass(frozen=True)

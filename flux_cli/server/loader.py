@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from flux_cli.errors import EngineUnavailable
-from flux_cli.server.engine import Engine
+from flux_cli.server.engine import SAMPLE_RATE, Engine
 
 INSTALL_HINT = "the local engine needs the [local] extra: pip install 'flux-cli[local]'"
 
@@ -54,8 +56,18 @@ def _load(asr_threads: int) -> Engine:
         end_of_turn = SmartTurn()
     except ModelFileError as exc:
         raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {INSTALL_HINT}") from None
-    return Engine(
+    engine = Engine(
         vad=SileroVad(vad_file),
         transcriber=WhisperTranscriber(asr_dir, intra_threads=asr_threads),
         end_of_turn=end_of_turn,
     )
+    _warm_up(engine)
+    return engine
+
+
+def _warm_up(engine: Engine) -> None:
+    """One call to each model, so the first caller does not pay for lazy initialisation."""
+    noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.01
+    engine.vad.new_stream().process(noise)
+    engine.transcriber.transcribe(noise, offset_s=0.0)
+    engine.end_of_turn.predict(noise)

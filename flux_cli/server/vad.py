@@ -9,6 +9,7 @@ sizes the client sends then makes no difference to the probabilities.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,13 @@ MAX_ROWS = 2048  # windows per ONNX call (~65 s of audio): bounds one call's mem
 
 
 def silero_path() -> Path:
-    """Where faster-whisper keeps the Silero v6 graph (imported lazily: heavy package)."""
-    from faster_whisper.utils import get_assets_path
-
-    return Path(get_assets_path()) / "silero_vad_v6.onnx"
+    """Where faster-whisper keeps the Silero v6 graph, found without importing the package."""
+    spec = importlib.util.find_spec("faster_whisper")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location) / "assets" / "silero_vad_v6.onnx"
+        if path.is_file():
+            return path
+    return Path("faster_whisper/assets/silero_vad_v6.onnx")  # missing: the loader reports it
 
 
 def make_session(path: Path) -> Any:
