@@ -1,16 +1,20 @@
-"""Helpers shared by the audio tests: WAV headers built by hand, test tones, a pipe writer."""
+"""Helpers shared by the audio tests: WAV headers built by hand, test tones, pipe writers."""
 
 from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 UNTIL_EOF = 0xFFFFFFFF
+PIPE_WRITER = Path(__file__).resolve().parent / "pipe_writer.py"
 
 
 def tone(seconds: float, rate: int, freq: float = 440.0, amp: float = 0.5) -> NDArray[np.float32]:
@@ -84,3 +88,13 @@ class PipeWriter(threading.Thread):
         finally:
             self.finished = True
             os.close(self._write_fd)
+
+
+def pipe_from_process(path: Path, piece: int = 4096) -> subprocess.Popen[bytes]:
+    """A Python subprocess copying ``path`` to its stdout: a real pipe from another process.
+
+    Stands in for ``cat file |`` or ``sox ... -t wav - |`` with nothing but Python installed.
+    """
+    return subprocess.Popen(
+        [sys.executable, str(PIPE_WRITER), str(path), str(piece)], stdout=subprocess.PIPE
+    )

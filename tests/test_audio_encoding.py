@@ -1,19 +1,14 @@
-"""Wire encodings: exact bytes for PCM, G.711 checked against sox and a scalar reference."""
+"""Wire encodings: exact bytes for PCM; G.711 against scalar references and literal codes."""
 
 from __future__ import annotations
 
 import struct
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from flux_cli.audio.encoding import ENCODINGS, bytes_per_sample, decode, encode
-
-SOX_TYPES = {"mulaw": "ul", "alaw": "al"}
-
 
 def ref_lin2ulaw(pcm: int) -> int:
     """G.711 mu-law, written straight from the reference algorithm, one sample at a time."""
@@ -45,8 +40,38 @@ def ref_lin2alaw(pcm: int) -> int:
     return ((seg << 4) | (quant & 0xF)) ^ mask
 
 
-def sox(*args: str) -> None:
-    subprocess.run(["sox", "-D", *args], check=True, capture_output=True)
+def ref_ulaw2lin(code: int) -> int:
+    """G.711 mu-law decoding from the textbook formula, in 16-bit units.
+
+    The bits are stored inverted: sign, 3-bit exponent e, 4-bit mantissa m. The magnitude
+    in 14-bit units is (2m + 33) * 2**e - 33, the middle of the step the code stands for.
+    """
+    code = ~code & 0xFF
+    sign, exponent, mantissa = code >> 7, (code >> 4) & 7, code & 0xF
+    magnitude = ((2 * mantissa + 33) * 2**exponent - 33) * 4
+    return -magnitude if sign else magnitude
+
+
+def ref_alaw2lin(code: int) -> int:
+    """G.711 A-law decoding from the textbook formula, in 16-bit units.
+
+    Even bits are stored inverted (XOR 0x55); a set sign bit means positive. In 13-bit
+    units the magnitude is 2m + 1 in the first segment, (2m + 33) * 2**(e - 1) above it.
+    """
+    code ^= 0x55
+    sign, exponent, mantissa = code >> 7, (code >> 4) & 7, code & 0xF
+    steps = 2 * mantissa + 1 if exponent == 0 else (2 * mantissa + 33) * 2 ** (exponent - 1)
+    return steps * 8 if sign else -steps * 8
+
+
+# Entries of the published G.711 decoding tables (ITU-T G.711 / Sun g711.c), in 16-bit units.
+KNOWN_DECODED = {
+    "mulaw": {0x00: -32124, 0x01: -31100, 0x0F: -16764, 0x70: -120, 0x7E: -8, 0x7F: 0,
+              0x80: 32124, 0xF0: 120, 0xFE: 8, 0xFF: 0},
+    "alaw": {0x00: -5504, 0x01: -5248, 0x2A: -32256, 0x55: -8, 0x54: -24,
+             0x80: 5504, 0xAA: 32256, 0xD5: 8, 0xD4: 24},
+}  # fmt: skip
+REF_DECODERS = {"mulaw": ref_ulaw2lin, "alaw": ref_alaw2lin}
 
 
 def test_bytes_per_sample() -> None:
@@ -112,26 +137,42 @@ def test_g711_encode_matches_reference_for_every_int16(
 
 
 @pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
-def test_g711_decode_matches_sox_for_all_256_codes(encoding: str, tmp_path: Path) -> None:
-    ext = SOX_TYPES[encoding]
-    (tmp_path / f"codes.{ext}").write_bytes(bytes(range(256)))
-    sox("-r", "8000", "-c", "1", str(tmp_path / f"codes.{ext}"), "-t", "raw", "-e", "signed",
-        "-b", "16", str(tmp_path / "codes.s16"))  # fmt: skip
-    expected = np.fromfile(tmp_path / "codes.s16", dtype="<i2")
-    ours = decode(bytes(range(256)), encoding) * 32768
-    np.testing.assert_array_equal(ours.astype(np.int32), expected)
+def test_g711_reference_decoders_agree_with_the_published_tables(encoding: str) -> None:
+    """Guards the references themselves, so the comparisons below are against G.711."""
+    for code, value in KNOWN_DECODED[encoding].items():
+        assert REF_DECODERS[encoding](code) == value, hex(code)
 
 
 @pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
-def test_g711_encode_matches_sox(encoding: str, tmp_path: Path) -> None:
-    # sox rounds to 13/14 bits where the reference truncates; on multiples of 8 both agree.
-    pcm = np.arange(-32768, 32768, 8, dtype="<i2")
-    pcm.tofile(tmp_path / "in.s16")
-    ext = SOX_TYPES[encoding]
-    sox("-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1",
-        str(tmp_path / "in.s16"), "-t", ext, str(tmp_path / f"out.{ext}"))  # fmt: skip
-    expected = (tmp_path / f"out.{ext}").read_bytes()
-    assert encode((pcm / 32768).astype(np.float32), encoding) == expected
+def test_g711_decode_matches_reference_for_all_256_codes(encoding: str) -> None:
+    expected = np.array([REF_DECODERS[encoding](c) for c in range(256)], dtype=np.int32)
+    ours = decode(bytes(range(256)), encoding) * 32768
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours.astype(np.int32), expected)
+    np.testing.assert_array_equal(ours, expected)  # exact: no fractional part either
+
+
+@pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
+def test_g711_known_code_values(encoding: str) -> None:
+    codes = bytes(KNOWN_DECODED[encoding])
+    values = np.array(list(KNOWN_DECODED[encoding].values()), dtype=np.float32)
+    np.testing.assert_array_equal(decode(codes, encoding) * 32768, values)
+    # full scale and the smallest steps either side of zero, as the tables give them
+    extremes = np.array([32767, -32768, 8, -8, 1, -1], dtype=np.float32) / 32768
+    expected = {"mulaw": b"\x80\x00\xfe\x7e\xff\x7f", "alaw": b"\xaa\x2a\xd4\x54\xd5\x55"}
+    assert encode(extremes, encoding) == expected[encoding]
+
+
+@pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
+def test_g711_every_code_survives_decode_then_encode(encoding: str) -> None:
+    """Each decoded value is the middle of its code's step, so encoding it gives the code back.
+
+    The one exception is mu-law's negative zero (0x7F), which decodes to 0 like 0xFF.
+    """
+    codes = bytes(range(256))
+    back = encode(decode(codes, encoding), encoding)
+    expected = codes.replace(b"\x7f", b"\xff") if encoding == "mulaw" else codes
+    assert back == expected
 
 
 def test_g711_silence_codes() -> None:

@@ -1,4 +1,4 @@
-"""The local engine end to end: real models, real sockets, speech made here with flite and sox.
+"""The local engine end to end: real models, real sockets, committed flite speech.
 
 One module-scoped embedded server (the same code ``flux listen --local`` runs) serves every
 test. Whisper tiny.en mishears some synthetic words, so transcripts are compared as word sets
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 import soundfile as sf
 import soxr
 from conftest import timeout
+from speech import dialogue_info, load_clip
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -29,39 +28,11 @@ from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
 from flux_cli.server.loader import load_engine
 
 RATE = 16000
-CALLER = "rms"
-AGENT = "slt"
 
-
-@dataclass(frozen=True)
-class Turn:
-    voice: str
-    segments: tuple[str, ...]  # spoken with a pause between segments (inside the turn)
-    pause_s: float = 0.0
-    gap_after_s: float = 2.5
-
-
-DIALOGUE = (
-    Turn(AGENT, ("Hi there, I would like to book a table for two people tonight.",)),
-    Turn(CALLER, ("We will need a high chair, and", "maybe a table near the window."), 0.8),
-    Turn(AGENT, ("Yes please.",), gap_after_s=2.0),
-)
-EXPECTED = (
-    "i would like to book a table for two people tonight",
-    "we will need a high chair and maybe a table near the window",
-    "yes please",
-)
-
-
-def speak(text: str, voice: str, work: Path) -> np.ndarray:
-    """flite → sox (16 kHz mono) → float32, with leading and trailing silence trimmed."""
-    raw, wav = work / "raw.wav", work / "seg.wav"
-    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)],
-                   check=True)
-    audio, _ = sf.read(wav, dtype="float32")
-    loud = np.flatnonzero(np.abs(audio) > 0.01)
-    return np.asarray(audio[loud[0] : loud[-1] + 1], dtype=np.float32)
+# The dialogue is committed (tests/data/make_speech.py): agent (slt) and caller (rms) turns,
+# each segment trimmed, with 2-2.5 s gaps and a 0.8 s pause inside turn 2 after "and".
+DIALOGUE = tuple(dialogue_info()["turns"])
+EXPECTED = tuple(str(turn["expected"]) for turn in DIALOGUE)
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -75,21 +46,10 @@ class Clip:
 
 
 @pytest.fixture(scope="module")
-def dialogue(tmp_path_factory: pytest.TempPathFactory) -> Clip:
-    if shutil.which("flite") is None or shutil.which("sox") is None:
-        pytest.fail("these tests need the flite and sox binaries (apt-get install flite sox)")
-    work = tmp_path_factory.mktemp("speech")
-    parts = [silence(0.6)]
-    pause = (0.0, 0.0)
-    for turn in DIALOGUE:
-        for i, text in enumerate(turn.segments):
-            if i:
-                start = sum(len(p) for p in parts) / RATE
-                parts.append(silence(turn.pause_s))
-                pause = (start, start + turn.pause_s)
-            parts.append(speak(text, turn.voice, work))
-        parts.append(silence(turn.gap_after_s))
-    return Clip(np.concatenate(parts), pause)
+def dialogue() -> Clip:
+    audio, info = load_clip("dialogue")
+    start, end = info["inside_pause_s"]
+    return Clip(audio, (float(start), float(end)))
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,13 @@
 """The local engine's real models: Silero VAD, Whisper tiny.en and Smart Turn v3.2.
 
-Speech comes from flite with known text; tiny.en mishears some synthetic words, so the
-ASR tests assert on words it reliably gets right (measured), not on exact strings.
+Speech is committed flite output with known text (made by tests/data/make_speech.py);
+tiny.en mishears some synthetic words, so the ASR tests assert on words it reliably gets
+right (measured), not on exact strings.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from speech import speak as committed_speech
 
 from flux_cli.errors import EngineUnavailable
 from flux_cli.server import loader
@@ -53,22 +52,9 @@ def words_of(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def speak(tmp_path_factory: pytest.TempPathFactory) -> Speak:
-    """flite speech at 16 kHz as float32 (flite's native rate for these voices)."""
-    assert shutil.which("flite"), "flite is needed for these tests (apt-get install flite)"
-    folder = tmp_path_factory.mktemp("speech")
-    count = 0
-
-    def make(text: str, voice: str = "slt") -> Audio:
-        nonlocal count
-        count += 1
-        path = folder / f"s{count}.wav"
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True)
-        audio, rate = sf.read(path, dtype="float32")
-        assert rate == SAMPLE_RATE
-        return np.asarray(audio, dtype=np.float32)
-
-    return make
+def speak() -> Speak:
+    """flite speech at 16 kHz as float32, from the committed clips (tests/data/speech)."""
+    return committed_speech
 
 
 @pytest.fixture(scope="module")

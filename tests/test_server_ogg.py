@@ -1,15 +1,14 @@
-"""Ogg page/packet parsing (pure) and Ogg Opus decoding, on real ffmpeg output and literal pages."""
+"""Ogg page/packet parsing (pure) and Ogg Opus decoding, on libsndfile output and literal pages."""
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from speech import clip_path, encode_ogg
 
 from flux_cli.server.ogg import (
     FLAG_CONTINUED,
@@ -60,24 +59,16 @@ def feed_in_pieces(reader: OggPacketReader, data: bytes, sizes: list[int]) -> li
 
 
 @pytest.fixture(scope="module")
-def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert shutil.which("flite") and shutil.which("ffmpeg")
-    path = tmp_path_factory.mktemp("ogg") / "speech.wav"
-    text = "The quick brown fox jumps over the lazy dog."
-    subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(path)], check=True)
-    return path
-
-
-def ffmpeg(src: Path, dst: Path, *args: str) -> bytes:
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), *args, str(dst)], check=True
-    )
-    return dst.read_bytes()
+def speech_wav() -> Path:
+    """flite slt: "The quick brown fox jumps over the lazy dog." (committed, 16 kHz mono)."""
+    return clip_path("fox_slt")
 
 
 @pytest.fixture(scope="module")
 def opus_bytes(speech_wav: Path) -> bytes:
-    return ffmpeg(speech_wav, speech_wav.with_suffix(".opus"), "-c:a", "libopus", "-b:a", "24k")
+    """Mono Ogg Opus at ~24 kbit/s, written by libsndfile (input rate 16 kHz in its OpusHead)."""
+    audio, rate = sf.read(speech_wav, dtype="float32")
+    return encode_ogg(audio, rate, compression_level=0.94)
 
 
 def test_crc_matches_the_crc32_cksum_check_value() -> None:
@@ -165,7 +156,8 @@ def test_opus_head_is_parsed(opus_bytes: bytes) -> None:
 
 
 def test_ogg_vorbis_is_refused(speech_wav: Path) -> None:
-    vorbis = ffmpeg(speech_wav, speech_wav.with_suffix(".ogg"), "-c:a", "libvorbis")
+    audio, rate = sf.read(speech_wav, dtype="float32")
+    vorbis = encode_ogg(audio, rate, subtype="VORBIS")
     with pytest.raises(OggError, match="not Opus"):
         OggOpusDecoder().feed(vorbis)
 
@@ -174,10 +166,10 @@ def test_ogg_vorbis_is_refused(speech_wav: Path) -> None:
 def test_opus_decodes_to_the_original_length_and_shape(
     speech_wav: Path, opus_bytes: bytes, channels: int
 ) -> None:
+    original, rate = sf.read(speech_wav, dtype="float32")
     data = opus_bytes
     if channels == 2:
-        data = ffmpeg(speech_wav, speech_wav.with_suffix(".st.opus"), "-ac", "2", "-c:a", "libopus")
-    original, rate = sf.read(speech_wav, dtype="float32")
+        data = encode_ogg(original, rate, channels=2)
     decoder = OggOpusDecoder()
     audio = np.concatenate([decoder.feed(data[i : i + 333]) for i in range(0, len(data), 333)])
     decoder.close()

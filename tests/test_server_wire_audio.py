@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
+from speech import clip_path, encode_ogg
 
 from flux_cli.audio.encoding import encode
 from flux_cli.server.engine import SAMPLE_RATE
@@ -101,37 +101,24 @@ def test_streaming_wav_with_unknown_length_is_read_to_the_end() -> None:
 
 
 @pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert shutil.which("flite") and shutil.which("ffmpeg")
-    path = tmp_path_factory.mktemp("wire") / "speech.wav"
-    text = "Could you please check what happened to my order?"
-    subprocess.run(["flite", "-voice", "rms", "-t", text, "-o", str(path)], check=True)
-    return path
+def speech() -> Path:
+    """flite rms: "Could you please check what happened to my order?" (committed, 16 kHz)."""
+    return clip_path("check_my_order")
 
 
-def opus_file(speech: Path, *args: str) -> bytes:
-    out = speech.with_suffix(".opus")
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(speech),
-            *args,
-            "-c:a",
-            "libopus",
-            str(out),
-        ],
-        check=True,
-    )
-    return out.read_bytes()
+def opus_file(
+    speech: Path, rate: int = SAMPLE_RATE, compression_level: float | None = None
+) -> bytes:
+    """Mono Ogg Opus via libsndfile; ``rate`` is the input rate (resampled first if not 16k)."""
+    audio, source_rate = sf.read(speech, dtype="float32")
+    if rate != source_rate:
+        audio = soxr.resample(audio, source_rate, rate).astype(np.float32)
+    return encode_ogg(audio, rate, compression_level=compression_level)
 
 
 @pytest.mark.parametrize("encoding", [None, "ogg-opus", "opus"])
 def test_ogg_opus_is_decoded_and_resampled(speech: Path, encoding: str | None) -> None:
-    data = opus_file(speech, "-ar", "48000")
+    data = opus_file(speech, 48000)
     original, rate = sf.read(speech, dtype="float32")
     out = decode_all(make_decoder(encoding, None), data, [1, 999, 4000])
     assert rate == SAMPLE_RATE
@@ -155,7 +142,8 @@ def test_bare_opus_packets_one_per_frame(speech: Path) -> None:
 def test_decoded_opus_speech_is_recognised(speech: Path) -> None:
     from flux_cli.server.loader import load_engine
 
-    out = decode_all(make_decoder(None, None), opus_file(speech, "-b:a", "16k"), [1200])
+    data = opus_file(speech, compression_level=0.97)  # about 16 kbit/s
+    out = decode_all(make_decoder(None, None), data, [1200])
     text = load_engine().transcriber.transcribe(out, offset_s=0).text.lower()
     for word in ("could", "please", "check", "happened"):
         assert word in text
