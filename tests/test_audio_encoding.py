@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from flux_cli.audio.encoding import ENCODINGS, bytes_per_sample, decode, encode
+
 
 def ref_lin2ulaw(pcm: int) -> int:
     """G.711 mu-law, written straight from the reference algorithm, one sample at a time."""
@@ -71,6 +74,7 @@ KNOWN_DECODED = {
     "alaw": {0x00: -5504, 0x01: -5248, 0x2A: -32256, 0x55: -8, 0x54: -24,
              0x80: 5504, 0xAA: 32256, 0xD5: 8, 0xD4: 24},
 }  # fmt: skip
+SF_SUBTYPES = {"mulaw": "ULAW", "alaw": "ALAW"}
 REF_DECODERS = {"mulaw": ref_ulaw2lin, "alaw": ref_alaw2lin}
 
 
@@ -150,6 +154,10 @@ def test_g711_decode_matches_reference_for_all_256_codes(encoding: str) -> None:
     assert ours.dtype == np.float32
     np.testing.assert_array_equal(ours.astype(np.int32), expected)
     np.testing.assert_array_equal(ours, expected)  # exact: no fractional part either
+    # libsndfile's own G.711 tables are a second, independently written decoder
+    theirs, _ = sf.read(io.BytesIO(bytes(range(256))), dtype="int16", format="RAW",
+                        subtype=SF_SUBTYPES[encoding], samplerate=8000, channels=1)  # fmt: skip
+    np.testing.assert_array_equal(theirs.astype(np.int32), expected)
 
 
 @pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
@@ -157,10 +165,13 @@ def test_g711_known_code_values(encoding: str) -> None:
     codes = bytes(KNOWN_DECODED[encoding])
     values = np.array(list(KNOWN_DECODED[encoding].values()), dtype=np.float32)
     np.testing.assert_array_equal(decode(codes, encoding) * 32768, values)
-    # full scale and the smallest steps either side of zero, as the tables give them
-    extremes = np.array([32767, -32768, 8, -8, 1, -1], dtype=np.float32) / 32768
-    expected = {"mulaw": b"\x80\x00\xfe\x7e\xff\x7f", "alaw": b"\xaa\x2a\xd4\x54\xd5\x55"}
-    assert encode(extremes, encoding) == expected[encoding]
+    # each table value encodes back to its code (mu-law's negative zero 0x7F becomes 0xFF) ...
+    expected = codes.replace(b"\x7f", b"\xff") if encoding == "mulaw" else codes
+    assert encode((values / 32768).astype(np.float32), encoding) == expected
+    # ... and full scale clips to the outermost codes, zero to the silence code
+    extremes = np.array([32767 / 32768, -1.0, 0.0, 3.0, -3.0], dtype=np.float32)
+    outer = {"mulaw": b"\x80\x00\xff\x80\x00", "alaw": b"\xaa\x2a\xd5\xaa\x2a"}
+    assert encode(extremes, encoding) == outer[encoding]
 
 
 @pytest.mark.parametrize("encoding", ["mulaw", "alaw"])

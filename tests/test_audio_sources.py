@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import threading
 import tracemalloc
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_testutil import UNTIL_EOF, fmt_chunk, pcm16, tone, wav_header
+from audio_testutil import UNTIL_EOF, fmt_chunk, pcm16, pipe_from_process, tone, wav_header
 from conftest import timeout
 from numpy.typing import NDArray
 
@@ -24,18 +23,17 @@ from flux_cli.errors import AudioInputError, UsageError
 RATE = 44100
 
 
-def stereo_tone(seconds: float = 1.0) -> NDArray[np.float32]:
-    left = tone(seconds, RATE, 440, 0.5)
+def stereo_tone(seconds: float = 1.0, rate: int = RATE) -> NDArray[np.float32]:
+    left = tone(seconds, rate, 440, 0.5)
     return np.stack([left, left], axis=1)
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=timeout(60))
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One second of a 440 Hz stereo tone at 44.1 kHz in each format."""
+    """One second of a 440 Hz stereo tone at 44.1 kHz in each format (48 kHz for Opus).
+
+    All written by libsndfile, which encodes Opus only at Opus's own rates.
+    """
     d = tmp_path_factory.mktemp("formats")
     audio = stereo_tone()
     out = {
@@ -54,8 +52,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sf.write(out["wavex"], audio, RATE, format="WAVEX", subtype="PCM_16")
     sf.write(out["flac"], audio, RATE, format="FLAC")
     sf.write(out["vorbis"], audio, RATE, format="OGG", subtype="VORBIS")
-    ffmpeg("-i", str(out["wav16"]), "-c:a", "libopus", "-b:a", "64k", str(out["opus"]))
-    ffmpeg("-i", str(out["wav16"]), "-c:a", "libmp3lame", "-b:a", "128k", str(out["mp3"]))
+    sf.write(out["opus"], stereo_tone(rate=48000), 48000, format="OGG", subtype="OPUS")
+    sf.write(out["mp3"], audio, RATE, format="MP3", subtype="MPEG_LAYER_III")
     return out
 
 
@@ -127,42 +125,47 @@ def test_ogg_opus_pass_through_is_the_file_in_whole_pages(files: dict[str, Path]
 
 
 def test_stdin_wav_stream_through_a_real_pipe(files: dict[str, Path]) -> None:
-    proc = subprocess.Popen(["sox", str(files["wav16"]), "-t", "wav", "-"], stdout=subprocess.PIPE)
+    proc = pipe_from_process(files["wav16"])  # another process writing into a pipe
     assert proc.stdout is not None
     source = open_source("-", stdin=proc.stdout)
     assert (source.sample_rate, source.channels, source.duration_s) == (RATE, 2, None)
     assert source.is_live
     assert source.description == "stdin: WAV PCM_16, 44100 Hz, 2 ch, live"
     out = mono_16k(source)
-    proc.wait(timeout(10))
+    assert proc.wait(timeout(10)) == 0
     assert abs(len(out) - 16000) <= 2
 
 
 @pytest.mark.parametrize(
-    ("fmt", "sox_args"),
+    ("fmt", "subtype", "width"),
     [
-        ("s16le", ["-e", "signed", "-b", "16"]),
-        ("s24le", ["-e", "signed", "-b", "24"]),
-        ("s32le", ["-e", "signed", "-b", "32"]),
-        ("f32le", ["-e", "float", "-b", "32"]),
-        ("f64le", ["-e", "float", "-b", "64"]),
-        ("u8", ["-e", "unsigned", "-b", "8"]),
-        ("mulaw", ["-e", "mu-law"]),
-        ("alaw", ["-e", "a-law"]),
+        ("s16le", "PCM_16", 2),
+        ("s24le", "PCM_24", 3),
+        ("s32le", "PCM_32", 4),
+        ("f32le", "FLOAT", 4),
+        ("f64le", "DOUBLE", 8),
+        ("u8", "PCM_U8", 1),
+        ("mulaw", "ULAW", 1),
+        ("alaw", "ALAW", 1),
     ],
 )
 def test_stdin_raw_pcm_through_a_real_pipe(
-    files: dict[str, Path], fmt: str, sox_args: list[str]
+    tmp_path: Path, fmt: str, subtype: str, width: int
 ) -> None:
-    command = ["sox", str(files["wav16"]), "-t", "raw", *sox_args, "-r", "8000", "-c", "2", "-"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    """Headerless samples encoded by libsndfile, fed through a pipe by another process."""
+    # channel 0 is louder, so a downmix or the wrong channel would peak at 250 Hz
+    stereo = np.stack([tone(1.0, 8000, 250, 0.6), tone(1.0, 8000, 440, 0.3)], axis=1)
+    raw = tmp_path / f"tone.{fmt}"
+    sf.write(raw, stereo, 8000, format="RAW", subtype=subtype, endian="LITTLE")
+    assert raw.stat().st_size == 8000 * 2 * width  # headerless: samples only
+    proc = pipe_from_process(raw, piece=1001)  # odd pieces split samples between reads
     assert proc.stdout is not None
     source = open_source("-", stdin=proc.stdout, raw=InputFormat(fmt, 8000, 2), channel=1)
     assert source.description == f"stdin: raw {fmt}, 8000 Hz, 2 ch, live"
     out = np.concatenate(list(source.blocks()))
-    proc.wait(timeout(10))
+    assert proc.wait(timeout(10)) == 0
     assert abs(len(out) - 8000) <= 2
-    assert abs(peak_hz(out, 8000) - 440) < 3
+    assert abs(peak_hz(out, 8000) - 440) < 3  # channel 1, not channel 0's 250 Hz
 
 
 def test_raw_file_with_flags(tmp_path: Path) -> None:
@@ -353,11 +356,10 @@ def test_bad_raw_flags_are_usage_errors(raw: InputFormat, flag: str) -> None:
 
 def test_long_flac_is_read_in_bounded_blocks(tmp_path: Path) -> None:
     path = tmp_path / "ten-minutes.flac"
-    subprocess.run(
-        ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth", "600",
-         "sine", "300"],
-        check=True, timeout=timeout(120),
-    )  # fmt: skip
+    with sf.SoundFile(path, "w", 16000, 1, subtype="PCM_16", format="FLAC") as f:
+        ten_seconds = tone(10.0, 16000, 300, 0.5)  # a whole number of periods: seamless
+        for _ in range(60):
+            f.write(ten_seconds)
     source = open_source(str(path), block_frames=8000)
     assert source.duration_s == 600.0
     tracemalloc.start()

@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from audio_testutil import pipe_from_process
 from conftest import timeout
 from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
+from speech import RATE as SPEECH_RATE
+from speech import load_clip
 
 SECRET = "sk-test-4f3c2b1a0099"
 FLUX = [sys.executable, "-m", "flux_cli"]
@@ -70,7 +73,7 @@ def test_version() -> None:
 def test_wav_through_a_real_pipe(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 2.0)
     with ScriptedServer(Script(steps=TURNS)) as srv:
-        cat = subprocess.Popen(["cat", str(tmp_path / "a.wav")], stdout=subprocess.PIPE)
+        cat = pipe_from_process(tmp_path / "a.wav")  # another process, like ``cat a.wav |``
         result = subprocess.run(
             [*FLUX, "transcribe", "-", "--url", srv.url, "--output", "text"],
             stdin=cat.stdout,
@@ -233,6 +236,14 @@ def test_bad_audio_is_exit_3(tmp_path: Path) -> None:
         assert SECRET not in result.stderr
 
 
+# ``head -1`` in Python: copy one line, then exit and so close the pipe under the writer.
+HEAD_1 = [
+    sys.executable,
+    "-c",
+    "import sys; sys.stdout.buffer.write(sys.stdin.buffer.readline()); sys.stdout.flush()",
+]
+
+
 def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
     speechless(tmp_path / "a.wav", 2.0)
     with ScriptedServer(Script(steps=TURNS)) as srv:
@@ -242,9 +253,7 @@ def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             env=env(),
         )
-        head = subprocess.run(
-            ["head", "-1"], stdin=proc.stdout, capture_output=True, timeout=timeout(30)
-        )
+        head = subprocess.run(HEAD_1, stdin=proc.stdout, capture_output=True, timeout=timeout(30))
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         stderr = proc.stderr.read().decode()
@@ -350,13 +359,13 @@ def test_auto_output_in_a_terminal_is_the_live_panel_and_honours_no_color(tmp_pa
 
 
 def speech(tmp_path: Path) -> Path:
-    """Real speech (flite) followed by silence, so the local engine has a turn to find."""
-    raw = tmp_path / "raw.wav"
-    subprocess.run(
-        ["flite", "-voice", "slt", "-t", "I would like to book a table for two.", "-o", str(raw)],
-        check=True,
-    )
-    data, rate = sf.read(raw, dtype="float32")
+    """Real speech followed by silence, so the local engine has a turn to find.
+
+    The committed flite clip of "I would like to book a table for two." (tests/data/speech).
+    """
+    data, info = load_clip("book_table_for_two")
+    assert "table" in info["text"]
+    rate = SPEECH_RATE
     padded = np.concatenate([np.zeros(rate // 2, np.float32), data, np.zeros(rate, np.float32)])
     path = tmp_path / "speech.wav"
     sf.write(path, padded, rate, subtype="PCM_16")
