@@ -5,13 +5,19 @@ not hear: turns of one to three sentences, gaps of 1.5-4 s between turns, and pa
 0.3-1.5 s *inside* turns at the places people really stop (after "um", "so", "and", a comma,
 mid-list, before a number). Everything is drawn from one seeded generator, so the same seed
 gives the same audio and labels; the audio is cached, the labels are measured from it.
+
+The smoke call (the one the test suite runs) is committed under ``benchmarks/smoke/`` so tests
+need no flite or espeak-ng; ``python -m benchmarks.corpus smoke --write-committed`` remakes it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,8 @@ from benchmarks.synth import SAMPLE_RATE, TurnLabel, TurnSpec, Voice, render_cal
 DEFAULT_SEED = 20261124
 DEFAULT_CACHE = Path.home() / ".cache" / "flux-bench"
 LABELS_FILE = Path(__file__).with_name("corpus_labels.json")
+# Corpora committed with their audio, so running them needs no synthesiser.
+COMMITTED = {"smoke": Path(__file__).with_name("smoke")}
 
 VOICES = [
     ("flite", "slt"), ("flite", "rms"), ("flite", "awb"), ("flite", "kal16"),
@@ -262,12 +270,43 @@ SIZES = {
 }
 
 
-def build(size: str, cache_dir: Path = DEFAULT_CACHE, seed: int = DEFAULT_SEED) -> list[Call]:
-    """Generate (or load from cache) the corpus of the given size."""
+def build(size: str, cache_dir: Path = DEFAULT_CACHE, seed: int = DEFAULT_SEED,
+          use_committed: bool = True) -> list[Call]:
+    """The corpus of the given size: the committed copy if there is one for this seed,
+    else generated (or loaded from the cache)."""
     spec = SIZES[size]
     out = cache_dir / f"seed{seed}-{size}"
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # the runner writes clips and long files here
+    if use_committed and (calls := load_committed(size, seed)) is not None:
+        return calls
     return [make_call(seed, i, spec.turns_per_call, out) for i in range(spec.calls)]
+
+
+def load_committed(size: str, seed: int = DEFAULT_SEED) -> list[Call] | None:
+    """The committed calls of ``size`` (audio paths inside the repo), or None if not made
+    with this seed."""
+    folder = COMMITTED.get(size)
+    if folder is None or not (folder / "labels.json").exists():
+        return None
+    data = json.loads((folder / "labels.json").read_text())
+    if data["seed"] != seed:
+        return None
+    return [Call(str(c["name"]), folder / f"{c['name']}.wav", float(c["duration"]),
+                 str(c["voice"]), [TurnLabel.from_dict(t) for t in c["turns"]])
+            for c in data["calls"]]
+
+
+def write_committed(size: str, seed: int = DEFAULT_SEED) -> list[Call]:
+    """Synthesize ``size`` afresh (needs flite and espeak-ng) and commit its audio and labels."""
+    folder = COMMITTED[size]
+    with tempfile.TemporaryDirectory() as tmp:
+        made = build(size, Path(tmp), seed, use_committed=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        for call in made:
+            shutil.copyfile(call.path, folder / call.path.name)
+    calls = [Call(c.name, folder / c.path.name, c.duration, c.voice, c.turns) for c in made]
+    write_labels(calls, folder / "labels.json", seed)
+    return calls
 
 
 def summary(calls: list[Call]) -> dict[str, float]:
@@ -314,19 +353,29 @@ def long_file(calls: list[Call], seconds: float, out_dir: Path) -> Path:
 
 
 def write_labels(calls: list[Call], path: Path = LABELS_FILE, seed: int = DEFAULT_SEED) -> None:
-    """Commit-able labels of the full corpus (the audio is regenerated from the seed)."""
+    """Commit-able labels: of the full corpus (its audio is regenerated from the seed), or
+    of a committed corpus next to its audio."""
     data = {"seed": seed, "sample_rate": SAMPLE_RATE, **summary(calls),
             "calls": [c.to_dict() for c in calls]}
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """``python -m benchmarks.corpus [full|quick|smoke]``: generate and print the totals."""
-    import sys
-
-    size = sys.argv[1] if len(sys.argv) > 1 else "full"
-    calls = build(size)
-    if size == "full":
+    p = argparse.ArgumentParser(prog="python -m benchmarks.corpus")
+    p.add_argument("size", nargs="?", default="full", choices=sorted(SIZES))
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--write-committed", action="store_true",
+                   help=f"re-synthesize and overwrite the committed copy ({', '.join(COMMITTED)})")
+    args = p.parse_args(argv)
+    if args.write_committed:
+        if args.size not in COMMITTED:
+            p.error(f"only {', '.join(COMMITTED)} is committed with its audio")
+        calls = write_committed(args.size, args.seed)
+    else:
+        calls = build(args.size, args.cache_dir, args.seed)
+    if args.size == "full" and args.seed == DEFAULT_SEED:
         write_labels(calls)
     print(json.dumps(summary(calls)))
 

@@ -13,6 +13,7 @@ import contextlib
 import select
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -97,22 +98,30 @@ class Outcome:
 
 @dataclass
 class _SendLog:
-    """Audio end time and monotonic send time of every frame, for the server delay."""
+    """Audio end time and monotonic send time of recent frames, for the server delay.
 
-    ends: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
+    Only the last ``keep`` frames are held (10 minutes at 80 ms), in compact arrays, so an
+    hour-long stream does not grow memory; a delay that far behind is not worth showing.
+    """
+
+    keep: int = 7500
+    ends: array[float] = field(default_factory=lambda: array("d"))
+    times: array[float] = field(default_factory=lambda: array("d"))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, audio_end_s: float, sent_at: float) -> None:
         with self.lock:
             self.ends.append(audio_end_s)
             self.times.append(sent_at)
+            if len(self.ends) > 2 * self.keep:
+                del self.ends[: -self.keep]
+                del self.times[: -self.keep]
 
     def sent_at(self, audio_s: float) -> float | None:
         """Send time of the frame that holds ``audio_s`` (0.5 ms slack for rounding)."""
         with self.lock:
             index = bisect.bisect_left(self.ends, audio_s - 0.0005)
-            if index >= len(self.ends):
+            if index >= len(self.ends) or (index == 0 and audio_s < self.ends[0] - 0.2):
                 return None
             return self.times[index]
 

@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from benchmarks.scoring import (
     Event,
@@ -207,24 +210,98 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert "EOT latency p50" in proc.stdout
 
 
-def test_corpus_is_deterministic_and_labels_match_audio(tmp_path: Path) -> None:
-    import numpy as np
-    import soundfile as sf
-
+def test_corpus_plan_is_deterministic_in_the_seed() -> None:
+    """Texts, voice, gaps and pauses are drawn before any synthesis: same seed, same plan."""
     from benchmarks import corpus
 
-    a = corpus.build("smoke", tmp_path / "a")
-    b = corpus.build("smoke", tmp_path / "b")
-    assert [c.to_dict() for c in a] == [c.to_dict() for c in b]
-    audio_a, rate = sf.read(a[0].path, dtype="float32")
-    audio_b, _ = sf.read(b[0].path, dtype="float32")
-    assert np.array_equal(audio_a, audio_b)
-    for turn in a[0].turns:
+    for index in range(3):
+        first = corpus.call_specs(corpus.DEFAULT_SEED, index, 24)
+        assert corpus.call_specs(corpus.DEFAULT_SEED, index, 24) == first
+        assert corpus.call_specs(corpus.DEFAULT_SEED + 1, index, 24) != first
+    _voice, specs, kinds = corpus.call_specs(corpus.DEFAULT_SEED, 0, 24)
+    assert len(specs) == len(kinds) == 24
+    assert specs[0].gap_before == 0.5
+    assert all(1.5 <= s.gap_before <= 4.0 for s in specs[1:])
+    assert all(0.3 <= p <= 1.5 for s in specs for p in s.pauses)
+    assert all(len(s.segments) == len(s.pauses) + 1 for s in specs)
+
+
+def _labels(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "benchmarks" / name).read_text())
+    return data
+
+
+@pytest.mark.parametrize(("labels", "size"), [("smoke/labels.json", "smoke"),
+                                              ("corpus_labels.json", "full")])
+def test_committed_labels_follow_the_seeded_plan(labels: str, size: str) -> None:
+    """Every committed turn is the planned text, voice, gap and inserted pauses, in order."""
+    from benchmarks import corpus
+
+    data = _labels(labels)
+    assert len(data["calls"]) == corpus.SIZES[size].calls
+    for index, call in enumerate(data["calls"]):
+        voice, specs, kinds = corpus.call_specs(data["seed"], index,
+                                                corpus.SIZES[size].turns_per_call)
+        assert call["voice"] == voice.label
+        previous_end = 0.0
+        for spec, kind, turn in zip(specs, kinds, call["turns"], strict=True):
+            assert (turn["text"], turn["kind"]) == (spec.text, kind)
+            assert turn["start"] - previous_end == pytest.approx(spec.gap_before, abs=0.002)
+            inserted = [b - a for (a, b), k in zip(turn["pauses"], turn["pause_kinds"],
+                                                   strict=True) if k == "inserted"]
+            assert inserted == pytest.approx(spec.pauses, abs=0.002)
+            previous_end = turn["end"]
+        assert call["duration"] - previous_end == pytest.approx(3.0, abs=0.002)  # the tail
+
+
+def test_smoke_corpus_is_the_committed_audio(tmp_path: Path) -> None:
+    """``--smoke`` runs the committed call: nothing is synthesized, so no flite/espeak-ng."""
+    from benchmarks import corpus
+
+    calls = corpus.build("smoke", tmp_path)
+    assert [c.to_dict() for c in calls] == _labels("smoke/labels.json")["calls"]
+    assert [c.path.parent for c in calls] == [ROOT / "benchmarks" / "smoke"]
+    assert not any(tmp_path.rglob("*.wav"))
+    info = sf.info(calls[0].path)
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    assert info.duration == pytest.approx(calls[0].duration, abs=0.001)
+    assert 15 <= info.duration <= 30
+    assert calls[0].path.stat().st_size < 1_000_000
+
+
+def _db(audio: np.ndarray) -> float:
+    return 20 * float(np.log10(max(float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))),
+                                   1e-10)))
+
+
+def test_committed_smoke_audio_matches_its_labels() -> None:
+    """Speech and silence are where the labels say: re-measured from the audio by RMS."""
+    from benchmarks import corpus
+    from benchmarks.synth import FRAME, quiet_runs, speech_bounds
+
+    calls = corpus.load_committed("smoke")
+    assert calls is not None
+    audio, rate = sf.read(calls[0].path, dtype="float32")
+    turns = calls[0].turns
+
+    def at(seconds: float) -> int:
+        return round(seconds * rate)
+
+    edges = [0.0] + [x for t in turns for x in (t.start, t.end)] + [len(audio) / rate]
+    for a, b in zip(edges[::2], edges[1::2], strict=True):  # before, between, after the turns
+        assert _db(audio[at(a): at(b)]) < -55, (a, b)
+    for turn in turns:
+        start, end = at(turn.start), at(turn.end)
+        assert _db(audio[start:end]) > -30, turn.text
+        # the labelled bounds are the first and last loud 10 ms frames
+        assert speech_bounds(audio[start - 10 * FRAME: end + 10 * FRAME]) == \
+            (10 * FRAME, end - start + 10 * FRAME), turn.text
+        measured = [(a / rate, b / rate) for a, b in quiet_runs(audio, start, end)]
+        assert measured == pytest.approx(turn.pauses, abs=0.001), turn.text
         for (p0, p1), kind in zip(turn.pauses, turn.pause_kinds, strict=True):
-            quiet = audio_a[round(p0 * rate): round(p1 * rate)]
-            assert np.sqrt(np.mean(quiet**2)) < 10 ** (-40 / 20), (kind, p0, p1)
-        speech = audio_a[round(turn.start * rate): round(turn.end * rate)]
-        assert np.sqrt(np.mean(speech**2)) > 10 ** (-30 / 20)
+            limit = -55 if kind == "inserted" else -40  # inserted = zeros + -60 dBFS noise
+            assert _db(audio[at(p0): at(p1)]) < limit, (kind, p0, p1)
+    assert sum(len(t.pauses) for t in turns) >= 2
 
 
 def test_committed_full_corpus_labels_meet_the_floors() -> None:

