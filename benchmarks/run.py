@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     runs.mkdir(parents=True, exist_ok=True)
     args.results_dir.mkdir(parents=True, exist_ok=True)
 
-    log(f"corpus: {mode.corpus} in {work}")
-    calls = corpus.build(mode.corpus, args.corpus_dir, args.seed)
+    calls = corpus.build(mode.corpus, args.corpus_dir, args.seed)  # smoke: the committed call
+    log(f"corpus: {mode.corpus} in {calls[0].path.parent}")
     results: dict[str, Any] = {
         "machine": report.machine_info(), "corpus": corpus.summary(calls),
         "config": {"mode": mode.name, "seed": args.seed, "slack_s": args.slack,

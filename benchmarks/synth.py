@@ -4,7 +4,8 @@ flite and espeak-ng are called per *segment* (the words between two pauses); eac
 trimmed with an energy threshold, so the speech boundaries we label are measured from the
 synthesized audio, not the nominal durations asked for. Silences are written with numpy,
 so they are exactly as long as requested. Used by ``samples/make_samples.py`` and
-``benchmarks/corpus.py``; needs the ``flite`` / ``espeak-ng`` binaries, nothing at run time.
+``benchmarks/corpus.py``; needs the ``flite`` / ``espeak-ng`` binaries to make audio, so only
+developers regenerating samples or corpora need them (tests use committed audio).
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from flux_cli.audio.sources import AudioSource, InputFormat, open_source
 from flux_cli.errors import AudioInputError, UsageError
 
 RATE = 44100
+# Constant bit rate, about 128 kb/s with an "Info" header: what ``ffmpeg -c:a libmp3lame`` writes.
+MP3_CBR = {"bitrate_mode": "CONSTANT", "compression_level": 0.65}
 
 
 def stereo_tone(seconds: float = 1.0, rate: int = RATE) -> NDArray[np.float32]:
@@ -53,7 +55,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sf.write(out["flac"], audio, RATE, format="FLAC")
     sf.write(out["vorbis"], audio, RATE, format="OGG", subtype="VORBIS")
     sf.write(out["opus"], stereo_tone(rate=48000), 48000, format="OGG", subtype="OPUS")
-    sf.write(out["mp3"], audio, RATE, format="MP3", subtype="MPEG_LAYER_III")
+    sf.write(out["mp3"], audio, RATE, format="MP3", subtype="MPEG_LAYER_III", **MP3_CBR)
     return out
 
 

@@ -163,7 +163,10 @@ def test_other_inputs_reach_the_server_as_16k_mono_frames(tmp_path: Path, kind: 
         source = tmp_path / ("in.mp3" if kind == "mp3" else "in.ogg")
         if kind == "mp3":
             data, rate = sf.read(wav, dtype="float32")
-            sf.write(source, data, rate, format="MP3", subtype="MPEG_LAYER_III")
+            # constant bit rate, as ``ffmpeg -c:a libmp3lame`` writes by default
+            sf.write(
+                source, data, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=0.65
+            )
         else:
             opus_of(wav, source)
         expected = None
