@@ -121,6 +121,22 @@ class AudioSource(ABC):
         self.close()
 
 
+def _read_next(handle: sf.SoundFile, frames: int) -> NDArray[np.float32]:
+    """The next block, read straight through libsndfile.
+
+    ``SoundFile.read`` seeks to where it thinks the block ended after every read; on a VBR
+    MP3 libsndfile's seek is inexact, so every block after the first few came out wrong.
+    Reading sequentially never seeks.
+    """
+    out = np.empty((frames, handle.channels), dtype=np.float32)
+    got = sf._snd.sf_readf_float(handle._file, sf._ffi.from_buffer("float[]", out), frames)
+    error = sf._snd.sf_error(handle._file)
+    if error:
+        message = sf._ffi.string(sf._snd.sf_error_number(error)).decode("utf-8", "replace")
+        raise sf.SoundFileRuntimeError(message)
+    return out[: max(int(got), 0)]
+
+
 def _read_error(name: str, err: Exception) -> AudioInputError:
     detail = getattr(err, "error_string", None) or str(err)
     detail = " ".join(str(detail).split())
@@ -170,7 +186,7 @@ class SoundFileSource(AudioSource):
             if self._sf.seekable() and self._sf.tell() != 0:
                 self._sf.seek(0)
             while True:
-                block = self._sf.read(self._block_frames, dtype="float32", always_2d=True)
+                block = _read_next(self._sf, self._block_frames)
                 if len(block) == 0:
                     return
                 done += len(block)
