@@ -257,6 +257,7 @@ def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         stderr = proc.stderr.read().decode()
+        proc.stderr.close()
         code = proc.wait(timeout(30))
     assert head.stdout.decode() == "[00:00.00-00:00.80] Hello, how are you?\n"
     assert code == 0
@@ -337,8 +338,9 @@ def run_in_pty(args: list[str], **kw: str) -> tuple[int, str]:
             break
         chunks.append(data)
     os.close(leader)
-    code = proc.wait(timeout(30))
-    return code, b"".join(chunks).decode("utf-8", "replace")
+    _, err = proc.communicate(timeout=timeout(30))
+    assert b"Traceback" not in err
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;[25];[0-9;]+)m")

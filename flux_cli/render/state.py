@@ -132,7 +132,8 @@ def _apply_turn(state: ViewState, msg: TurnInfo, delay_s: float | None) -> ViewS
         trigger=msg.trigger,
         finished=msg.event == "EndOfTurn",
         end_of_turn_confidence=msg.end_of_turn_confidence,
-        server_delay_s=delay_s,
+        # the turn's delay is the EndOfTurn's: an unfinished turn has none to report
+        server_delay_s=delay_s if msg.event == "EndOfTurn" else None,
     )
     if msg.event == "EndOfTurn":
         return replace(state, turns=(*state.turns, turn), current=None)
