@@ -33,6 +33,9 @@ from flux_cli.render.state import (
 )
 
 BAR_WIDTH = 40
+# Columns left free right of the panel: the terminal's own echo of ^C lands there instead of
+# wrapping a full-width last line, which would shift the panel and leave its top behind.
+RIGHT_MARGIN = 3
 LOW_CONFIDENCE_STYLE = "dim underline"
 STATE_STYLES = {SPEAKING: "green", EAGER: "yellow", RESUMED: "cyan", ENDED: "bold blue"}
 NOTICE_STYLES = {"warning": "yellow", "error": "bold red", "unknown": "magenta"}
@@ -120,7 +123,7 @@ def status_line(state: ViewState, info: PanelInfo) -> Text:
     return Text(" · ".join(parts), style="dim")
 
 
-def build_panel(state: ViewState, info: PanelInfo) -> RenderableType:
+def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> RenderableType:
     """The whole panel for one state: pure, so tests render it on a recording console."""
     current = state.current
     if current is None:
@@ -140,7 +143,7 @@ def build_panel(state: ViewState, info: PanelInfo) -> RenderableType:
     ]
     for notice in state.notices[-3:]:
         rows.append(Text(f"{notice.kind}: {notice.text}", style=NOTICE_STYLES.get(notice.kind, "")))
-    return Panel(Group(*rows), title="flux", title_align="left")
+    return Panel(Group(*rows), title="flux", title_align="left", width=width)
 
 
 class LiveOutput:
@@ -158,10 +161,13 @@ class LiveOutput:
         """A panel on ``stream`` (Rich detects the terminal and honours NO_COLOR)."""
         return cls(Console(file=stream), info)
 
+    def _panel(self, state: ViewState) -> RenderableType:
+        return build_panel(state, self.info, width=max(40, self.console.width - RIGHT_MARGIN))
+
     def _ensure_live(self, state: ViewState) -> Live:
         if self._live is None:
             self._live = Live(
-                build_panel(state, self.info),
+                self._panel(state),
                 console=self.console,
                 auto_refresh=False,
                 transient=True,
@@ -176,7 +182,7 @@ class LiveOutput:
         if not force and now - self._last_draw < self.min_interval_s:
             return
         self._last_draw = now
-        self._ensure_live(state).update(build_panel(state, self.info), refresh=True)
+        self._ensure_live(state).update(self._panel(state), refresh=True)
 
     def _print(self, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
         for notice in notices:
@@ -195,7 +201,7 @@ class LiveOutput:
 
     def close(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
         if self._live is not None:
-            self._live.update(build_panel(state, self.info), refresh=True)
+            self._live.update(self._panel(state), refresh=True)
             self._live.stop()
             self._live = None
         self._print(finished, notices)
