@@ -44,7 +44,7 @@ def make_dialogue() -> dict[str, object]:
         TurnSpec(segments, pauses, gap, AGENT if who == "agent" else CALLER)
         for who, segments, pauses, gap in DIALOGUE
     ]
-    audio, labels = render_call(specs, tail=0.8, noise_dbfs=None, seed=0)
+    audio, labels = render_call(specs, tail=2.0, noise_dbfs=None, seed=0)
     write_wav(HERE / "dialogue.wav", audio)
     subprocess.run(
         ["ffmpeg", "-y", "-loglevel", "error", "-i", str(HERE / "dialogue.wav"),
@@ -61,7 +61,7 @@ def make_dialogue() -> dict[str, object]:
 
 
 def make_sentence() -> dict[str, object]:
-    audio, labels = render_call([TurnSpec([SENTENCE], [], 0.4, AGENT)], tail=0.6,
+    audio, labels = render_call([TurnSpec([SENTENCE], [], 0.4, AGENT)], tail=1.5,
                                 noise_dbfs=None, seed=0)
     write_wav(HERE / "sentence.wav", audio)
     return {"duration": round(len(audio) / SAMPLE_RATE, 3), "turns": [labels[0].to_dict()]}

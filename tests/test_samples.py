@@ -35,7 +35,7 @@ def test_format_size_and_duration(name: str) -> None:
 
 def test_dialogue_shape() -> None:
     turns = LABELS["dialogue.wav"]["turns"]
-    assert 20 <= LABELS["dialogue.wav"]["duration"] <= 30
+    assert 20 <= LABELS["dialogue.wav"]["duration"] <= 32
     assert len({t["speaker"] for t in turns}) == 2
     assert all(a["speaker"] != b["speaker"] for a, b in itertools.pairwise(turns))
     gaps = [b["start"] - a["end"] for a, b in itertools.pairwise(turns)]
