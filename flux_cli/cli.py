@@ -13,14 +13,15 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, cast
 
 import typer
 
 from flux_cli import __version__
+from flux_cli.audio.source import InputFormat
 from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
 from flux_cli.protocol import StreamParams
-from flux_cli.settings import Env, OutputMode, RawFormat, TranscribeSettings, resolve_url
+from flux_cli.settings import Env, OutputMode, TranscribeSettings, resolve_url
 
 app = typer.Typer(
     name="flux",
@@ -137,7 +138,7 @@ def transcribe(
     )
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
-    mode: OutputMode = output  # type: ignore[assignment]
+    mode = cast(OutputMode, output)
     settings = TranscribeSettings(
         source=source,
         params=params,
@@ -147,7 +148,7 @@ def transcribe(
         speed=0.0 if fast else speed,
         force_end_turn=force_end_turn,
         channel=channel,
-        raw=RawFormat(input_format, input_rate, input_channels),
+        raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,
         jsonl=jsonl,
         debug=debug,

@@ -268,13 +268,13 @@ class TurnInfo:
 
 
 @dataclass
-class ErrorMessage:
-    """The fatal ``Error`` message; the socket closes after it."""
+class _CodedMessage:
+    """A server message that is a code and a description (``Error``, ``Warning``)."""
 
     sequence_id: int
     code: str
     description: str
-    type: Literal["Error"] = "Error"
+    type: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -286,21 +286,17 @@ class ErrorMessage:
 
 
 @dataclass
-class WarningMessage:
+class ErrorMessage(_CodedMessage):
+    """The fatal ``Error`` message; the socket closes after it."""
+
+    type: Literal["Error"] = "Error"
+
+
+@dataclass
+class WarningMessage(_CodedMessage):
     """A non-fatal ``Warning`` (e.g. ``FORCE_END_TURN_NO_ACTIVE_TURN``)."""
 
-    sequence_id: int
-    code: str
-    description: str
     type: Literal["Warning"] = "Warning"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "sequence_id": self.sequence_id,
-            "code": self.code,
-            "description": self.description,
-        }
 
 
 @dataclass

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from flux_cli.audio.source import InputFormat
 from flux_cli.errors import UsageError
 from flux_cli.protocol import DEFAULT_URL, LISTEN_PATH, ParamError, StreamParams
 
@@ -41,19 +42,6 @@ class Env:
 
 
 @dataclass
-class RawFormat:
-    """``--input-format/--input-rate/--input-channels`` as given (None = not given)."""
-
-    sample_format: str | None = None
-    rate: int | None = None
-    channels: int | None = None
-
-    @property
-    def is_set(self) -> bool:
-        return any(v is not None for v in (self.sample_format, self.rate, self.channels))
-
-
-@dataclass
 class TranscribeSettings:
     source: str
     params: StreamParams = field(default_factory=StreamParams)
@@ -63,7 +51,7 @@ class TranscribeSettings:
     speed: float = 1.0
     force_end_turn: bool = False
     channel: int | None = None
-    raw: RawFormat = field(default_factory=RawFormat)
+    raw: InputFormat = field(default_factory=InputFormat)
     output: OutputMode = "auto"
     jsonl: str | None = None
     debug: bool = False

@@ -29,7 +29,6 @@ from flux_cli.render.plain import PlainOutput
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 
 NORMAL_CLOSE_CODES = (None, 1000, 1005)
-BYTES_PER_SAMPLE = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
 
 
 def _paced_pages(pages: Iterator[bytes], speed: float) -> Iterator[bytes]:
@@ -60,6 +59,7 @@ def _with_first(frames: Iterator[bytes], name: str) -> Iterator[bytes]:
 def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     """The frames the sender thread sends, and how to pace them."""
     from flux_cli.audio import Pacer, frame_samples, wire_frames
+    from flux_cli.audio.encoding import bytes_per_sample
 
     params = settings.params
     name = settings.source
@@ -76,7 +76,7 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     pace = None
     if paced:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
-    return AudioFeed(_with_first(iter(frames), name), rate * BYTES_PER_SAMPLE[encoding], pace)
+    return AudioFeed(_with_first(iter(frames), name), rate * bytes_per_sample(encoding), pace)
 
 
 def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
@@ -138,15 +138,14 @@ def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitS
 
 def run(settings: TranscribeSettings, env: Env) -> int:
     """Stream one input and show the turns; 0 or 130, or raise a FluxError."""
-    from flux_cli.audio import InputFormat, open_source
+    from flux_cli.audio import open_source
 
     settings.validate()
     with contextlib.ExitStack() as stack:
         log = _open_log(settings.jsonl, env, stack)
-        raw = settings.raw
         source = open_source(
             settings.source,
-            raw=InputFormat(raw.sample_format, raw.rate, raw.channels) if raw.is_set else None,
+            raw=settings.raw if settings.raw.is_set else None,
             channel=settings.channel,
             stdin=env.stdin,
         )
