@@ -15,9 +15,9 @@ from audio_testutil import UNTIL_EOF, fmt_chunk, pcm16, pipe_from_process, tone,
 from conftest import timeout
 from numpy.typing import NDArray
 
+from flux_cli.audio.inputs import AudioSource, InputFormat, open_source
 from flux_cli.audio.ogg import opus_page_end_seconds
 from flux_cli.audio.pipeline import float_frames
-from flux_cli.audio.sources import AudioSource, InputFormat, open_source
 from flux_cli.errors import AudioInputError, UsageError
 
 RATE = 44100

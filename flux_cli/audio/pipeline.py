@@ -9,8 +9,8 @@ from numpy.typing import NDArray
 
 from flux_cli.audio.encoding import bytes_per_sample, encode
 from flux_cli.audio.framing import Framer, frame_samples
+from flux_cli.audio.inputs import AudioSource
 from flux_cli.audio.resample import StreamResampler
-from flux_cli.audio.sources import AudioSource
 
 
 def float_frames(
