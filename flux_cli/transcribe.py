@@ -79,6 +79,12 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     return AudioFeed(_with_first(iter(frames), name), rate * bytes_per_sample(encoding), pace)
 
 
+def _status(env: Env, text: str) -> None:
+    """One status line on stderr (stdout carries only the product)."""
+    env.stderr.write(f"flux: {text}\n")
+    env.stderr.flush()
+
+
 def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
     if target is None:
         return None
@@ -115,11 +121,9 @@ def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitS
 
     def status(text: str) -> None:
         if settings.debug:
-            env.stderr.write(f"flux: local engine: {text}\n")
-            env.stderr.flush()
+            _status(env, f"local engine: {text}")
 
-    env.stderr.write("flux: no --url and no DEEPGRAM_API_KEY: using the local engine\n")
-    env.stderr.flush()
+    _status(env, "no --url and no DEEPGRAM_API_KEY: using the local engine")
     try:
         from flux_cli.server.embedded import start_embedded_server
     except ImportError as exc:
@@ -148,6 +152,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             raw=settings.raw if settings.raw.is_set else None,
             channel=settings.channel,
             stdin=env.stdin,
+            notice=lambda text: _status(env, text),
         )
         stack.callback(source.close)
         feed = build_feed(source, settings)

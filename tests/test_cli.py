@@ -95,6 +95,29 @@ def test_wav_through_a_real_pipe(tmp_path: Path) -> None:
     assert srv.last.events[-1] == "CloseStream"
 
 
+def test_compressed_stdin_is_buffered_with_a_notice(tmp_path: Path) -> None:
+    data = speechless(tmp_path / "a.wav", 2.0)
+    sf.write(tmp_path / "a.flac", data, 16000, format="FLAC")
+    with ScriptedServer(Script(steps=TURNS)) as srv:
+        cat = pipe_from_process(tmp_path / "a.flac")
+        result = subprocess.run(
+            [*FLUX, "transcribe", "-", "--url", srv.url, "--output", "text"],
+            stdin=cat.stdout,
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=timeout(60),
+        )
+        assert cat.stdout is not None
+        cat.stdout.close()
+        cat.wait()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "flux: stdin is compressed audio (FLAC/Ogg/MP3): reading all of it before sending"
+    ]
+    assert [len(f) for f, _ in srv.last.frames] == [2560] * 25
+
+
 def test_raw_pcm_through_a_pipe(tmp_path: Path) -> None:
     rate = 8000
     t = np.arange(rate * 2) / rate
