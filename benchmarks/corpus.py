@@ -25,10 +25,20 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from benchmarks.synth import SAMPLE_RATE, TurnLabel, TurnSpec, Voice, render_call, write_wav
+from benchmarks.synth import (
+    FALLBACKS,
+    SAMPLE_RATE,
+    TurnLabel,
+    TurnSpec,
+    Voice,
+    render_call,
+    write_wav,
+)
 
 DEFAULT_SEED = 20261124
 DEFAULT_CACHE = Path.home() / ".cache" / "flux-bench"
+# Bumped when the synthesis changes, so a cache of older audio is never reused.
+SYNTH_VERSION = "turns1"
 LABELS_FILE = Path(__file__).with_name("corpus_labels.json")
 # Corpora committed with their audio, so running them needs no synthesiser.
 COMMITTED = {"smoke": Path(__file__).with_name("smoke")}
@@ -275,11 +285,16 @@ def build(size: str, cache_dir: Path = DEFAULT_CACHE, seed: int = DEFAULT_SEED,
     """The corpus of the given size: the committed copy if there is one for this seed,
     else generated (or loaded from the cache)."""
     spec = SIZES[size]
-    out = cache_dir / f"seed{seed}-{size}"
+    out = cache_dir / cache_name(seed, size)
     out.mkdir(parents=True, exist_ok=True)  # the runner writes clips and long files here
     if use_committed and (calls := load_committed(size, seed)) is not None:
         return calls
     return [make_call(seed, i, spec.turns_per_call, out) for i in range(spec.calls)]
+
+
+def cache_name(seed: int, size: str) -> str:
+    """The cache folder of a generated corpus (and of the runner's clips made from it)."""
+    return f"seed{seed}-{size}-{SYNTH_VERSION}"
 
 
 def load_committed(size: str, seed: int = DEFAULT_SEED) -> list[Call] | None:
@@ -377,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
         calls = build(args.size, args.cache_dir, args.seed)
     if args.size == "full" and args.seed == DEFAULT_SEED:
         write_labels(calls)
-    print(json.dumps(summary(calls)))
+    print(json.dumps({**summary(calls), "fallback_turns": dict(FALLBACKS)}))
 
 
 if __name__ == "__main__":

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         else mode.levels
     pacing_minutes = args.pacing_minutes or mode.pacing_minutes
     client_minutes = args.client_minutes or mode.client_minutes
-    work = args.corpus_dir / f"seed{args.seed}-{mode.corpus}"
+    work = args.corpus_dir / corpus.cache_name(args.seed, mode.corpus)
     runs = args.corpus_dir / "runs" / mode.name
     runs.mkdir(parents=True, exist_ok=True)
     args.results_dir.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,22 @@
 """Speech synthesis with exactly placed silences, and labels measured from the result.
 
-flite and espeak-ng are called per *segment* (the words between two pauses); each segment is
-trimmed with an energy threshold, so the speech boundaries we label are measured from the
-synthesized audio, not the nominal durations asked for. Silences are written with numpy,
-so they are exactly as long as requested. Used by ``samples/make_samples.py`` and
-``benchmarks/corpus.py``; needs the ``flite`` / ``espeak-ng`` binaries to make audio, so only
+Each *turn* is spoken as ONE utterance, so the words before an inside-turn pause keep the
+non-final intonation of the running sentence (a per-segment synthesis would end every
+segment like a sentence, which makes an inside pause look exactly like a turn end, in the
+audio and in the transcript). The pause is then placed at the word boundary:
+
+* espeak-ng honours SSML ``<break>``: we ask for a marker break far longer than any natural
+  pause, find it by energy (espeak writes digital silence there) and replace it by the exact
+  requested silence;
+* flite ignores SSML, so we read its segment end times (``-psdur``), find the last phone of
+  each segment by counting the phones of the segment text alone, and cut at the quietest
+  10 ms frame near that boundary.
+
+If a turn cannot be aligned (phone counts disagree, breaks not found) it falls back to the old
+per-segment synthesis; ``FALLBACKS`` counts how often. Speech boundaries are trimmed with an
+energy threshold, so the labels are measured from the synthesized audio, and silences are
+written with numpy, so they are exactly as long as requested. Used by ``samples/make_samples.py``
+and ``benchmarks/corpus.py``; needs the ``flite`` / ``espeak-ng`` binaries to make audio, so only
 developers regenerating samples or corpora need them (tests use committed audio).
 """
 
@@ -25,6 +37,10 @@ FRAME = 160  # 10 ms energy frames
 SPEECH_DBFS = -40.0  # a frame is speech when its RMS is above this
 MIN_PAUSE = 0.2  # a quiet run inside a turn this long is labelled a pause
 TARGET_PEAK = 0.7
+ESPEAK_MARKER_MS = 3000  # SSML break used to find a pause; no natural pause is this long
+FADE = 80  # 5 ms fade at a cut, so cutting inside a word cannot click
+# Turns that could not be aligned and were synthesized per segment, by engine.
+FALLBACKS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -40,27 +56,160 @@ class Voice:
         return f"{self.engine}:{self.name}@{self.rate:.2f}"
 
 
-def synthesize(text: str, voice: Voice) -> np.ndarray:
-    """Speak ``text`` with ``voice``; float32 mono at 16 kHz, leading/trailing silence trimmed."""
+def _command(text: str, voice: Voice, out: Path, ssml: bool = False) -> list[str]:
+    if voice.engine == "flite":
+        stretch = f"duration_stretch={1 / voice.rate:.3f}"
+        return ["flite", "-voice", voice.name, "--setf", stretch, "-psdur", "-t", text,
+                "-o", str(out)]
+    if voice.engine == "espeak":
+        return ["espeak-ng", *(["-m"] if ssml else []), "-v", voice.name,
+                "-s", str(round(165 * voice.rate)), "-w", str(out), text]
+    raise ValueError(f"unknown engine {voice.engine!r}")
+
+
+def _speak(text: str, voice: Voice, ssml: bool = False) -> tuple[np.ndarray, str]:
+    """Raw (untrimmed) float32 16 kHz audio of ``text``, and the synthesiser's stdout."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "seg.wav"
-        if voice.engine == "flite":
-            stretch = f"duration_stretch={1 / voice.rate:.3f}"
-            cmd = ["flite", "-voice", voice.name, "--setf", stretch, "-t", text, "-o", str(out)]
-        elif voice.engine == "espeak":
-            cmd = ["espeak-ng", "-v", voice.name, "-s", str(round(165 * voice.rate)),
-                   "-w", str(out), text]
-        else:
-            raise ValueError(f"unknown engine {voice.engine!r}")
-        subprocess.run(cmd, check=True, capture_output=True)
+        done = subprocess.run(_command(text, voice, out, ssml), check=True,
+                              capture_output=True, text=True)
         audio, rate = sf.read(out, dtype="float32", always_2d=True)
     mono = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
-    start, end = speech_bounds(mono)
-    seg = mono[start:end]
-    peak = float(np.max(np.abs(seg))) if seg.size else 0.0
-    return (seg * (TARGET_PEAK / peak) if peak > 0 else seg).astype(np.float32)
+    return mono.astype(np.float32), done.stdout
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    start, end = speech_bounds(audio)
+    return audio[start:end]
+
+
+def _normalise(audio: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return (audio * (TARGET_PEAK / peak) if peak > 0 else audio).astype(np.float32)
+
+
+def synthesize(text: str, voice: Voice) -> np.ndarray:
+    """Speak ``text`` with ``voice``; float32 mono at 16 kHz, leading/trailing silence trimmed."""
+    return _normalise(_trim(_speak(text, voice)[0]))
+
+
+def _phones(psdur: str) -> list[tuple[str, float]]:
+    """flite ``-psdur`` output as (phone, end time in seconds)."""
+    out = []
+    for item in psdur.split():
+        phone, _, end = item.rpartition(":")
+        if phone:
+            out.append((phone, float(end)))
+    return out
+
+
+def _flite_cuts(turn: TurnSpec, audio: np.ndarray, psdur: str) -> list[tuple[int, int]] | None:
+    """Per inside pause, the (left end, right start) samples to cut the whole-turn audio at;
+    None when the segments' phones do not line up with the whole turn's."""
+    phones = _phones(psdur)
+    if not phones:
+        return None
+    scale = len(audio) / SAMPLE_RATE / phones[-1][1]  # diphone voices drift (kal16)
+    phones = [(ph, end * scale) for ph, end in phones]
+    spoken = [i for i, (ph, _end) in enumerate(phones) if ph != "pau"]
+    counts = []
+    for seg in turn.segments:
+        _audio, out = _speak(seg, turn.voice)
+        counts.append(sum(1 for ph, _e in _phones(out) if ph != "pau"))
+    if sum(counts) != len(spoken) or min(counts) == 0:
+        return None
+    cuts: list[tuple[int, int]] = []
+    done = 0
+    for count in counts[:-1]:
+        done += count
+        last = spoken[done - 1]  # the last phone of the segment
+        following = spoken[done]  # the first phone of the next one
+        left = phones[last][1]
+        right = phones[following - 1][1]  # start of the next spoken phone (after any pau)
+        lo = max(0, round((left - 0.05) * SAMPLE_RATE) // FRAME)
+        hi = min(len(audio) // FRAME, round((right + 0.05) * SAMPLE_RATE) // FRAME + 1)
+        if hi <= lo:
+            return None
+        level = frame_dbfs(audio[lo * FRAME: hi * FRAME])
+        cut = (lo + int(np.argmin(level))) * FRAME + FRAME // 2
+        if cuts and cut <= cuts[-1][1]:
+            return None
+        cuts.append((cut, cut))
+    return cuts
+
+
+def _espeak_cuts(turn: TurnSpec) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+    """The turn as SSML with a marker break at each pause, and the marker silences found."""
+    brk = f' <break time="{ESPEAK_MARKER_MS}ms"/> '
+    body = brk.join(_xml_escape(s) for s in turn.segments)
+    audio, _out = _speak(f"<speak>{body}</speak>", turn.voice, ssml=True)
+    runs = quiet_runs(audio, 0, len(audio), min_seconds=0.8 * ESPEAK_MARKER_MS / 1000)
+    if len(runs) != len(turn.pauses):
+        return None
+    return audio, runs
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fade(piece: np.ndarray, start: bool, end: bool) -> np.ndarray:
+    piece = piece.copy()
+    n = min(FADE, len(piece) // 2)
+    if n and start:
+        piece[:n] *= np.linspace(0.0, 1.0, n, dtype=np.float32)
+    if n and end:
+        piece[-n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+    return piece
+
+
+def synthesize_turn(turn: TurnSpec) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The turn spoken as one utterance with the pauses inserted at the word boundaries.
+
+    Returns the trimmed audio and, per inserted pause, its (start, end) sample in it.
+    """
+    pieces: list[np.ndarray] | None = None
+    if turn.pauses:
+        if turn.voice.engine == "espeak":
+            found = _espeak_cuts(turn)
+            if found is not None:
+                audio, runs = found
+                bounds = [0, *[x for run in runs for x in run], len(audio)]
+                pieces = [audio[bounds[2 * i]: bounds[2 * i + 1]] for i in range(len(runs) + 1)]
+        else:
+            audio, out = _speak(turn.text, turn.voice)
+            cuts = _flite_cuts(turn, audio, out)
+            if cuts is not None:
+                bounds = [0, *[x for cut in cuts for x in cut], len(audio)]
+                pieces = [audio[bounds[2 * i]: bounds[2 * i + 1]] for i in range(len(cuts) + 1)]
+        if pieces is not None:
+            n = len(pieces)
+            trimmed = [_trim(p) for p in pieces]
+            # trim only the cut sides' silence: keep each piece's outer edges as trimmed too
+            pieces = [_fade(p, i > 0, i < n - 1) for i, p in enumerate(trimmed)]
+            if any(p.size == 0 for p in pieces):
+                pieces = None
+        if pieces is None:
+            FALLBACKS[turn.voice.engine] = FALLBACKS.get(turn.voice.engine, 0) + 1
+            pieces = [_trim(_speak(s, turn.voice)[0]) for s in turn.segments]
+    else:
+        pieces = [_trim(_speak(turn.text, turn.voice)[0])]
+    peak = max(float(np.max(np.abs(p))) for p in pieces)
+    gain = TARGET_PEAK / peak if peak > 0 else 1.0
+    out_pieces: list[np.ndarray] = []
+    pauses: list[tuple[int, int]] = []
+    pos = 0
+    for i, piece in enumerate(pieces):
+        out_pieces.append((piece * gain).astype(np.float32))
+        pos += len(piece)
+        if i < len(turn.pauses):
+            n = round(turn.pauses[i] * SAMPLE_RATE)
+            out_pieces.append(np.zeros(n, dtype=np.float32))
+            pauses.append((pos, pos + n))
+            pos += n
+    return np.concatenate(out_pieces), pauses
 
 
 def frame_dbfs(audio: np.ndarray) -> np.ndarray:
@@ -157,15 +306,10 @@ def render_call(turns: list[TurnSpec], tail: float, noise_dbfs: float | None,
     for turn in turns:
         silence(turn.gap_before)
         start = pos
-        pauses: list[tuple[float, float]] = []
-        for i, text in enumerate(turn.segments):
-            seg = synthesize(text, turn.voice)
-            pieces.append(seg)
-            pos += len(seg)
-            if i < len(turn.pauses):
-                p0 = pos
-                silence(turn.pauses[i])
-                pauses.append((p0 / SAMPLE_RATE, pos / SAMPLE_RATE))
+        speech, placed = synthesize_turn(turn)
+        pieces.append(speech)
+        pos += len(speech)
+        pauses = [((start + a) / SAMPLE_RATE, (start + b) / SAMPLE_RATE) for a, b in placed]
         labels.append(TurnLabel(turn.text, start / SAMPLE_RATE, pos / SAMPLE_RATE, pauses,
                                 turn.voice.label))
     silence(tail)

@@ -10,12 +10,13 @@ where ``s`` is the silence since the last speech, in seconds. Every constant liv
 :class:`DetectorConfig` so ``benchmarks`` can sweep them; nothing else in the engine hard-codes
 a tuning number.
 
-Measured on the benchmark corpus with oracle turn starts (evidence collected once per pause,
-then replayed; calls 0-5 tuned, 6-11 held out), at the default ``eot_threshold`` 0.7:
-false cut-offs 19% of inside pauses (18.5% held out), end-of-turn latency p50 0.40 s, p90
-0.89 s. Smart Turn alone (end at p >= 0.5, else 3 s) cuts 36% with p90 3 s; VAD silence alone
-cuts 28% at 1.0 s latency and 49% at 0.6 s. ``eot_threshold`` 0.8: 11% at p50 0.62 s; 0.9: 7%
-at p50 0.94 s. See docs/TURNS.md.
+Measured on the benchmark corpus (each turn spoken as one utterance) with oracle turn starts
+(evidence collected once per pause, then replayed by ``benchmarks/tune.py``; calls 0-5 tuned,
+6-11 held out), at the default ``eot_threshold`` 0.7: false cut-offs 28% of inside pauses
+(23% held out), end-of-turn latency p50 0.38 s, p90 0.86 s. Smart Turn alone (end at
+p >= 0.5, else 3 s) cuts 43% with p50 3 s; VAD silence alone cuts 31% at 1.0 s latency and
+55% at 0.6 s. ``eot_threshold`` 0.8: 13% at p50 0.60 s; 0.9: 7% at p50 0.92 s. End to end
+(``benchmarks.run``): 23.7% cut-offs, p50 386 ms, p90 875 ms. See docs/TURNS.md.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class DetectorConfig:
     interim_interval_s: float = 0.5
 
     # Confidence model (logit units). Tuned on the benchmark corpus (12 synthetic calls, 288
-    # turns, 350 inside pauses): there Smart Turn's probability carries no usable signal (its
-    # median is higher at pauses inside turns than at real ends: flat synthetic prosody), so
+    # turns, 350 inside pauses): there Smart Turn's probability carries no usable signal (AUC
+    # 0.54 for turn ends vs inserted pauses, even with each turn spoken as one utterance), so
     # its weight came out 0 and the model is not even called. Raise ``w_smart`` for human
     # speech, where Smart Turn is strong.
     bias: float = 0.0
