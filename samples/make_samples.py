@@ -29,8 +29,8 @@ CALLER = Voice("flite", "rms", 1.0)
 # (speaker, segments, pauses inside the turn, gap before the turn)
 DIALOGUE: list[tuple[str, list[str], list[float], float]] = [
     ("agent", ["Thank you for calling the dental office. How can I help you today?"], [], 0.5),
-    ("caller", ["Good morning. I would like to book a cleaning for next week, and",
-                "ideally on Tuesday morning."], [0.8], 1.8),
+    ("caller", ["Good morning. I would like to book a cleaning for next week. Is there anything on",
+                "Tuesday morning?"], [0.8], 1.8),
     ("agent", ["Sure. I have an opening at nine thirty on Tuesday. Does that work for you?"],
      [], 2.2),
     ("caller", ["Yes, that works. My name is", "Sarah Miller."], [0.7], 1.6),
