@@ -91,7 +91,7 @@ def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> Json
     if target == "-":
         return JsonlLog(env.stdout)
     try:
-        stream: TextIO = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115
+        stream: TextIO = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 - the stack closes it
     except OSError as exc:
         raise UsageError(f"cannot write --jsonl {target}: {exc.strerror or exc}") from None
     return JsonlLog(stream)
