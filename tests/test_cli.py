@@ -70,21 +70,28 @@ def test_version() -> None:
     assert result.returncode == 0 and result.stdout.strip() == "flux 0.1.0"
 
 
-def test_wav_through_a_real_pipe(tmp_path: Path) -> None:
-    speechless(tmp_path / "a.wav", 2.0)
-    with ScriptedServer(Script(steps=TURNS)) as srv:
-        cat = pipe_from_process(tmp_path / "a.wav")  # another process, like ``cat a.wav |``
-        result = subprocess.run(
-            [*FLUX, "transcribe", "-", "--url", srv.url, "--output", "text"],
+def transcribe_from_pipe(path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """``cat path | flux transcribe -``, with another process writing into a real pipe."""
+    cat = pipe_from_process(path)
+    try:
+        return subprocess.run(
+            [*FLUX, "transcribe", "-", "--url", url, "--output", "text"],
             stdin=cat.stdout,
             capture_output=True,
             text=True,
             env=env(),
             timeout=timeout(60),
         )
+    finally:
         assert cat.stdout is not None
         cat.stdout.close()
         cat.wait()
+
+
+def test_wav_through_a_real_pipe(tmp_path: Path) -> None:
+    speechless(tmp_path / "a.wav", 2.0)
+    with ScriptedServer(Script(steps=TURNS)) as srv:
+        result = transcribe_from_pipe(tmp_path / "a.wav", srv.url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[00:00.00-00:00.80] Hello, how are you?",
@@ -99,18 +106,7 @@ def test_compressed_stdin_is_buffered_with_a_notice(tmp_path: Path) -> None:
     data = speechless(tmp_path / "a.wav", 2.0)
     sf.write(tmp_path / "a.flac", data, 16000, format="FLAC")
     with ScriptedServer(Script(steps=TURNS)) as srv:
-        cat = pipe_from_process(tmp_path / "a.flac")
-        result = subprocess.run(
-            [*FLUX, "transcribe", "-", "--url", srv.url, "--output", "text"],
-            stdin=cat.stdout,
-            capture_output=True,
-            text=True,
-            env=env(),
-            timeout=timeout(60),
-        )
-        assert cat.stdout is not None
-        cat.stdout.close()
-        cat.wait()
+        result = transcribe_from_pipe(tmp_path / "a.flac", srv.url)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "flux: stdin is compressed audio (FLAC/Ogg/MP3): reading all of it before sending"
