@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import soxr
 from audio_testutil import pipe_from_process
@@ -405,7 +406,8 @@ def test_no_url_and_no_key_uses_the_local_engine(tmp_path: Path) -> None:
     assert lines[0].startswith("[00:00.")
 
 
-def test_serve_command_serves_the_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+def test_serve_command_serves_the_client(tmp_path: Path, stop_signal: signal.Signals) -> None:
     import socket as socketlib
 
     with socketlib.socket() as s:
@@ -436,8 +438,10 @@ def test_serve_command_serves_the_client(tmp_path: Path) -> None:
             "json",
         )
     finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=timeout(20))
+        server.send_signal(stop_signal)
+        _, server_err = server.communicate(timeout=timeout(20))
     assert result.returncode == 0, result.stderr
     assert "table" in result.stdout.lower()
-    assert server.returncode in (0, 130)
+    assert server.returncode == 0
+    assert server_err.splitlines()[-1] == "server stopped"
+    assert "Traceback" not in server_err

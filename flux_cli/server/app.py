@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import http
 import logging
+import signal
 import sys
 import time
 import uuid
@@ -437,9 +438,17 @@ def run_server(
         )
         shown = server_port(server)
         status(f"listening on ws://{host}:{shown}{LISTEN_PATH} (Ctrl-C to stop)")
+        # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        serving = asyncio.ensure_future(server.serve_forever())
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await server.serve_forever()
+            await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            serving.cancel()
+            stopping.cancel()
             server.close()
             await server.wait_closed()
 
