@@ -213,7 +213,8 @@ def search(data: list[dict[str, Any]], p50_budget: float = 0.4,
     found = []
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):
-        config = dataclasses.replace(DEFAULT_CONFIG, **dict(zip(keys, values, strict=True)))  # type: ignore[arg-type]
+        overrides: dict[str, Any] = dict(zip(keys, values, strict=True))
+        config = dataclasses.replace(DEFAULT_CONFIG, **overrides)
         s = replay(data, TUNE_CALLS, config)
         p50, p90 = percentile(s.latencies, 50), percentile(s.latencies, 90)
         if p50 is None or p90 is None or p50 > p50_budget or p90 > p90_budget:

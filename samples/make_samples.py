@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent))  # run as a plain script: the repo root must come first
 
 from benchmarks.synth import (  # noqa: E402
     SAMPLE_RATE,

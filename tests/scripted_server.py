@@ -22,6 +22,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import Event
 
 REQUEST_ID = "7d1c0c38-0000-4000-8000-5c71e5d00001"
 
@@ -103,10 +104,10 @@ class _Connection(ServerConnection):
 
     pings: list[float]
 
-    def process_event(self, event: object) -> None:
+    def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.opcode is Opcode.PING:
             self.pings.append(time.monotonic())
-        super().process_event(event)  # type: ignore[arg-type]
+        super().process_event(event)
 
 
 class ScriptedServer:

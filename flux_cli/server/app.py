@@ -440,6 +440,7 @@ def run_server(
         status(f"listening on ws://{host}:{shown}{LISTEN_PATH} (Ctrl-C to stop)")
         # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
         stop = asyncio.Event()
+        # Not every platform or thread can take a signal handler; Ctrl-C still works there.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         serving = asyncio.ensure_future(server.serve_forever())

@@ -9,71 +9,36 @@ stream that really sends Opus needs it.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from flux_cli.audio.ogg import (
+    FLAG_CONTINUED,
+    FLAG_FIRST,
+    OPUS_RATE,
+    OggError,
+    Page,
+    ogg_crc,
+    parse_page,
+)
 from flux_cli.server.engine import Audio
 
-CAPTURE = b"OggS"
-HEADER_SIZE = 27  # fixed part of a page header, before the lacing table
-FLAG_CONTINUED = 0x01
-FLAG_FIRST = 0x02
+__all__ = [
+    "FLAG_CONTINUED",
+    "FLAG_FIRST",
+    "OPUS_RATE",
+    "OggError",
+    "OggOpusDecoder",
+    "OggPacketReader",
+    "OpusHead",
+    "OpusPacketDecoder",
+    "ogg_crc",
+    "parse_page",
+]
+
 MAX_PACKET = 1 << 20  # an Opus packet is < 8 KB; refuse to buffer a runaway one
-OPUS_RATE = 48000
-
-
-class OggError(ValueError):
-    """The bytes are not a well-formed Ogg (Opus) stream."""
-
-
-# Ogg's CRC-32 is the MSB-first form of zlib's polynomial (init 0, no final xor). Feeding
-# zlib bit-reversed bytes and reversing its register gives it at C speed.
-_REVERSED_BYTES = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
-
-
-def ogg_crc(data: bytes) -> int:
-    """Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected, initial value 0)."""
-    register = zlib.crc32(data.translate(_REVERSED_BYTES), 0xFFFFFFFF) ^ 0xFFFFFFFF
-    return int(f"{register:032b}"[::-1], 2)
-
-
-@dataclass(frozen=True)
-class Page:
-    flags: int
-    granule: int
-    serial: int
-    sequence: int
-    segments: tuple[int, ...]
-    body: bytes
-
-
-def parse_page(data: bytes | bytearray, offset: int = 0) -> tuple[Page, int] | None:
-    """The page starting at ``offset`` and its total size, or None if more bytes are needed."""
-    if len(data) - offset < HEADER_SIZE:
-        return None
-    if data[offset : offset + 4] != CAPTURE:
-        raise OggError("not an Ogg stream (no 'OggS' page header)")
-    version, flags, granule, serial, sequence, crc, n_segments = struct.unpack_from(
-        "<BBqIIIB", data, offset + 4
-    )
-    if version != 0:
-        raise OggError(f"unsupported Ogg version {version}")
-    header_end = offset + HEADER_SIZE + n_segments
-    if len(data) < header_end:
-        return None
-    segments = tuple(data[offset + HEADER_SIZE : header_end])
-    end = header_end + sum(segments)
-    if len(data) < end:
-        return None
-    raw = bytearray(data[offset:end])
-    raw[22:26] = b"\0\0\0\0"
-    if ogg_crc(bytes(raw)) != crc:
-        raise OggError(f"Ogg page {sequence} is corrupt (CRC mismatch)")
-    page = Page(flags, granule, serial, sequence, segments, bytes(data[header_end:end]))
-    return page, end - offset
 
 
 class OggPacketReader:

@@ -16,11 +16,10 @@ from flux_cli.audio import encoding as wire
 from flux_cli.audio.resample import StreamResampler
 from flux_cli.audio.wavstream import WavStreamParser
 from flux_cli.errors import AudioInputError
+from flux_cli.protocol import RAW_ENCODINGS
 from flux_cli.server.engine import SAMPLE_RATE, Audio
 from flux_cli.server.ogg import OPUS_RATE, OggError, OggOpusDecoder, OpusPacketDecoder
 
-RAW_ENCODINGS = ("linear16", "linear32", "mulaw", "alaw")
-OPUS_ENCODINGS = ("opus", "ogg-opus")
 SNIFF_BYTES = 4
 MAGICS = (b"OggS", b"RIFF", b"RF64")
 
