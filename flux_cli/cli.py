@@ -114,6 +114,12 @@ def transcribe(
         str | None,
         typer.Option(help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
     ] = None,
+    srt: Annotated[
+        str | None, typer.Option(help="Write SubRip captions to FILE as turns end.")
+    ] = None,
+    vtt: Annotated[
+        str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
+    ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
     ] = False,
@@ -153,6 +159,8 @@ def transcribe(
         raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,
         jsonl=jsonl,
+        srt=srt,
+        vtt=vtt,
         debug=debug,
     )
     try:

@@ -54,6 +54,8 @@ class TranscribeSettings:
     raw: InputFormat = field(default_factory=InputFormat)
     output: OutputMode = "auto"
     jsonl: str | None = None
+    srt: str | None = None
+    vtt: str | None = None
     debug: bool = False
 
     def validate(self) -> None:
@@ -78,6 +80,8 @@ class TranscribeSettings:
             raise UsageError(f"--output must be one of {', '.join(OUTPUT_MODES)}")
         if self.jsonl == "-" and self.output != "auto":
             raise UsageError("--jsonl - writes the log to stdout; drop --output or log to a file")
+        if self.srt is not None and self.srt == self.vtt:
+            raise UsageError("--srt and --vtt need different files")
         if self.url is not None:
             self.url = normalise_url(self.url)
 

@@ -25,6 +25,7 @@ from flux_cli.errors import (
     ServerError,
     UsageError,
 )
+from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.plain import PlainOutput
@@ -137,6 +138,27 @@ def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> Json
     return JsonlLog(cast(TextIO, _CheckedLog(stream, target)))
 
 
+def open_text(path: str, flag: str, stack: contextlib.ExitStack) -> TextIO:
+    """A file we write as the stream runs (line-buffered by our own flushes)."""
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+
+
+def caption_outputs(
+    settings: TranscribeSettings, stack: contextlib.ExitStack, voice: str | None = None
+) -> list[Output]:
+    """``--srt`` / ``--vtt`` writers, opened before connecting so a bad path costs nothing."""
+    outputs: list[Output] = []
+    targets: list[tuple[str | None, CaptionFormat]] = [(settings.srt, "srt"), (settings.vtt, "vtt")]
+    for path, fmt in targets:
+        if path is not None:
+            stream = open_text(path, f"--{fmt}", stack)
+            outputs.append(CaptionOutput(CaptionWriter(stream, fmt), voice))
+    return outputs
+
+
 def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> list[Output]:
     mode = resolve_output(settings.output, settings.jsonl, env.stdout_isatty)
     if mode == "none":
@@ -187,6 +209,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
     settings.validate()
     with contextlib.ExitStack() as stack:
         log = _open_log(settings.jsonl, env, stack)
+        captions = caption_outputs(settings, stack)
         source = open_source(
             settings.source,
             raw=settings.raw if settings.raw.is_set else None,
@@ -200,7 +223,8 @@ def run(settings: TranscribeSettings, env: Env) -> int:
         url = stream_url(base, settings.params)
         from urllib.parse import urlsplit
 
-        display = Display(_outputs(settings, env, urlsplit(url).netloc, source), log)
+        outputs = _outputs(settings, env, urlsplit(url).netloc, source)
+        display = Display([*outputs, *captions], log)
         session = Session(
             url,
             feed,
