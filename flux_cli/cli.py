@@ -114,6 +114,12 @@ def transcribe(
         str | None,
         typer.Option(help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
     ] = None,
+    srt: Annotated[
+        str | None, typer.Option(help="Write SubRip captions to FILE as turns end.")
+    ] = None,
+    vtt: Annotated[
+        str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
+    ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
     ] = False,
@@ -139,6 +145,8 @@ def transcribe(
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
     mode = cast(OutputMode, output)
+    if local and url and url != os.environ.get("FLUX_URL"):
+        raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
         source=source,
         params=params,
@@ -151,6 +159,8 @@ def transcribe(
         raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,
         jsonl=jsonl,
+        srt=srt,
+        vtt=vtt,
         debug=debug,
     )
     try:

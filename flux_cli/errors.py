@@ -43,15 +43,10 @@ class EngineUnavailable(FluxError):
     exit_code = 6
 
 
-INTERRUPTED_EXIT_CODE = 130
+class OutputFailed(FluxError):
+    """The product could not be written: ``--jsonl`` or stdout hit a full disk or an I/O error."""
 
-EXIT_CODES = {
-    0: "success",
-    1: "unexpected internal error (run with --debug for the traceback)",
-    UsageError.exit_code: "usage: bad flag or parameter value",
-    AudioInputError.exit_code: "audio input: missing, corrupt, empty or unrecognised input",
-    ConnectionFailed.exit_code: "connection: cannot connect, handshake refused, or dropped",
-    ServerError.exit_code: "server error: the server sent a fatal Error message",
-    EngineUnavailable.exit_code: "local engine unavailable: install the [local] extra",
-    INTERRUPTED_EXIT_CODE: "interrupted (Ctrl-C)",
-}
+    exit_code = 7
+
+
+INTERRUPTED_EXIT_CODE = 130
