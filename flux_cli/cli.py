@@ -171,6 +171,32 @@ def transcribe(
 
 
 @app.command()
+def report(
+    log: Annotated[str, typer.Argument(help="A log written by flux transcribe --jsonl.")],
+    format: Annotated[
+        str, typer.Option("--format", help="text (a table), json, srt or vtt (captions).")
+    ] = "text",
+    plot: Annotated[
+        str | None,
+        typer.Option(help="Draw confidence, thresholds and turns to FILE.png ([report] extra)."),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Another log of the same audio: overlay it and list turns that differ."),
+    ] = None,
+) -> None:
+    """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
+    from flux_cli.report.command import ReportFormat, ReportSettings
+    from flux_cli.report.command import run as run_report
+
+    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare)
+    try:
+        run_report(settings, Env.from_process())
+    except BrokenPipeError:
+        _quiet_stdout()
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8765,
