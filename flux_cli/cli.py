@@ -145,6 +145,8 @@ def transcribe(
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
     mode = cast(OutputMode, output)
+    if local and url and url != os.environ.get("FLUX_URL"):
+        raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
         source=source,
         params=params,

@@ -55,15 +55,10 @@ class LogInputError(FluxError):
     exit_code = 3
 
 
-INTERRUPTED_EXIT_CODE = 130
+class OutputFailed(FluxError):
+    """The product could not be written: ``--jsonl`` or stdout hit a full disk or an I/O error."""
 
-EXIT_CODES = {
-    0: "success",
-    1: "unexpected internal error (run with --debug for the traceback)",
-    UsageError.exit_code: "usage: bad flag or parameter value",
-    AudioInputError.exit_code: "input: missing, corrupt, empty or unrecognised audio (or log)",
-    ConnectionFailed.exit_code: "connection: cannot connect, handshake refused, or dropped",
-    ServerError.exit_code: "server error: the server sent a fatal Error message",
-    EngineUnavailable.exit_code: "an optional extra is missing: [local] (engine), [report] (plot)",
-    INTERRUPTED_EXIT_CODE: "interrupted (Ctrl-C)",
-}
+    exit_code = 7
+
+
+INTERRUPTED_EXIT_CODE = 130

@@ -64,6 +64,11 @@ class TranscribeSettings:
             self.params.validate()
         except ParamError as exc:
             raise UsageError(str(exc)) from None
+        if self.params.encoding == "opus":
+            raise UsageError(
+                "--encoding opus means bare Opus packets, which flux does not make; use "
+                "--encoding ogg-opus to send an Ogg/Opus file as it is, or a PCM encoding"
+            )
         lo, hi = CHUNK_MS_RANGE
         if not lo <= self.chunk_ms <= hi:
             raise UsageError(f"--chunk-ms must be between {lo} and {hi}, got {self.chunk_ms}")

@@ -8,11 +8,12 @@ Whatever way the stream ends, what was received is shown before the error is rai
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from flux_cli.client import AudioFeed, Session
 from flux_cli.errors import (
@@ -20,6 +21,7 @@ from flux_cli.errors import (
     AudioInputError,
     ConnectionFailed,
     EngineUnavailable,
+    OutputFailed,
     ServerError,
     UsageError,
 )
@@ -86,16 +88,54 @@ def _status(env: Env, text: str) -> None:
     env.stderr.flush()
 
 
+class _CheckedLog(io.TextIOBase):
+    """The ``--jsonl`` stream; a failed write (full disk, I/O error) becomes OutputFailed.
+
+    The session then ends as any other failure does: what was received is shown, and the
+    process exits with the output error's code instead of an unexpected traceback.
+    """
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def _failed(self, exc: OSError) -> OutputFailed:
+        return OutputFailed(f"cannot write --jsonl {self._name}: {exc.strerror or exc}")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+
+def _close_quietly(stream: TextIO) -> None:
+    """Close a log whose failure has already been reported (close flushes and fails again)."""
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
 def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
     if target is None:
         return None
     if target == "-":
         return JsonlLog(env.stdout)
     try:
-        stream: TextIO = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 - the stack closes it
+        stream: TextIO = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise UsageError(f"cannot write --jsonl {target}: {exc.strerror or exc}") from None
-    return JsonlLog(stream)
+    stack.callback(_close_quietly, stream)
+    return JsonlLog(cast(TextIO, _CheckedLog(stream, target)))
 
 
 def open_text(path: str, flag: str, stack: contextlib.ExitStack) -> TextIO:
@@ -207,4 +247,16 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             )
         if outcome.close_code not in NORMAL_CLOSE_CODES:
             raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
+        _hint_if_nothing_heard(display, env)
     return 0
+
+
+def _hint_if_nothing_heard(display: Display, env: Env) -> None:
+    """A clean end with no words at all is most often silent input or the wrong channel."""
+    if any(turn.transcript.strip() for turn in display.state.turns):
+        return
+    _status(
+        env,
+        f"no speech recognised in {display.state.audio_sent_s:.1f} s of audio; is the input "
+        "silent or only noise? (check the recording level, or pick a --channel)",
+    )
