@@ -213,19 +213,46 @@ def serve(
     idle_timeout: Annotated[
         float, typer.Option(help="Close a stream that sends nothing for this many seconds.")
     ] = 10.0,
+    max_streams: Annotated[
+        int | None,
+        typer.Option(help="Streams at once over all workers; more get HTTP 429 "
+                     "(default: 4 per usable core).", show_default=False),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes serving the port, each with its own models "
+                     "(default: the usable cores).", show_default=False),
+    ] = None,
+    drain_timeout: Annotated[
+        float, typer.Option(help="On SIGTERM/Ctrl-C, let open streams run this many seconds.")
+    ] = 30.0,
+    send_timeout: Annotated[
+        float, typer.Option(help="Cut a client that has not read our messages for this long.")
+    ] = 10.0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Run the offline Flux-compatible server (needs the [local] extra)."""
+    """Run the offline Flux-compatible server (needs the [local] extra).
+
+    Plain GETs on the same port: /healthz, /readyz, /v1/status, /metrics. Exit codes: 0 after
+    a clean stop or drain, 2 bad flag, 4 cannot listen (port in use...), 6 engine missing.
+    """
     from flux_cli.errors import EngineUnavailable
 
     try:
-        from flux_cli.server.app import run_server
+        from flux_cli.server.service import ServeOptions, run_server
     except ImportError as exc:
         raise EngineUnavailable(
             f"the local engine is not available ({exc}); install it with "
             "pip install 'flux-cli[local]'"
         ) from None
-    run_server(host, port, api_key, idle_timeout)
+    options = ServeOptions(
+        host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
+        max_streams=max_streams, drain_timeout_s=drain_timeout, workers=workers,
+        send_timeout_s=send_timeout,
+    )
+    code = run_server(options)
+    if code:
+        raise typer.Exit(code)
 
 
 # --------------------------------------------------------------------------- error boundary
