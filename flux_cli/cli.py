@@ -54,7 +54,10 @@ def _root(version: VersionOption = False) -> None:
 
 @app.command()
 def transcribe(
-    source: Annotated[str, typer.Argument(help="Audio file to stream, or - for stdin.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Audio files to stream, or - for stdin.", metavar="SOURCE..."),
+    ],
     url: Annotated[
         str | None,
         typer.Option(
@@ -120,6 +123,17 @@ def transcribe(
     vtt: Annotated[
         str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
     ] = None,
+    jobs: Annotated[
+        int, typer.Option(help="With several inputs: stream this many at once.")
+    ] = 1,
+    multichannel: Annotated[
+        bool,
+        typer.Option("--multichannel", help="Stream each channel on its own connection."),
+    ] = False,
+    channel_names: Annotated[
+        str | None,
+        typer.Option(help="Names for --multichannel's channels, e.g. caller,agent (ch0,ch1...)."),
+    ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
     ] = False,
@@ -128,7 +142,7 @@ def transcribe(
     ] = False,
     version: VersionOption = False,
 ) -> None:
-    """Stream SOURCE (a file, or - for stdin) and print each turn as it ends."""
+    """Stream each SOURCE (a file, or - for stdin) and print each turn as it ends."""
     from flux_cli import transcribe as transcribe_mod
 
     params = StreamParams(
@@ -148,7 +162,7 @@ def transcribe(
     if local and url and url != os.environ.get("FLUX_URL"):
         raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
-        source=source,
+        source=sources[0],
         params=params,
         url=resolve_url(url, api_key, local),
         api_key=api_key or None,
@@ -164,7 +178,10 @@ def transcribe(
         debug=debug,
     )
     try:
-        code = transcribe_mod.run(settings, Env.from_process())
+        code = transcribe_mod.run_many(
+            settings, sources, Env.from_process(), jobs=jobs, multichannel=multichannel,
+            channel_names=channel_names,
+        )
     except BrokenPipeError:  # the reader (e.g. `| head -1`) has all it wants
         _quiet_stdout()
         code = 0
