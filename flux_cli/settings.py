@@ -7,6 +7,7 @@ functions that tests call directly, and means a bad value fails before we connec
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, TextIO
@@ -86,7 +87,8 @@ class TranscribeSettings:
             raise UsageError(f"--output must be one of {', '.join(OUTPUT_MODES)}")
         if self.jsonl == "-" and self.output != "auto":
             raise UsageError("--jsonl - writes the log to stdout; drop --output or log to a file")
-        if self.srt is not None and self.srt == self.vtt:
+        same = self.srt is not None and self.srt == self.vtt
+        if same and not (str(self.srt).endswith(os.sep) or os.path.isdir(str(self.srt))):
             raise UsageError("--srt and --vtt need different files")
         if self.url is not None:
             self.url = normalise_url(self.url)

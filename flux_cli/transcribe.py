@@ -11,11 +11,11 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any, TextIO, cast
 
-from flux_cli.client import AudioFeed, Session
+from flux_cli.client import AudioFeed, Outcome, Session
 from flux_cli.errors import (
     INTERRUPTED_EXIT_CODE,
     AudioInputError,
@@ -179,7 +179,7 @@ def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> 
     return [LiveOutput.on_stream(env.stdout, info)]
 
 
-def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
+def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
     """Start the embedded engine (lazily imported: it is an optional extra)."""
 
     def status(text: str) -> None:
@@ -220,7 +220,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
         )
         stack.callback(source.close)
         feed = build_feed(source, settings)
-        base = settings.url if settings.url is not None else _start_local(settings, env, stack)
+        base = settings.url if settings.url is not None else start_local(settings, env, stack)
         url = stream_url(base, settings.params)
         from urllib.parse import urlsplit
 
@@ -239,19 +239,51 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             outcome = session.run()
         finally:
             display.close()
-        if outcome.error is not None:
-            raise ServerError(f"server error {outcome.error.code}: {outcome.error.description}")
-        if outcome.interrupted:
+        if check_outcome(outcome):
             return INTERRUPTED_EXIT_CODE
-        if outcome.closed_early:
-            raise ConnectionFailed(
-                "the server closed the stream before the end of the audio "
-                f"(code {outcome.close_code})"
-            )
-        if outcome.close_code not in NORMAL_CLOSE_CODES:
-            raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
         _hint_if_nothing_heard(display, env)
     return 0
+
+
+def run_many(
+    settings: TranscribeSettings,
+    sources: Sequence[str],
+    env: Env,
+    *,
+    jobs: int = 1,
+    multichannel: bool = False,
+    channel_names: str | None = None,
+) -> int:
+    """One input, several (``batch``), or one input's channels (``multichannel``)."""
+    if multichannel:
+        from flux_cli import multichannel as multi
+
+        if len(sources) != 1:
+            raise UsageError("--multichannel takes one input")
+        return multi.run(settings, multi.parse_names(channel_names), env)
+    if channel_names is not None:
+        raise UsageError("--channel-names names the channels of --multichannel")
+    if len(sources) > 1:
+        from flux_cli import batch
+
+        return batch.run(settings, sources, jobs, env)
+    return run(settings, env)
+
+
+def check_outcome(outcome: Outcome) -> bool:
+    """Raise the FluxError for a stream that ended badly; True if it was interrupted."""
+    if outcome.error is not None:
+        raise ServerError(f"server error {outcome.error.code}: {outcome.error.description}")
+    if outcome.interrupted:
+        return True
+    if outcome.closed_early:
+        raise ConnectionFailed(
+            "the server closed the stream before the end of the audio "
+            f"(code {outcome.close_code})"
+        )
+    if outcome.close_code not in NORMAL_CLOSE_CODES:
+        raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
+    return False
 
 
 def _hint_if_nothing_heard(display: Display, env: Env) -> None:
