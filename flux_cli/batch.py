@@ -180,6 +180,7 @@ def run(settings: TranscribeSettings, sources: Sequence[str], jobs: int, env: En
                         item.display,
                         api_key=settings.api_key if settings.url is not None else None,
                         force_end_turn=settings.force_end_turn,
+                        reconnect=settings.reconnect,
                     )
                 )
         by_key = {item.key: item for item in inputs}

@@ -75,7 +75,9 @@ def transcribe(
         ),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
-    model: Annotated[str, typer.Option(help="Flux model.")] = "flux-general-en",
+    model: Annotated[
+        str, typer.Option(help="Flux model: flux-general-en or flux-general-multi.")
+    ] = "flux-general-en",
     encoding: Annotated[
         str,
         typer.Option(help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
@@ -98,6 +100,16 @@ def transcribe(
         bool, typer.Option("--mip-opt-out", help="Opt out of the Model Improvement Program.")
     ] = False,
     tag: Annotated[list[str] | None, typer.Option(help="Tag the request (repeatable).")] = None,
+    language_hint: Annotated[
+        list[str] | None,
+        typer.Option(help="Expected language, e.g. de (repeatable; flux-general-multi only)."),
+    ] = None,
+    reconnect: Annotated[
+        int,
+        typer.Option(
+            help="Reconnect attempts after a dropped stream, re-sending the open turn (0 = off)."
+        ),
+    ] = 3,
     speed: Annotated[
         float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
     ] = 1.0,
@@ -155,6 +167,7 @@ def transcribe(
         keyterm=list(keyterm or []),
         mip_opt_out=True if mip_opt_out else None,
         tag=list(tag or []),
+        language_hint=list(language_hint or []),
     )
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
@@ -169,6 +182,7 @@ def transcribe(
         chunk_ms=chunk_ms,
         speed=0.0 if fast else speed,
         force_end_turn=force_end_turn,
+        reconnect=reconnect,
         channel=channel,
         raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,

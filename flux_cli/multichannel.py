@@ -212,6 +212,7 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
                     multi.displays[name],
                     api_key=settings.api_key if settings.url is not None else None,
                     force_end_turn=settings.force_end_turn,
+                    reconnect=settings.reconnect,
                 )
             )
         results: dict[str, JobResult] = {}

@@ -19,16 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flux_cli.client import (
-    AudioFeed,
-    ConnectionInfo,
-    Listener,
-    Outcome,
-    Progress,
-    Received,
-    Session,
-)
+from flux_cli.client import AudioFeed, Outcome, Session
 from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError
+from flux_cli.session_events import ConnectionInfo, Listener, Progress, Received, Reconnect
 
 CLOSE_WAIT_S = 5.0
 TICK_S = 0.1
@@ -44,6 +37,7 @@ class StreamJob:
     listener: Listener
     api_key: str | None = field(default=None, repr=False)
     force_end_turn: bool = False
+    reconnect: int = 0
 
 
 @dataclass
@@ -69,6 +63,9 @@ class _Relay:
 
     def on_progress(self, progress: Progress) -> None:
         self.events.put((self.key, "progress", progress))
+
+    def on_reconnect(self, event: Reconnect) -> None:
+        self.events.put((self.key, "reconnect", event))
 
 
 def stoppable(frames: Iterator[bytes], stop: threading.Event) -> Iterator[bytes]:
@@ -123,7 +120,12 @@ class ParallelRun:
                 return
             relay = _Relay(job.key, self.events)
             session = Session(
-                job.url, job.feed, relay, api_key=job.api_key, force_end_turn=job.force_end_turn
+                job.url,
+                job.feed,
+                relay,
+                api_key=job.api_key,
+                force_end_turn_at_close=job.force_end_turn,
+                reconnect=job.reconnect,
             )
             try:
                 outcome = session.run()
@@ -142,6 +144,8 @@ class ParallelRun:
             listener.on_message(payload)
         elif kind == "progress":
             listener.on_progress(payload)
+        elif kind == "reconnect":
+            listener.on_reconnect(payload)
         elif kind == "done":
             results[key] = payload
             if self.on_done is not None:

@@ -21,6 +21,7 @@ OutputMode = Literal["auto", "live", "text", "json"]
 OUTPUT_MODES: tuple[OutputMode, ...] = ("auto", "live", "text", "json")
 Resolved = Literal["live", "text", "json", "none"]
 CHUNK_MS_RANGE = (10, 1000)
+MAX_RECONNECT = 100
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TranscribeSettings:
     chunk_ms: int = 80
     speed: float = 1.0
     force_end_turn: bool = False
+    reconnect: int = 3  # attempts after a drop (0: fail at once, as before)
     channel: int | None = None
     raw: InputFormat = field(default_factory=InputFormat)
     output: OutputMode = "auto"
@@ -69,6 +71,10 @@ class TranscribeSettings:
             raise UsageError(
                 "--encoding opus means bare Opus packets, which flux does not make; use "
                 "--encoding ogg-opus to send an Ogg/Opus file as it is, or a PCM encoding"
+            )
+        if not 0 <= self.reconnect <= MAX_RECONNECT:
+            raise UsageError(
+                f"--reconnect must be between 0 (off) and {MAX_RECONNECT}, got {self.reconnect}"
             )
         lo, hi = CHUNK_MS_RANGE
         if not lo <= self.chunk_ms <= hi:

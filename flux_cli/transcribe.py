@@ -81,7 +81,8 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     pace = None
     if paced:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
-    return AudioFeed(_with_first(iter(frames), name), rate * bytes_per_sample(encoding), pace)
+    width = bytes_per_sample(encoding)
+    return AudioFeed(_with_first(iter(frames), name), rate * width, pace, sample_bytes=width)
 
 
 def _status_line(env: Env, line: str) -> None:
@@ -237,7 +238,9 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             feed,
             display,
             api_key=settings.api_key if settings.url is not None else None,
-            force_end_turn=settings.force_end_turn,
+            force_end_turn_at_close=settings.force_end_turn,
+            params=settings.params,
+            reconnect=settings.reconnect,
         )
         try:
             outcome = session.run()

@@ -214,6 +214,8 @@ def test_abrupt_close_is_exit_4_and_the_key_stays_secret(tmp_path: Path) -> None
             "--debug",
             "--speed",
             "4",
+            "--reconnect",
+            "0",
             DEEPGRAM_API_KEY=SECRET,
         )
     assert result.returncode == 4
