@@ -43,6 +43,18 @@ class EngineUnavailable(FluxError):
     exit_code = 6
 
 
+class MissingExtra(FluxError):
+    """An optional extra is not installed (e.g. matplotlib for ``flux report --plot``)."""
+
+    exit_code = 6
+
+
+class LogInputError(FluxError):
+    """``flux report``: the log is missing, unreadable, or holds no Flux messages."""
+
+    exit_code = 3
+
+
 class OutputFailed(FluxError):
     """The product could not be written: ``--jsonl`` or stdout hit a full disk or an I/O error."""
 

@@ -21,9 +21,10 @@ import soxr
 from conftest import timeout
 from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
-from flux_cli.client import AudioFeed, ConnectionInfo, Progress, Received, Session
+from flux_cli.client import AudioFeed, Session
 from flux_cli.errors import AudioInputError, ConnectionFailed, ServerError, UsageError
 from flux_cli.protocol import StreamParams
+from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
 from flux_cli.settings import Env, TranscribeSettings
 from flux_cli.transcribe import run
 
@@ -207,7 +208,12 @@ def test_jsonl_log_holds_every_message(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     with ScriptedServer(Script(steps=TURNS)) as srv:
         assert run(settings(tmp_path / "a.wav", srv.url, jsonl=str(log)), Streams().env) == 0
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    ours = [r for r in lines if str(r.get("type")).startswith("flux.")]
+    assert [r["type"] for r in ours] == ["flux.request", "flux.end"]
+    assert lines[0] is ours[0] and lines[-1] is ours[1]
+    assert ours[0]["url"].startswith(srv.url + "?model=flux-general-en")
+    records = lines[1:-1]
     assert [r["sequence_id"] for r in records] == [0, 1, 2, 3, 4]
     assert records[0] == {
         "type": "Connected",
@@ -231,7 +237,7 @@ def test_jsonl_to_stdout_replaces_the_text_output(tmp_path: Path) -> None:
         code = run(settings(tmp_path / "a.wav", srv.url, jsonl="-", output="auto"), streams.env)
     assert code == 0
     lines = streams.out.getvalue().splitlines()
-    assert len(lines) == 5 and all(json.loads(line)["type"] for line in lines)
+    assert len(lines) == 7 and all(json.loads(line)["type"] for line in lines)
 
 
 def test_unknown_messages_and_warnings_are_shown_not_fatal(tmp_path: Path) -> None:
@@ -268,6 +274,7 @@ class Collect:
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self.info: ConnectionInfo | None = None
+        self.reconnects: list[Reconnect] = []
 
     def on_connected(self, info: ConnectionInfo) -> None:
         self.info = info
@@ -277,6 +284,9 @@ class Collect:
 
     def on_progress(self, progress: Progress) -> None:
         pass
+
+    def on_reconnect(self, event: Reconnect) -> None:
+        self.reconnects.append(event)
 
 
 def frames_of(seconds: float) -> AudioFeed:
@@ -365,7 +375,7 @@ def test_abrupt_drop_reports_what_was_received(tmp_path: Path) -> None:
     script = Script(steps=[Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Cut"))], drop_after_frames=8)
     streams = Streams()
     with ScriptedServer(script) as srv, pytest.raises(ConnectionFailed) as info:
-        run(settings(tmp_path / "a.wav", srv.url, speed=4.0), streams.env)
+        run(settings(tmp_path / "a.wav", srv.url, speed=4.0, reconnect=0), streams.env)
     assert info.value.exit_code == 4
     assert "connection dropped" in info.value.message
     assert streams.out.getvalue() == "[00:00.00-00:00.24] Cut (unfinished)\n"

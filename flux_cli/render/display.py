@@ -6,13 +6,16 @@ turns and notices that the last message produced, so they cannot disagree about 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
-from flux_cli.client import ConnectionInfo, Progress, Received
 from flux_cli.render import state as view
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.state import Notice, Turn, ViewState
+from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
 
 
 class Output(Protocol):
@@ -28,7 +31,7 @@ class Output(Protocol):
 
 
 class Display:
-    """Implements ``client.Listener``; all calls come from the main thread."""
+    """Implements ``session_events.Listener``; all calls come from the main thread."""
 
     def __init__(self, outputs: Sequence[Output], log: JsonlLog | None = None) -> None:
         self.outputs = list(outputs)
@@ -36,6 +39,7 @@ class Display:
         self.state = ViewState()
         self.connection: ConnectionInfo | None = None
         self._closed = False
+        self._logged_request = False
 
     def _publish(self, new: ViewState, *, closing: bool = False) -> None:
         old, self.state = self.state, new
@@ -49,6 +53,9 @@ class Display:
 
     def on_connected(self, info: ConnectionInfo) -> None:
         self.connection = info
+        if self.log is not None and not self._logged_request:
+            self._logged_request = True
+            self.log.write_request(info.url, time.time())
         if info.request_id and self.state.request_id is None:
             self.state = view.replace_request_id(self.state, info.request_id)
         for output in self.outputs:
@@ -56,7 +63,9 @@ class Display:
 
     def on_message(self, received: Received) -> None:
         if self.log is not None:
-            self.log.write(received.raw, received.received_at)
+            delay = received.server_delay_s
+            sent_at = None if delay is None else received.received_at - delay
+            self.log.write(received.raw, received.received_at, sent_at)
         self._publish(
             view.apply(
                 self.state,
@@ -65,6 +74,13 @@ class Display:
                 problem=received.problem,
             )
         )
+
+    def on_reconnect(self, event: Reconnect) -> None:
+        """Say it on stderr / in the panel; a resumed stream also gets its JSONL record."""
+        if event.resumed and self.log is not None:
+            self.log.write(json.dumps(event.to_dict()), time.time())
+        notices = (*self.state.notices, Notice("reconnect", event.describe()))
+        self._publish(replace(self.state, notices=notices))
 
     def on_progress(self, progress: Progress) -> None:
         new = view.with_progress(self.state, progress.audio_sent_s, progress.input_done)
@@ -77,4 +93,6 @@ class Display:
         if self._closed:
             return
         self._closed = True
+        if self.log is not None:
+            self.log.write_end(self.state.audio_sent_s, time.time())
         self._publish(view.finish(self.state), closing=True)
