@@ -285,7 +285,13 @@ class Session:
                     raise
                 delay = backoff_s(attempt, self.backoff_first_s, self.backoff_max_s)
                 self.listener.on_reconnect(
-                    Reconnect(attempt, self.reconnect, "HTTP 429", resumed=False, delay_s=delay)
+                    Reconnect(
+                        attempt,
+                        self.reconnect,
+                        "the server has too many streams open (HTTP 429)",
+                        resumed=False,
+                        delay_s=delay,
+                    )
                 )
                 time.sleep(delay)
 
