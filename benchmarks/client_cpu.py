@@ -53,8 +53,12 @@ def startup_cpu(tree: Path) -> float:
     """CPU of ``flux --version`` (interpreter and imports), subtracted from real-time runs."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "flux_cli", "--version"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "flux_cli", "--version"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -85,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| tree | CPU s per audio s (--fast) | CPU share, one real-time stream |")
     print("|---|---|---|")
     for name in trees:
-        print(f"| {name} | {statistics.median(fast[name]):.4f} | "
-              f"{statistics.median(share[name]):.4f} |")
+        print(
+            f"| {name} | {statistics.median(fast[name]):.4f} | "
+            f"{statistics.median(share[name]):.4f} |"
+        )
     ratio_fast = statistics.median(fast["new"]) / statistics.median(fast["old"])
     ratio_rt = statistics.median(share["new"]) / statistics.median(share["old"])
-    print(f"\nnew/old: --fast {ratio_fast:.3f}, real time {ratio_rt:.3f} "
-          f"(medians of {args.runs} runs each)")
+    print(
+        f"\nnew/old: --fast {ratio_fast:.3f}, real time {ratio_rt:.3f} "
+        f"(medians of {args.runs} runs each)"
+    )
     return 0
 
 
