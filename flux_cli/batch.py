@@ -22,6 +22,7 @@ from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.labelled import LabelledLines, LabelledOutput
+from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 from flux_cli.transcribe import build_feed, check_outcome, open_text, start_local
 
@@ -254,7 +255,7 @@ def _summary(inputs: Sequence[_Input], interrupted: bool) -> str:
     done = [i for i in inputs if i.result is not None and i.result.code == 0]
     failed = [i for i in inputs if i.result is not None and i.result.code not in (0, 130)]
     stopped = len(inputs) - len(done) - len(failed)
-    turns = sum(len(i.display.state.turns) for i in inputs if i.display is not None)
+    turns = [t for i in inputs if i.display is not None for t in i.display.state.turns]
     audio = sum(i.display.state.audio_sent_s for i in inputs if i.display is not None)
     parts = [f"{len(done)} done"]
     if failed:
@@ -263,6 +264,6 @@ def _summary(inputs: Sequence[_Input], interrupted: bool) -> str:
     if stopped:
         parts.append(f"{stopped} interrupted")
     listed = ", ".join(parts)
-    return f"flux: {len(inputs)} inputs: {listed} · {turns} turns · {audio:.1f} s of audio"
+    return end_of_run_line(turns, audio, prefix=f"{len(inputs)} inputs: {listed} · ")
 
 

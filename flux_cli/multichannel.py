@@ -26,6 +26,7 @@ from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.labelled import LabelledLines
 from flux_cli.render.merge import TimeOrderMerger, bound_of
 from flux_cli.render.state import Notice, Turn, ViewState
+from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 from flux_cli.transcribe import _open_log, build_feed, check_outcome, open_text, start_local
 
@@ -111,6 +112,14 @@ class _MultiRun:
         if notice.kind != "error" and self.env is not None:
             self.env.stderr.write(f"flux: {name}: {notice.kind}: {notice.text}\n")
             self.env.stderr.flush()
+
+
+def _summary(multi: _MultiRun, env: Env) -> None:
+    """One line per channel, then none for the whole: each channel is its own stream."""
+    for name, state in multi.states().items():
+        line = end_of_run_line(state.turns, state.audio_sent_s, prefix=f"{name}: ")
+        env.stderr.write(line + "\n")
+    env.stderr.flush()
 
 
 def _writer(stream: TextIO) -> Callable[[str], None]:
@@ -228,6 +237,8 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
             multi.merger.flush()
             if multi.live is not None:
                 multi.live.close(multi.states())
+            if mode in ("live", "text"):
+                _summary(multi, env)
     codes = [r.code for r in final.values()]
     if runner.stop.is_set() or INTERRUPTED_EXIT_CODE in codes:
         return INTERRUPTED_EXIT_CODE

@@ -29,9 +29,11 @@ from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.plain import PlainOutput
+from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 
 NORMAL_CLOSE_CODES = (None, 1000, 1005)
+SUMMARISED = ("live", "text")  # modes that end with a summary line on stderr
 
 
 def _paced_pages(pages: Iterator[bytes], speed: float) -> Iterator[bytes]:
@@ -81,6 +83,11 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
     width = bytes_per_sample(encoding)
     return AudioFeed(_with_first(iter(frames), name), rate * width, pace, sample_bytes=width)
+
+
+def _status_line(env: Env, line: str) -> None:
+    env.stderr.write(line + "\n")
+    env.stderr.flush()
 
 
 def _status(env: Env, text: str) -> None:
@@ -239,7 +246,11 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             outcome = session.run()
         finally:
             display.close()
-        if check_outcome(outcome):
+        interrupted = check_outcome(outcome)  # a failed stream ends on its one error line
+        if resolve_output(settings.output, settings.jsonl, env.stdout_isatty) in SUMMARISED:
+            state = display.state
+            _status_line(env, end_of_run_line(state.turns, state.audio_sent_s))
+        if interrupted:
             return INTERRUPTED_EXIT_CODE
         _hint_if_nothing_heard(display, env)
     return 0

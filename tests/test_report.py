@@ -30,8 +30,9 @@ from flux_cli.render.display import Display
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo
 from flux_cli.render.state import Turn
+from flux_cli.render.summary import percentile
 from flux_cli.report.log import read_log
-from flux_cli.report.summary import compare, percentile, summarise, turn_rows
+from flux_cli.report.summary import compare, summarise, turn_rows
 from flux_cli.transcribe import build_feed
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"

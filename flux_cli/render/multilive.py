@@ -21,7 +21,7 @@ from flux_cli.render.live import (
     RIGHT_MARGIN,
     STATE_STYLES,
     PanelInfo,
-    finished_line,
+    finished_row,
     progress_line,
     status_line,
 )
@@ -65,7 +65,11 @@ def build_multi_panel(
         channel_line(name, state, inner, name_width) for name, state in states.items()
     ]
     together = combined(states)
-    rows += [Text(""), progress_line(together, info), status_line(together, info)]
+    rows += [
+        Text(""),
+        progress_line(together, info, inner),
+        status_line(together, info, inner),
+    ]
     return Panel(Group(*rows), title="flux · channels", title_align="left", width=width)
 
 
@@ -87,9 +91,7 @@ class MultiLiveOutput:
         return build_multi_panel(states, self.info, max(40, self.console.width - RIGHT_MARGIN))
 
     def turn(self, name: str, turn: Turn) -> None:
-        line = Text(f"{name}: ", style="bold")
-        line.append_text(finished_line(turn))
-        self.console.print(line)
+        self.console.print(finished_row(turn, name))
 
     def draw(self, states: Mapping[str, ViewState], force: bool = False) -> None:
         now = time.monotonic()
@@ -113,4 +115,5 @@ class MultiLiveOutput:
         if self._live is not None:
             self._live.stop()
             self._live = None
-        self.console.print(status_line(combined(states), self.info))
+        width = self.console.width - RIGHT_MARGIN
+        self.console.print(status_line(combined(states), self.info, width))
