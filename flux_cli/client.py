@@ -367,8 +367,9 @@ class Session:
         try:
             for item in items:
                 if isinstance(item, SendAudio):
-                    ws.send_binary(item.data)
+                    # logged first: the server's answer may arrive before send_binary returns
                     self._log.add(item.end_s, time.monotonic())
+                    ws.send_binary(item.data)
                 else:
                     ws.send(item.text)
                 self._last_send = time.monotonic()
