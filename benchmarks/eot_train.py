@@ -86,7 +86,7 @@ class _RecordingSession(TurnSession):
         super()._judge(turn)
         ev = turn.evidence
         self.records.append(PauseRecord(
-            self._last_speech_end / SR, self._pos / SR, None, ev.smart_turn, ev.transcript,
+            self._speech.last_end / SR, self._pos / SR, None, ev.smart_turn, ev.transcript,
             [[w.word, w.confidence, w.start, w.end] for w in ev.words], ev.speech_s))
 
     def _resume(self, out: list[Any]) -> None:
@@ -227,29 +227,29 @@ def samples(turns: list[list[Pause]]) -> tuple[list[dict[str, float]], list[int]
 
 def fit(sets: Sequence[str]) -> EotModel:
     rows: list[dict[str, float]] = []
-    ys: list[int] = []
+    labels: list[int] = []
     weights: list[float] = []
     for name in sets:
         x, y = samples(pauses_of(name, "train"))
         rows += x
-        ys += y
+        labels += y
         weights += [SET_WEIGHTS.get(name, 1.0) * 1000 / max(len(x), 1)] * len(x)
     names = sorted({k for r in rows for k in r})
     X = np.array([[r.get(n, 0.0) for n in names] for r in rows])
-    y = np.array(ys, dtype=float)
+    target = np.array(labels, dtype=float)
     w = np.array(weights)
     theta = np.zeros(len(names))
     reg = np.full(len(names), L2)
     reg[names.index("bias")] = 0.0
     for _ in range(50):  # Newton / IRLS
         p = 1 / (1 + np.exp(-(X @ theta)))
-        grad = X.T @ (w * (p - y)) + reg * theta
+        grad = X.T @ (w * (p - target)) + reg * theta
         hess = (X * (w * p * (1 - p))[:, None]).T @ X + np.diag(reg + 1e-9)
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    info = {"trained_on": {n: "train split" for n in sets}, "samples": len(ys),
+    info = {"trained_on": {n: "train split" for n in sets}, "samples": len(labels),
             "silence_grid_s": list(SILENCE_GRID), "l2": L2,
             "by": "python -m benchmarks.eot_train fit"}
     return EotModel({n: round(float(t), 4) for n, t in zip(names, theta, strict=True)}, info)
