@@ -114,6 +114,12 @@ def transcribe(
         str | None,
         typer.Option(help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
     ] = None,
+    srt: Annotated[
+        str | None, typer.Option(help="Write SubRip captions to FILE as turns end.")
+    ] = None,
+    vtt: Annotated[
+        str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
+    ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
     ] = False,
@@ -139,6 +145,8 @@ def transcribe(
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
     mode = cast(OutputMode, output)
+    if local and url and url != os.environ.get("FLUX_URL"):
+        raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
         source=source,
         params=params,
@@ -151,6 +159,8 @@ def transcribe(
         raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,
         jsonl=jsonl,
+        srt=srt,
+        vtt=vtt,
         debug=debug,
     )
     try:
@@ -160,6 +170,32 @@ def transcribe(
         code = 0
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    log: Annotated[str, typer.Argument(help="A log written by flux transcribe --jsonl.")],
+    format: Annotated[
+        str, typer.Option("--format", help="text (a table), json, srt or vtt (captions).")
+    ] = "text",
+    plot: Annotated[
+        str | None,
+        typer.Option(help="Draw confidence, thresholds and turns to FILE.png ([report] extra)."),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Another log of the same audio: overlay it and list turns that differ."),
+    ] = None,
+) -> None:
+    """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
+    from flux_cli.report.command import ReportFormat, ReportSettings
+    from flux_cli.report.command import run as run_report
+
+    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare)
+    try:
+        run_report(settings, Env.from_process())
+    except BrokenPipeError:
+        _quiet_stdout()
 
 
 @app.command()
@@ -177,19 +213,46 @@ def serve(
     idle_timeout: Annotated[
         float, typer.Option(help="Close a stream that sends nothing for this many seconds.")
     ] = 10.0,
+    max_streams: Annotated[
+        int | None,
+        typer.Option(help="Streams at once over all workers; more get HTTP 429 "
+                     "(default: 4 per usable core).", show_default=False),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes serving the port, each with its own models "
+                     "(default: the usable cores).", show_default=False),
+    ] = None,
+    drain_timeout: Annotated[
+        float, typer.Option(help="On SIGTERM/Ctrl-C, let open streams run this many seconds.")
+    ] = 30.0,
+    send_timeout: Annotated[
+        float, typer.Option(help="Cut a client that has not read our messages for this long.")
+    ] = 10.0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Run the offline Flux-compatible server (needs the [local] extra)."""
+    """Run the offline Flux-compatible server (needs the [local] extra).
+
+    Plain GETs on the same port: /healthz, /readyz, /v1/status, /metrics. Exit codes: 0 after
+    a clean stop or drain, 2 bad flag, 4 cannot listen (port in use...), 6 engine missing.
+    """
     from flux_cli.errors import EngineUnavailable
 
     try:
-        from flux_cli.server.app import run_server
+        from flux_cli.server.service import ServeOptions, run_server
     except ImportError as exc:
         raise EngineUnavailable(
             f"the local engine is not available ({exc}); install it with "
             "pip install 'flux-cli[local]'"
         ) from None
-    run_server(host, port, api_key, idle_timeout)
+    options = ServeOptions(
+        host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
+        max_streams=max_streams, drain_timeout_s=drain_timeout, workers=workers,
+        send_timeout_s=send_timeout,
+    )
+    code = run_server(options)
+    if code:
+        raise typer.Exit(code)
 
 
 # --------------------------------------------------------------------------- error boundary

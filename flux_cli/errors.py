@@ -43,15 +43,22 @@ class EngineUnavailable(FluxError):
     exit_code = 6
 
 
-INTERRUPTED_EXIT_CODE = 130
+class MissingExtra(FluxError):
+    """An optional extra is not installed (e.g. matplotlib for ``flux report --plot``)."""
 
-EXIT_CODES = {
-    0: "success",
-    1: "unexpected internal error (run with --debug for the traceback)",
-    UsageError.exit_code: "usage: bad flag or parameter value",
-    AudioInputError.exit_code: "audio input: missing, corrupt, empty or unrecognised input",
-    ConnectionFailed.exit_code: "connection: cannot connect, handshake refused, or dropped",
-    ServerError.exit_code: "server error: the server sent a fatal Error message",
-    EngineUnavailable.exit_code: "local engine unavailable: install the [local] extra",
-    INTERRUPTED_EXIT_CODE: "interrupted (Ctrl-C)",
-}
+    exit_code = 6
+
+
+class LogInputError(FluxError):
+    """``flux report``: the log is missing, unreadable, or holds no Flux messages."""
+
+    exit_code = 3
+
+
+class OutputFailed(FluxError):
+    """The product could not be written: ``--jsonl`` or stdout hit a full disk or an I/O error."""
+
+    exit_code = 7
+
+
+INTERRUPTED_EXIT_CODE = 130

@@ -54,6 +54,8 @@ class TranscribeSettings:
     raw: InputFormat = field(default_factory=InputFormat)
     output: OutputMode = "auto"
     jsonl: str | None = None
+    srt: str | None = None
+    vtt: str | None = None
     debug: bool = False
 
     def validate(self) -> None:
@@ -62,6 +64,11 @@ class TranscribeSettings:
             self.params.validate()
         except ParamError as exc:
             raise UsageError(str(exc)) from None
+        if self.params.encoding == "opus":
+            raise UsageError(
+                "--encoding opus means bare Opus packets, which flux does not make; use "
+                "--encoding ogg-opus to send an Ogg/Opus file as it is, or a PCM encoding"
+            )
         lo, hi = CHUNK_MS_RANGE
         if not lo <= self.chunk_ms <= hi:
             raise UsageError(f"--chunk-ms must be between {lo} and {hi}, got {self.chunk_ms}")
@@ -73,6 +80,8 @@ class TranscribeSettings:
             raise UsageError(f"--output must be one of {', '.join(OUTPUT_MODES)}")
         if self.jsonl == "-" and self.output != "auto":
             raise UsageError("--jsonl - writes the log to stdout; drop --output or log to a file")
+        if self.srt is not None and self.srt == self.vtt:
+            raise UsageError("--srt and --vtt need different files")
         if self.url is not None:
             self.url = normalise_url(self.url)
 

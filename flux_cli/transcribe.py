@@ -8,11 +8,12 @@ Whatever way the stream ends, what was received is shown before the error is rai
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from flux_cli.client import AudioFeed, Session
 from flux_cli.errors import (
@@ -20,9 +21,11 @@ from flux_cli.errors import (
     AudioInputError,
     ConnectionFailed,
     EngineUnavailable,
+    OutputFailed,
     ServerError,
     UsageError,
 )
+from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.plain import PlainOutput
@@ -85,16 +88,75 @@ def _status(env: Env, text: str) -> None:
     env.stderr.flush()
 
 
+class _CheckedLog(io.TextIOBase):
+    """The ``--jsonl`` stream; a failed write (full disk, I/O error) becomes OutputFailed.
+
+    The session then ends as any other failure does: what was received is shown, and the
+    process exits with the output error's code instead of an unexpected traceback.
+    """
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def _failed(self, exc: OSError) -> OutputFailed:
+        return OutputFailed(f"cannot write --jsonl {self._name}: {exc.strerror or exc}")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+
+def _close_quietly(stream: TextIO) -> None:
+    """Close a log whose failure has already been reported (close flushes and fails again)."""
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
 def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
     if target is None:
         return None
     if target == "-":
         return JsonlLog(env.stdout)
     try:
-        stream: TextIO = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 - the stack closes it
+        stream: TextIO = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise UsageError(f"cannot write --jsonl {target}: {exc.strerror or exc}") from None
-    return JsonlLog(stream)
+    stack.callback(_close_quietly, stream)
+    return JsonlLog(cast(TextIO, _CheckedLog(stream, target)))
+
+
+def open_text(path: str, flag: str, stack: contextlib.ExitStack) -> TextIO:
+    """A file we write as the stream runs (line-buffered by our own flushes)."""
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+
+
+def caption_outputs(
+    settings: TranscribeSettings, stack: contextlib.ExitStack, voice: str | None = None
+) -> list[Output]:
+    """``--srt`` / ``--vtt`` writers, opened before connecting so a bad path costs nothing."""
+    outputs: list[Output] = []
+    targets: list[tuple[str | None, CaptionFormat]] = [(settings.srt, "srt"), (settings.vtt, "vtt")]
+    for path, fmt in targets:
+        if path is not None:
+            stream = open_text(path, f"--{fmt}", stack)
+            outputs.append(CaptionOutput(CaptionWriter(stream, fmt), voice))
+    return outputs
 
 
 def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> list[Output]:
@@ -147,6 +209,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
     settings.validate()
     with contextlib.ExitStack() as stack:
         log = _open_log(settings.jsonl, env, stack)
+        captions = caption_outputs(settings, stack)
         source = open_source(
             settings.source,
             raw=settings.raw if settings.raw.is_set else None,
@@ -160,7 +223,8 @@ def run(settings: TranscribeSettings, env: Env) -> int:
         url = stream_url(base, settings.params)
         from urllib.parse import urlsplit
 
-        display = Display(_outputs(settings, env, urlsplit(url).netloc, source), log)
+        outputs = _outputs(settings, env, urlsplit(url).netloc, source)
+        display = Display([*outputs, *captions], log)
         session = Session(
             url,
             feed,
@@ -183,4 +247,16 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             )
         if outcome.close_code not in NORMAL_CLOSE_CODES:
             raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
+        _hint_if_nothing_heard(display, env)
     return 0
+
+
+def _hint_if_nothing_heard(display: Display, env: Env) -> None:
+    """A clean end with no words at all is most often silent input or the wrong channel."""
+    if any(turn.transcript.strip() for turn in display.state.turns):
+        return
+    _status(
+        env,
+        f"no speech recognised in {display.state.audio_sent_s:.1f} s of audio; is the input "
+        "silent or only noise? (check the recording level, or pick a --channel)",
+    )

@@ -207,7 +207,12 @@ def test_jsonl_log_holds_every_message(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     with ScriptedServer(Script(steps=TURNS)) as srv:
         assert run(settings(tmp_path / "a.wav", srv.url, jsonl=str(log)), Streams().env) == 0
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    ours = [r for r in lines if str(r.get("type")).startswith("flux.")]
+    assert [r["type"] for r in ours] == ["flux.request", "flux.end"]
+    assert lines[0] is ours[0] and lines[-1] is ours[1]
+    assert ours[0]["url"].startswith(srv.url + "?model=flux-general-en")
+    records = lines[1:-1]
     assert [r["sequence_id"] for r in records] == [0, 1, 2, 3, 4]
     assert records[0] == {
         "type": "Connected",
@@ -231,7 +236,7 @@ def test_jsonl_to_stdout_replaces_the_text_output(tmp_path: Path) -> None:
         code = run(settings(tmp_path / "a.wav", srv.url, jsonl="-", output="auto"), streams.env)
     assert code == 0
     lines = streams.out.getvalue().splitlines()
-    assert len(lines) == 5 and all(json.loads(line)["type"] for line in lines)
+    assert len(lines) == 7 and all(json.loads(line)["type"] for line in lines)
 
 
 def test_unknown_messages_and_warnings_are_shown_not_fatal(tmp_path: Path) -> None:

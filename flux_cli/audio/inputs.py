@@ -7,6 +7,7 @@ handled in ``streams``. Nothing here prints: notices go through a callback.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from typing import IO
 
@@ -24,14 +25,17 @@ from flux_cli.errors import AudioInputError
 __all__ = ["AudioSource", "InputFormat", "open_source"]
 
 
-def _check_file(path: str) -> int:
+def _stat(path: str) -> os.stat_result:
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except FileNotFoundError:
         raise AudioInputError(f"{path}: no such file") from None
     except OSError as err:
         raise AudioInputError(f"{path}: cannot open ({err.strerror or err})") from None
-    if os.path.isdir(path):
+
+
+def _check_file(path: str, st: os.stat_result) -> int:
+    if stat.S_ISDIR(st.st_mode):
         raise AudioInputError(f"{path}: is a directory, not an audio file")
     if not os.access(path, os.R_OK):
         raise AudioInputError(f"{path}: permission denied")
@@ -66,6 +70,19 @@ def _open_raw_file(
         raise
 
 
+def _open_pipe(path: str, raw: InputFormat | None, channel: int | None, say: Notice) -> AudioSource:
+    """A pipe named by path (a FIFO, ``<(...)``, ``/dev/stdin``): read as it streams, like ``-``."""
+    try:
+        stream = open(path, "rb", buffering=0)  # noqa: SIM115 - the source closes it
+    except OSError as err:
+        raise AudioInputError(f"{path}: cannot open ({err.strerror or err})") from None
+    try:
+        return open_stdin(stream, raw, channel, say, name=path, closer=stream.close)
+    except BaseException:
+        stream.close()
+        raise
+
+
 def _ignore(_: str) -> None:
     pass
 
@@ -83,7 +100,10 @@ def open_source(
     say = notice or _ignore
     if path == "-":
         return open_stdin(stdin if stdin is not None else sys.stdin.buffer, raw, channel, say)
-    size = _check_file(path)
+    st = _stat(path)
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return _open_pipe(path, raw, channel, say)
+    size = _check_file(path, st)
     if raw is not None and raw.is_set:
         return _open_raw_file(path, size, raw, channel, say)
     return SoundFileSource(path, name=path, channel=channel, block_frames=block_frames)

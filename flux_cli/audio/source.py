@@ -7,7 +7,10 @@ a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,9 +21,11 @@ from numpy.typing import NDArray
 
 from flux_cli.audio.ogg import iter_pages
 from flux_cli.audio.sampleformat import SAMPLE_FORMATS
+from flux_cli.audio.truncation import truncation
 from flux_cli.errors import AudioInputError, UsageError
 
 BLOCK_FRAMES = 4096
+_XING = "Xing stream size off"  # libmpg123, when an MP3 holds less than its header says
 
 
 @dataclass
@@ -74,6 +79,7 @@ class AudioSource(ABC):
                 f"{name}: channel {channel} is out of range; the input has {channels} "
                 f"channel{'s' if channels != 1 else ''} (0..{channels - 1})"
             )
+        self._closers: list[Callable[[], None]] = []
         self.name = name
         self.sample_rate = sample_rate
         self.channels = channels
@@ -111,8 +117,15 @@ class AudioSource(ABC):
         """Raw Ogg pages when the input is Ogg/Opus (for ``--encoding ogg-opus``), else None."""
         return None
 
-    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
+    def close(self) -> None:
         """Release the file; stdin is left open (it is not ours)."""
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+
+    def add_closer(self, closer: Callable[[], None]) -> None:
+        """Also run ``closer`` on close (a pipe opened by path belongs to the source)."""
+        self._closers.append(closer)
 
     def __enter__(self) -> AudioSource:
         return self
@@ -137,6 +150,34 @@ def _read_next(handle: sf.SoundFile, frames: int) -> NDArray[np.float32]:
     return out[: max(int(got), 0)]
 
 
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Catch what C libraries write to fd 2 (libmpg123 warns there on a cut MP3).
+
+    Only used while libsndfile opens a file, before any other thread of ours runs, so no
+    message of our own can be lost in the swap.
+    """
+    caught: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield caught
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield caught
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            caught.append(text)
+            other = "".join(line for line in text.splitlines(True) if _XING not in line)
+            if other:  # not ours to hide
+                os.write(2, other.encode())
+
+
 def _read_error(name: str, err: Exception) -> AudioInputError:
     detail = getattr(err, "error_string", None) or str(err)
     detail = " ".join(str(detail).split())
@@ -154,11 +195,17 @@ class SoundFileSource(AudioSource):
         channel: int | None = None,
         block_frames: int = BLOCK_FRAMES,
     ) -> None:
-        try:
-            self._sf = sf.SoundFile(file)
-        except (sf.SoundFileError, RuntimeError) as err:
-            raise _read_error(name, err) from None
+        with _captured_stderr() as said:
+            try:
+                self._sf = sf.SoundFile(file)
+            except (sf.SoundFileError, RuntimeError) as err:
+                raise _read_error(name, err) from None
         self._file = file
+        self._cut: str | None = None
+        if _XING in "".join(said):  # libmpg123's Xing check: bytes are missing
+            self._cut = "truncated: the MP3 stream is shorter than its header says"
+        elif isinstance(file, str):
+            self._cut = truncation(file, self._sf.format)
         self._block_frames = block_frames
         info = self._sf
         if info.frames == 0:
@@ -188,12 +235,16 @@ class SoundFileSource(AudioSource):
             while True:
                 block = _read_next(self._sf, self._block_frames)
                 if len(block) == 0:
-                    return
+                    break
                 done += len(block)
                 yield block
         except (sf.SoundFileError, RuntimeError) as err:
             at = f"{self.name} at {done / self.sample_rate:.1f} s"
             raise _read_error(at, err) from None
+        if self._cut is not None:
+            raise AudioInputError(
+                f"{self.name}: {self._cut} (sent the {done / self.sample_rate:.1f} s it holds)"
+            )
 
     def ogg_opus_bytes(self) -> Iterator[bytes] | None:
         if (self.format, self.subtype) != ("OGG", "OPUS"):
@@ -209,6 +260,7 @@ class SoundFileSource(AudioSource):
 
     def close(self) -> None:
         self._sf.close()
+        super().close()
 
 
 class StreamSource(AudioSource):
@@ -246,3 +298,4 @@ class StreamSource(AudioSource):
         if self._closer is not None:
             self._closer()
             self._closer = None
+        super().close()

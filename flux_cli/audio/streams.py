@@ -31,9 +31,23 @@ Reader = Callable[[], bytes]
 def chunk_reader(stream: IO[bytes], name: str) -> Reader:
     """A reader that returns what one read of the stream gives (at most one syscall).
 
-    ``read1`` on a buffered pipe returns as soon as any bytes arrive, so live audio is not
-    held back waiting for a full buffer.
+    A real file descriptor is read with ``os.read``, below Python's buffered reader: the
+    sender thread may still be blocked in that read when the session ends, and a thread
+    blocked inside ``BufferedReader.read1`` holds the buffer's lock, which the interpreter
+    needs at shutdown (``Fatal Python error: _enter_buffered_busy``, exit 134). A blocked
+    ``os.read`` holds no Python lock, so the thread can be abandoned safely. Streams without
+    a descriptor (in-memory) use ``read1``, which also returns as soon as any bytes arrive.
     """
+    fd = _fileno(stream)
+    if fd is not None:
+
+        def read_fd() -> bytes:
+            try:
+                return os.read(fd, READ_SIZE)
+            except OSError as err:
+                raise AudioInputError(f"{name}: read failed ({err.strerror or err})") from None
+
+        return read_fd
     read1 = getattr(stream, "read1", None)
     read: Callable[[int], bytes] = read1 if read1 is not None else stream.read
 
@@ -44,6 +58,14 @@ def chunk_reader(stream: IO[bytes], name: str) -> Reader:
             raise AudioInputError(f"{name}: read failed ({err.strerror or err})") from None
 
     return read_chunk
+
+
+def _fileno(stream: IO[bytes]) -> int | None:
+    """The stream's descriptor (nothing reads it before us, so no bytes sit buffered above)."""
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def prefixed(prefix: bytes, read: Reader) -> Reader:
@@ -154,31 +176,42 @@ def paced_by_source(stream: IO[bytes]) -> bool:
 
 
 def open_stdin(
-    stream: IO[bytes], raw: InputFormat | None, channel: int | None, notice: Notice
+    stream: IO[bytes],
+    raw: InputFormat | None,
+    channel: int | None,
+    notice: Notice,
+    *,
+    name: str = "stdin",
+    closer: Callable[[], None] | None = None,
 ) -> AudioSource:
-    name = "stdin"
+    """stdin, or any pipe given by path (a FIFO, ``<(...)``, ``/dev/stdin``): sniff and stream."""
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
         raise AudioInputError(
-            "stdin is a terminal; pipe audio in (e.g. arecord -f S16_LE -r 16000 -t wav | ...)"
+            f"{name} is a terminal; pipe audio in (e.g. arecord -f S16_LE -r 16000 -t wav | ...)"
         )
     live = paced_by_source(stream)
     read = chunk_reader(stream, name)
     head = sniff(read)
     if not head:
-        raise AudioInputError("stdin is empty: no audio arrived")
+        raise AudioInputError(f"{name} is empty: no audio arrived")
     read = prefixed(head, read)
     raw_given = raw is not None and raw.is_set
     if is_wav(head):
         if raw_given:
-            notice("stdin is a WAV stream; ignoring the --input-* flags")
-        return wav_stream(read, name, channel, is_live=live)
-    if raw is not None and raw_given:
-        return raw_stream(read, raw, name, channel, is_live=live)
-    if looks_compressed(head):
-        notice("stdin is compressed audio (FLAC/Ogg/MP3): reading all of it before sending")
+            notice(f"{name} is a WAV stream; ignoring the --input-* flags")
+        source: AudioSource = wav_stream(read, name, channel, is_live=live)
+    elif raw is not None and raw_given:
+        source = raw_stream(read, raw, name, channel, is_live=live)
+    elif looks_compressed(head):
+        notice(f"{name} is compressed audio (FLAC/Ogg/MP3): reading all of it before sending")
         data = b"".join(iter(read, b""))
-        return SoundFileSource(io.BytesIO(data), name=name, channel=channel)
-    raise AudioInputError(
-        f"stdin is not WAV, FLAC, Ogg or MP3; for raw PCM say its format, e.g. {RAW_FLAGS_HINT}"
-    )
+        source = SoundFileSource(io.BytesIO(data), name=name, channel=channel)
+    else:
+        raise AudioInputError(
+            f"{name} is not WAV, FLAC, Ogg or MP3; for raw PCM say its format, "
+            f"e.g. {RAW_FLAGS_HINT}"
+        )
+    if closer is not None:
+        source.add_closer(closer)
+    return source

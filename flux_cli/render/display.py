@@ -6,6 +6,7 @@ turns and notices that the last message produced, so they cannot disagree about 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -36,6 +37,7 @@ class Display:
         self.state = ViewState()
         self.connection: ConnectionInfo | None = None
         self._closed = False
+        self._logged_request = False
 
     def _publish(self, new: ViewState, *, closing: bool = False) -> None:
         old, self.state = self.state, new
@@ -49,6 +51,9 @@ class Display:
 
     def on_connected(self, info: ConnectionInfo) -> None:
         self.connection = info
+        if self.log is not None and not self._logged_request:
+            self._logged_request = True
+            self.log.write_request(info.url, time.time())
         if info.request_id and self.state.request_id is None:
             self.state = view.replace_request_id(self.state, info.request_id)
         for output in self.outputs:
@@ -56,7 +61,9 @@ class Display:
 
     def on_message(self, received: Received) -> None:
         if self.log is not None:
-            self.log.write(received.raw, received.received_at)
+            delay = received.server_delay_s
+            sent_at = None if delay is None else received.received_at - delay
+            self.log.write(received.raw, received.received_at, sent_at)
         self._publish(
             view.apply(
                 self.state,
@@ -77,4 +84,6 @@ class Display:
         if self._closed:
             return
         self._closed = True
+        if self.log is not None:
+            self.log.write_end(self.state.audio_sent_s, time.time())
         self._publish(view.finish(self.state), closing=True)

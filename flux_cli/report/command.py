@@ -1,0 +1,74 @@
+"""``flux report`` as a library call: read the log(s), print the report, draw the plot.
+
+The thin shell around the pure parts: file reading and its errors, the choice between a
+Rich table (stdout is a terminal) and plain text, and where each output goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from flux_cli.errors import LogInputError, UsageError
+from flux_cli.report import formats
+from flux_cli.report.log import LogError, RunLog, read_log
+from flux_cli.report.summary import compare, summarise, turn_rows
+from flux_cli.settings import Env
+
+ReportFormat = Literal["text", "json", "srt", "vtt"]
+REPORT_FORMATS: tuple[ReportFormat, ...] = ("text", "json", "srt", "vtt")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    log: str
+    format: ReportFormat = "text"
+    plot: str | None = None
+    compare: str | None = None
+
+
+def load(path: str) -> RunLog:
+    """Read a log file, or raise LogInputError (exit 3) with one line saying why."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return read_log(f, path)
+    except FileNotFoundError:
+        raise LogInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LogInputError(f"{path}: is a directory, not a --jsonl log") from None
+    except OSError as exc:
+        raise LogInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except LogError as exc:
+        raise LogInputError(str(exc)) from None
+
+
+def run(settings: ReportSettings, env: Env) -> int:
+    if settings.format not in REPORT_FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(REPORT_FORMATS)}")
+    if settings.plot is not None and not settings.plot.lower().endswith(".png"):
+        raise UsageError(f"--plot writes a PNG; name it *.png, got {settings.plot!r}")
+    run_log = load(settings.log)
+    other = load(settings.compare) if settings.compare is not None else None
+    summary, rows = summarise(run_log), turn_rows(run_log)
+    comparison = None
+    if other is not None:
+        comparison = (summarise(other), compare(run_log.turns, other.turns))
+    if settings.plot is not None:
+        from flux_cli.report.plot import write_plot
+
+        write_plot(settings.plot, run_log, other)  # before printing: a missing extra fails first
+    if settings.format == "json":
+        env.stdout.write(formats.json_report(summary, rows, comparison))
+    elif settings.format in ("srt", "vtt"):
+        env.stdout.write(formats.captions_report(run_log, settings.format))
+    elif env.stdout_isatty:
+        from flux_cli.render.report_table import print_report
+
+        print_report(env.stdout, summary, rows, comparison)
+    else:
+        env.stdout.write(formats.text_report(summary, rows, comparison))
+    env.stdout.flush()
+    if settings.plot is not None:
+        env.stderr.write(f"flux: plot written to {settings.plot}\n")
+        env.stderr.flush()
+    return 0
