@@ -99,7 +99,8 @@ def end_to_end(server: EngineServer, work: Path, slack: float) -> dict[str, Any]
 
 
 def reliability(model: EotModel) -> list[dict[str, float]]:
-    """Predicted vs observed end rate on the held-out hazard samples (all sets pooled)."""
+    """Predicted vs observed end rate on the held-out hazard samples (all sets pooled), inside
+    pauses weighing ``eot_train.INSIDE_WEIGHT`` as in training (the cost the model prices in)."""
     preds: list[float] = []
     ys: list[int] = []
     for name in TEST_SETS:
@@ -109,13 +110,14 @@ def reliability(model: EotModel) -> list[dict[str, float]]:
             preds.append(1 / (1 + np.exp(-z)))
         ys += y
     p, t = np.array(preds), np.array(ys)
+    w = np.where(t == 1, 1.0, eot_train.INSIDE_WEIGHT)
     bins = []
     for lo in np.arange(0.0, 1.0, 0.1):
         mask = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         if mask.sum():
             bins.append({"bin": round(float(lo), 1), "n": int(mask.sum()),
-                         "predicted": round(float(p[mask].mean()), 3),
-                         "observed": round(float(t[mask].mean()), 3)})
+                         "predicted": round(float(np.average(p[mask], weights=w[mask])), 3),
+                         "observed": round(float(np.average(t[mask], weights=w[mask])), 3)})
     return bins
 
 

@@ -31,9 +31,9 @@ def test_replayed_end_is_where_the_live_detector_reaches_the_threshold(text: str
     p = pause(5.0, text=text, length=math.inf, is_end=True)
     s = model_rule(MODEL, 0.7)(p)
     detector = Detector(dataclasses.replace(DEFAULT_CONFIG, model=MODEL))
-    base = detector.base_logit(p.record.evidence())
-    assert detector.paused(base, s) == pytest.approx(0.7, abs=1e-9) or (
-        s == pytest.approx(0.192) and detector.paused(base, s) >= 0.7)
+    line = detector.judge(p.record.evidence())
+    assert detector.paused(line, s) == pytest.approx(0.7, abs=1e-9) or (
+        s == pytest.approx(0.192) and detector.paused(line, s) >= 0.7)
 
 
 def test_replay_counts_a_cut_inside_a_pause_and_the_latency_at_the_end() -> None:

@@ -55,7 +55,7 @@ FINISHED = PauseEvidence(
           ("the", 0.95, 0.5, 0.6), ("new", 0.95, 0.6, 0.8), ("card", 0.95, 0.8, 1.0),
           ("sent", 0.95, 1.0, 1.2), ("to", 0.95, 1.2, 1.3), ("my", 0.95, 1.3, 1.4),
           ("work", 0.95, 1.4, 1.6), ("address.", 0.9, 1.6, 2.1)),
-    2.1,
+    3.5,  # 11 words in 3.5 s: an ordinary rate
 )
 UNFINISHED = PauseEvidence(
     0.6,
@@ -63,7 +63,14 @@ UNFINISHED = PauseEvidence(
     words(("I", 0.9, 0.0, 0.1), ("would", 0.95, 0.1, 0.3), ("like", 0.95, 0.3, 0.5),
           ("to", 0.95, 0.5, 0.6), ("book", 0.95, 0.6, 0.8), ("a", 0.95, 0.8, 0.9),
           ("table", 0.95, 0.9, 1.2), ("for", 0.8, 1.2, 1.35)),
-    1.35,
+    2.5,
+)
+QUESTION = PauseEvidence(
+    0.97,
+    "Could you check my order, please?",
+    words(("Could", 0.9, 0.0, 0.2), ("you", 0.95, 0.2, 0.35), ("check", 0.95, 0.35, 0.6),
+          ("my", 0.95, 0.6, 0.75), ("order,", 0.9, 0.75, 1.1), ("please?", 0.9, 1.1, 1.7)),
+    1.7,
 )
 
 
@@ -75,7 +82,7 @@ def test_features_of_a_pause() -> None:
     assert f["log_words"] == pytest.approx(math.log1p(11))
     assert f["last_conf"] == pytest.approx(0.9)
     assert f["last_stretch"] == pytest.approx(math.log(0.5 / 0.2))  # "address." is stretched
-    assert f["rate"] == pytest.approx(11 / 2.1)
+    assert f["rate"] == pytest.approx(11 / 3.5)
     g = features(UNFINISHED)
     assert g["kind_continuation"] == 1.0
     assert features(PauseEvidence(0.5, "")) == {"bias": 1.0, "smart_logit": 0.0}
@@ -85,25 +92,30 @@ def test_the_committed_model_loads_and_scores_literal_evidence_as_committed() ->
     data = json.loads(MODEL_FILE.read_text())
     model = default_model()
     assert dict(model.weights) == data["weights"]
+    w = data["weights"]
     for evidence in (FINISHED, UNFINISHED):
-        expected = sum(data["weights"].get(k, 0.0) * v for k, v in features(evidence).items())
-        assert model.base_logit(evidence) == pytest.approx(expected)
-    assert model.uses_smart_turn and model.silence_slope > 0
+        f = features(evidence)
+        base = sum(w.get(k, 0.0) * v for k, v in f.items())
+        slope = w["silence_s"] + sum(w.get(k + "*s", 0.0) * v for k, v in f.items())
+        assert model.line(evidence) == pytest.approx((base, slope))
+        assert slope > 0
+    assert model.uses_smart_turn
     assert EotModel.from_json(model.to_json()) == model
 
 
 def silence_to_reach(detector: Detector, evidence: PauseEvidence, threshold: float) -> float:
-    base = detector.base_logit(evidence)
+    line = detector.judge(evidence)
     s = detector.config.decide_after_s
-    while detector.paused(base, s) < threshold and s < 10:
+    while detector.paused(line, s) < threshold and s < 10:
         s += 0.032
     return s
 
 
-def test_the_committed_model_ends_a_finished_sentence_at_once_and_waits_for_an_unfinished_one(
+def test_the_committed_model_ends_on_strong_evidence_at_once_and_waits_on_weak(
 ) -> None:
     detector = Detector()
-    assert silence_to_reach(detector, FINISHED, 0.7) <= 0.25
+    assert silence_to_reach(detector, QUESTION, 0.7) == pytest.approx(0.192)  # decision point
+    assert silence_to_reach(detector, FINISHED, 0.7) <= 0.6
     assert silence_to_reach(detector, UNFINISHED, 0.7) > 1.2
     # the acoustic model moves it: the same words with a "not done" prosody wait longer
     doubtful = dataclasses.replace(FINISHED, smart_turn=0.05)
@@ -112,8 +124,8 @@ def test_the_committed_model_ends_a_finished_sentence_at_once_and_waits_for_an_u
 
 def test_confidence_rises_with_silence_and_never_reaches_one() -> None:
     detector = Detector()
-    base = detector.base_logit(PauseEvidence(smart_turn=0.99, transcript="Thank you."))
-    ramp = [detector.paused(base, s / 10) for s in range(2, 100)]
+    line = detector.judge(PauseEvidence(smart_turn=0.99, transcript="Thank you."))
+    ramp = [detector.paused(line, s / 10) for s in range(2, 100)]
     assert ramp == sorted(ramp)
     assert max(ramp) < 1.0  # eot_threshold=1.0 means the model never ends a turn
     assert detector.undecided(0.1) < detector.undecided(0.5) < 1.0
@@ -123,7 +135,7 @@ def test_confidence_rises_with_silence_and_never_reaches_one() -> None:
 def test_a_config_can_carry_its_own_model() -> None:
     pinned = Detector(dataclasses.replace(DEFAULT_CONFIG, model=PINNED_MODEL))
     assert pinned.model is PINNED_MODEL
-    assert pinned.base_logit(PauseEvidence(0.5, "Okay.")) != pinned.base_logit(
+    assert pinned.judge(PauseEvidence(0.5, "Okay.")) != pinned.judge(
         PauseEvidence(0.5, "and")
     )
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -32,6 +32,7 @@ class DetectorConfig:
     # ... or, once its burst has been silent this long, this much speech: a short word.
     min_word_speech_s: float = 0.064
     short_word_wait_s: float = 0.096
+    short_word_pad_s: float = 0.4  # audio kept before a short word's onset (quiet onsets)
     # A candidate burst whose decode stays empty is dropped after this much silence.
     candidate_drop_s: float = 0.6
     # Speech this long ends a pause (shorter blips are ignored).
@@ -195,22 +196,21 @@ class PauseEvidence:
 
 
 class ConfidenceModel(Protocol):
-    """Evidence of a judged pause -> logit, plus how fast the logit rises with silence."""
-
-    @property
-    def silence_slope(self) -> float: ...
+    """Evidence of a judged pause -> its logit as a line over the silence so far."""
 
     @property
     def uses_smart_turn(self) -> bool: ...
 
-    def base_logit(self, evidence: PauseEvidence) -> float: ...
+    def line(self, evidence: PauseEvidence) -> tuple[float, float]:
+        """(base, slope): the logit after ``s`` seconds of silence is ``base + slope · s``."""
+        ...
 
 
 class Detector:
     """Turns the signals of the current state into ``end_of_turn_confidence``.
 
-    While paused after the decision point: ``sigmoid(base + silence_slope · s)``, where the
-    model (by default the learned ``eot_model.json``) computes ``base`` once per pause.
+    While paused after the decision point: ``sigmoid(base + slope · s)``, where the model
+    (by default the learned ``eot_model.json``) computes ``(base, slope)`` once per pause.
     """
 
     def __init__(self, config: DetectorConfig = DEFAULT_CONFIG) -> None:
@@ -228,10 +228,11 @@ class Detector:
         logit_ = c.undecided_logit + c.undecided_slope_per_s * (silence_s - c.decide_after_s)
         return min(sigmoid(logit_), _CONF_MAX)
 
-    def base_logit(self, evidence: PauseEvidence) -> float:
-        """The silence-independent part, computed once per pause."""
-        return self.model.base_logit(evidence)
+    def judge(self, evidence: PauseEvidence) -> tuple[float, float]:
+        """The pause's logit line (base, slope), computed once per pause."""
+        return self.model.line(evidence)
 
-    def paused(self, base: float, silence_s: float) -> float:
+    def paused(self, line: tuple[float, float], silence_s: float) -> float:
         """A judged pause: a pause that goes on is more and more likely an end."""
-        return min(sigmoid(base + self.model.silence_slope * silence_s), _CONF_MAX)
+        base, slope = line
+        return min(sigmoid(base + slope * silence_s), _CONF_MAX)

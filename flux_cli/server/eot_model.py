@@ -6,8 +6,9 @@ Why logistic: its output is a probability that stays calibrated when trained as 
 with plain Python; and each weight can be read. Weights live in ``eot_model.json`` beside this
 file, written by ``benchmarks/eot_train.py`` (which says what it was trained on).
 
-The silence enters linearly (``silence_s``), so a pause's confidence is
-``sigmoid(base + w_silence · s)``: ``base`` is computed once per pause from the evidence.
+The silence enters linearly, alone (``silence_s``) and times some features (``<name>*s``: how
+fast the confidence rises may depend on what was heard), so a pause's confidence is
+``sigmoid(base + slope · s)`` with ``base`` and ``slope`` computed once per pause.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from flux_cli.server.detector import (
 MODEL_FILE = Path(__file__).with_name("eot_model.json")
 SILENCE = "silence_s"
 SMART = "smart_logit"
+INTERACTION = "*s"  # suffix of a feature's weight on the silence slope
 SMART_CLIP = 0.02
 SHORT_TURN_WORDS = 4
 
@@ -79,20 +81,21 @@ class EotModel:
     info: Mapping[str, object] = field(default_factory=dict)
 
     @property
-    def silence_slope(self) -> float:
-        return float(self.weights.get(SILENCE, 0.0))
-
-    @property
     def uses_smart_turn(self) -> bool:
-        return bool(self.weights.get(SMART, 0.0))
+        return bool(self.weights.get(SMART, 0.0) or self.weights.get(SMART + INTERACTION, 0.0))
 
-    def base_logit(self, evidence: PauseEvidence) -> float:
-        return sum(
-            self.weights.get(name, 0.0) * value for name, value in features(evidence).items()
-        )
+    def line(self, evidence: PauseEvidence) -> tuple[float, float]:
+        """(base, slope): the pause's logit is ``base + slope · s`` after ``s`` s of silence."""
+        base = 0.0
+        slope = self.weights.get(SILENCE, 0.0)
+        for name, value in features(evidence).items():
+            base += self.weights.get(name, 0.0) * value
+            slope += self.weights.get(name + INTERACTION, 0.0) * value
+        return base, slope
 
     def probability(self, evidence: PauseEvidence, silence_s: float) -> float:
-        z = self.base_logit(evidence) + self.silence_slope * silence_s
+        base, slope = self.line(evidence)
+        z = base + slope * silence_s
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
     def to_json(self) -> str:

@@ -60,8 +60,9 @@ def main() -> None:
     paused("maybe_pause", "Well, I was thinking that maybe we could meet again next week.",
            "we", 1.0)
 
-    # Two parties: the neural voice, then 300 ms later a flite voice (a committed clip).
-    first = utterance(sources, "Hi, I need to change the delivery address on my order.").audio
+    # Two parties: the neural voice asks, then 300 ms later a flite voice (a committed clip)
+    # answers. (A statement before a 300 ms gap is often merged: see benchmarks/results/.)
+    first = utterance(sources, "Could you check where my order is, please?").audio
     second, rate = sf.read(ROOT / "tests/data/speech/stream_two.wav", dtype="float32")
     assert rate == RATE
     second = natural.level(natural.trimmed(np.asarray(second, dtype=np.float32)))
@@ -70,18 +71,25 @@ def main() -> None:
     sf.write(OUT / "two_party.wav", audio, RATE, subtype="PCM_16")
     first_end = 0.5 + len(first) / RATE
     index["two_party"] = {
-        "texts": ["Hi, I need to change the delivery address on my order.",
+        "texts": ["Could you check where my order is, please?",
                   "And this is a different stream."],
         "turns_s": [[0.5, round(first_end, 3)],
                     [round(first_end + 0.3, 3), round(first_end + 0.3 + len(second) / RATE, 3)]],
     }
 
-    # A quiet, short first word: "Hi." 45 dB below full scale, then silence.
-    hi = natural.level(natural.trimmed(sources._speak("Hi.")), -45.0)
-    audio = np.concatenate([floor(0.5, rng), hi, floor(2.0, rng)])
-    sf.write(OUT / "quiet_hi.wav", audio, RATE, subtype="PCM_16")
-    index["quiet_hi"] = {"text": "Hi.", "speech_s": [0.5, round(0.5 + len(hi) / RATE, 3)],
-                         "level_dbfs": -45.0}
+    # A quiet, short first word on a phone line: "Yes." 45 dB below full scale through the
+    # 300-3400 Hz band, over a -60 dBFS noise floor.
+    import soxr
+
+    from benchmarks.natural_corpus import telephone
+
+    word = natural.level(natural.trimmed(sources._speak("Yes.")), -45.0)
+    dry = np.concatenate([np.zeros(8000, np.float32), word, np.zeros(32000, np.float32)])
+    audio = soxr.resample(telephone(dry), 8000, RATE).astype(np.float32)
+    audio = (audio + rng.normal(0.0, 1e-3, len(audio))).astype(np.float32)
+    sf.write(OUT / "quiet_yes.wav", audio, RATE, subtype="PCM_16")
+    index["quiet_yes"] = {"text": "Yes.", "speech_s": [0.5, round(0.5 + len(word) / RATE, 3)],
+                          "level_dbfs": -45.0, "band_hz": [300, 3400], "floor_dbfs": -60.0}
     (OUT / "natural.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
