@@ -157,6 +157,9 @@ def stream_realtime(url: str, wav: Path, query: str, speed: float = 1.0) -> Real
         def on_progress(self, progress: client.Progress) -> None:
             pass
 
+        def on_reconnect(self, event: client.Reconnect) -> None:
+            pass
+
     def feed() -> Iterator[bytes]:
         yield from frames
 

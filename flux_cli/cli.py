@@ -54,7 +54,10 @@ def _root(version: VersionOption = False) -> None:
 
 @app.command()
 def transcribe(
-    source: Annotated[str, typer.Argument(help="Audio file to stream, or - for stdin.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Audio files to stream, or - for stdin.", metavar="SOURCE..."),
+    ],
     url: Annotated[
         str | None,
         typer.Option(
@@ -72,7 +75,9 @@ def transcribe(
         ),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
-    model: Annotated[str, typer.Option(help="Flux model.")] = "flux-general-en",
+    model: Annotated[
+        str, typer.Option(help="Flux model: flux-general-en or flux-general-multi.")
+    ] = "flux-general-en",
     encoding: Annotated[
         str,
         typer.Option(help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
@@ -95,6 +100,16 @@ def transcribe(
         bool, typer.Option("--mip-opt-out", help="Opt out of the Model Improvement Program.")
     ] = False,
     tag: Annotated[list[str] | None, typer.Option(help="Tag the request (repeatable).")] = None,
+    language_hint: Annotated[
+        list[str] | None,
+        typer.Option(help="Expected language, e.g. de (repeatable; flux-general-multi only)."),
+    ] = None,
+    reconnect: Annotated[
+        int,
+        typer.Option(
+            help="Reconnect attempts after a dropped stream, re-sending the open turn (0 = off)."
+        ),
+    ] = 3,
     speed: Annotated[
         float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
     ] = 1.0,
@@ -120,6 +135,17 @@ def transcribe(
     vtt: Annotated[
         str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
     ] = None,
+    jobs: Annotated[
+        int, typer.Option(help="With several inputs: stream this many at once.")
+    ] = 1,
+    multichannel: Annotated[
+        bool,
+        typer.Option("--multichannel", help="Stream each channel on its own connection."),
+    ] = False,
+    channel_names: Annotated[
+        str | None,
+        typer.Option(help="Names for --multichannel's channels, e.g. caller,agent (ch0,ch1...)."),
+    ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
     ] = False,
@@ -128,7 +154,7 @@ def transcribe(
     ] = False,
     version: VersionOption = False,
 ) -> None:
-    """Stream SOURCE (a file, or - for stdin) and print each turn as it ends."""
+    """Stream each SOURCE (a file, or - for stdin) and print each turn as it ends."""
     from flux_cli import transcribe as transcribe_mod
 
     params = StreamParams(
@@ -141,6 +167,7 @@ def transcribe(
         keyterm=list(keyterm or []),
         mip_opt_out=True if mip_opt_out else None,
         tag=list(tag or []),
+        language_hint=list(language_hint or []),
     )
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
@@ -148,13 +175,14 @@ def transcribe(
     if local and url and url != os.environ.get("FLUX_URL"):
         raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
-        source=source,
+        source=sources[0],
         params=params,
         url=resolve_url(url, api_key, local),
         api_key=api_key or None,
         chunk_ms=chunk_ms,
         speed=0.0 if fast else speed,
         force_end_turn=force_end_turn,
+        reconnect=reconnect,
         channel=channel,
         raw=InputFormat(input_format, input_rate, input_channels),
         output=mode,
@@ -164,7 +192,10 @@ def transcribe(
         debug=debug,
     )
     try:
-        code = transcribe_mod.run(settings, Env.from_process())
+        code = transcribe_mod.run_many(
+            settings, sources, Env.from_process(), jobs=jobs, multichannel=multichannel,
+            channel_names=channel_names,
+        )
     except BrokenPipeError:  # the reader (e.g. `| head -1`) has all it wants
         _quiet_stdout()
         code = 0

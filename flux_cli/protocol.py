@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,6 +20,11 @@ DEFAULT_URL = "wss://api.deepgram.com/v2/listen"
 LISTEN_PATH = "/v2/listen"
 
 MODELS = ("flux-general-en", "flux-general-multi")
+MULTILINGUAL_MODEL = "flux-general-multi"
+# flux-general-multi's languages; a locale tag (en-GB, pt-BR) maps to its base code.
+LANGUAGES = ("en", "es", "fr", "de", "hi", "ru", "pt", "ja", "it", "nl")
+# Deepgram's text-to-speech voices are named flux-{voice}-{lang} (e.g. flux-haley-en).
+_SPEAK_VOICE = re.compile(r"flux-[a-z]+-[a-z]{2}")
 RAW_ENCODINGS = ("linear16", "linear32", "mulaw", "alaw")
 ENCODINGS = (*RAW_ENCODINGS, "opus", "ogg-opus")
 SAMPLE_RATES = (8000, 16000, 24000, 44100, 48000)
@@ -79,6 +85,7 @@ class StreamParams:
     keyterm: list[str] = field(default_factory=list)
     mip_opt_out: bool | None = None
     tag: list[str] = field(default_factory=list)
+    language_hint: list[str] = field(default_factory=list)
 
     KNOWN: ClassVar[tuple[str, ...]] = (
         "model",
@@ -90,7 +97,9 @@ class StreamParams:
         "keyterm",
         "mip_opt_out",
         "tag",
+        "language_hint",
     )
+    REPEATABLE: ClassVar[tuple[str, ...]] = ("keyterm", "tag", "language_hint")
 
     @property
     def effective_eot_threshold(self) -> float:
@@ -103,6 +112,11 @@ class StreamParams:
     def validate(self) -> None:
         """Check the ranges the live service enforces; raise ParamError on the first bad one."""
         if self.model not in MODELS:
+            if _SPEAK_VOICE.fullmatch(self.model):
+                raise ParamError(
+                    f"{self.model} is a text-to-speech voice (/v2/speak), not a listen model; "
+                    f"use one of {', '.join(MODELS)}"
+                )
             raise ParamError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.encoding is not None and self.encoding not in ENCODINGS:
             raise ParamError(
@@ -115,6 +129,7 @@ class StreamParams:
             )
         if self.encoding in RAW_ENCODINGS and self.sample_rate is None:
             raise ParamError(f"sample_rate is required with encoding={self.encoding}")
+        validate_language_hints(self.language_hint, self.model, "language_hint")
         if self.eot_threshold is not None:
             _parse_number("eot_threshold", str(self.eot_threshold), *EOT_THRESHOLD_RANGE)
         if self.eager_eot_threshold is not None:
@@ -150,7 +165,46 @@ class StreamParams:
         if self.mip_opt_out is not None:
             pairs.append(("mip_opt_out", "true" if self.mip_opt_out else "false"))
         pairs.extend(("tag", tag) for tag in self.tag)
+        pairs.extend(("language_hint", hint) for hint in self.language_hint)
         return urlencode(pairs)
+
+    def configured(self, message: Configure) -> StreamParams:
+        """These parameters after ``message``, checked as the query string is (ParamError).
+
+        One rule for both sides: the client checks a ``Configure`` before sending it, the
+        server before applying it; on any error nothing changes.
+        """
+        params = replace(
+            self,
+            keyterm=list(self.keyterm),
+            tag=list(self.tag),
+            language_hint=list(self.language_hint),
+        )
+        for key, value in (message.thresholds or {}).items():
+            if key not in THRESHOLD_KEYS:
+                raise ParamError(f"unknown threshold {key!r}")
+            if value is None and key == "eager_eot_threshold":
+                params.eager_eot_threshold = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParamError(f"{key} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ParamError(f"{key} must be a finite number")
+            if key == "eot_threshold":
+                params.eot_threshold = float(value)
+            elif key == "eager_eot_threshold":
+                params.eager_eot_threshold = float(value)
+            else:
+                if float(value) != int(value):
+                    raise ParamError("eot_timeout_ms must be a whole number")
+                params.eot_timeout_ms = int(value)
+        if message.keyterms is not None:
+            params.keyterm = list(message.keyterms)
+        if message.language_hints is not None:
+            validate_language_hints(message.language_hints, self.model, "language_hints")
+            params.language_hint = list(message.language_hints)
+        params.validate()
+        return params
 
     @classmethod
     def from_query(cls, query: str) -> StreamParams:
@@ -161,7 +215,7 @@ class StreamParams:
         for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
             if name not in cls.KNOWN:
                 raise ParamError(f"unknown query parameter {name!r}")
-            if name in seen and name not in ("keyterm", "tag"):
+            if name in seen and name not in cls.REPEATABLE:
                 raise ParamError(f"query parameter {name!r} given more than once")
             seen.add(name)
             if name == "model":
@@ -175,9 +229,7 @@ class StreamParams:
             elif name == "eot_threshold":
                 params.eot_threshold = _parse_number(name, value, *EOT_THRESHOLD_RANGE)
             elif name == "eager_eot_threshold":
-                params.eager_eot_threshold = _parse_number(
-                    name, value, *EAGER_EOT_THRESHOLD_RANGE
-                )
+                params.eager_eot_threshold = _parse_number(name, value, *EAGER_EOT_THRESHOLD_RANGE)
             elif name == "eot_timeout_ms":
                 timeout = _parse_number(name, value, *EOT_TIMEOUT_MS_RANGE)
                 params.eot_timeout_ms = int(timeout)
@@ -187,12 +239,29 @@ class StreamParams:
                 params.mip_opt_out = _parse_bool(name, value)
             elif name == "tag":
                 params.tag.append(value)
+            elif name == "language_hint":
+                params.language_hint.append(value)
         if not model_given:
             raise ParamError("model is required")
         if params.sample_rate is not None and params.encoding is None:
             raise ParamError("sample_rate needs encoding")
         params.validate()
         return params
+
+
+def validate_language_hints(hints: list[str], model: str, name: str) -> None:
+    """Hints only go with the multilingual model (else the live service answers 400)."""
+    if not hints:
+        return
+    if model != MULTILINGUAL_MODEL:
+        raise ParamError(f"{name} needs model={MULTILINGUAL_MODEL} (got model={model})")
+    for hint in hints:
+        base = hint.split("-", 1)[0].lower()
+        if base not in LANGUAGES:
+            raise ParamError(
+                f"{name} {hint!r} is not a language of {MULTILINGUAL_MODEL} "
+                f"({', '.join(LANGUAGES)}, or a locale such as en-GB)"
+            )
 
 
 # --------------------------------------------------------------------------- server messages
@@ -247,6 +316,8 @@ class TurnInfo:
     words: list[Word]
     end_of_turn_confidence: float
     trigger: str | None = None
+    languages: list[str] | None = None  # detected (flux-general-multi)
+    languages_hinted: list[str] | None = None  # the hints in force (flux-general-multi)
     type: Literal["TurnInfo"] = "TurnInfo"
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,6 +335,10 @@ class TurnInfo:
         }
         if self.trigger is not None:
             out["trigger"] = self.trigger
+        if self.languages is not None:
+            out["languages"] = list(self.languages)
+        if self.languages_hinted is not None:
+            out["languages_hinted"] = list(self.languages_hinted)
         return out
 
 
@@ -373,6 +448,15 @@ def _int(value: Any) -> int:
     return int(value)
 
 
+def _strings(value: Any) -> list[str] | None:
+    """An optional list of strings (absent or null: None)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return [str(item) for item in value]
+
+
 def parse_server_message(text: str | bytes) -> ServerMessage:
     """Parse one server text frame.
 
@@ -405,6 +489,8 @@ def parse_server_message(text: str | bytes) -> ServerMessage:
                 words=[Word.from_dict(w) for w in data["words"]],
                 end_of_turn_confidence=float(data["end_of_turn_confidence"]),
                 trigger=None if trigger is None else str(trigger),
+                languages=_strings(data.get("languages")),
+                languages_hinted=_strings(data.get("languages_hinted")),
             )
         if kind == "Error":
             return ErrorMessage(
@@ -485,6 +571,7 @@ class Configure:
 
     thresholds: dict[str, float | int | None] | None = None
     keyterms: list[str] | None = None
+    language_hints: list[str] | None = None
     type: Literal["Configure"] = "Configure"
 
     def to_dict(self) -> dict[str, Any]:
@@ -493,6 +580,8 @@ class Configure:
             out["thresholds"] = dict(self.thresholds)
         if self.keyterms is not None:
             out["keyterms"] = list(self.keyterms)
+        if self.language_hints is not None:
+            out["language_hints"] = list(self.language_hints)
         return out
 
 
@@ -529,7 +618,12 @@ def parse_client_message(text: str) -> ClientMessage:
             isinstance(keyterms, list) and all(isinstance(k, str) for k in keyterms)
         ):
             raise ProtocolError("Configure.keyterms must be a list of strings")
-        return Configure(thresholds=thresholds, keyterms=keyterms)
+        hints = data.get("language_hints")
+        if hints is not None and not (
+            isinstance(hints, list) and all(isinstance(h, str) for h in hints)
+        ):
+            raise ProtocolError("Configure.language_hints must be a list of strings")
+        return Configure(thresholds=thresholds, keyterms=keyterms, language_hints=hints)
     raise ProtocolError(f"unknown client message type {kind!r}")
 
 

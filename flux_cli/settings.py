@@ -7,6 +7,7 @@ functions that tests call directly, and means a bad value fails before we connec
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, TextIO
@@ -20,6 +21,7 @@ OutputMode = Literal["auto", "live", "text", "json"]
 OUTPUT_MODES: tuple[OutputMode, ...] = ("auto", "live", "text", "json")
 Resolved = Literal["live", "text", "json", "none"]
 CHUNK_MS_RANGE = (10, 1000)
+MAX_RECONNECT = 100
 
 
 @dataclass
@@ -50,6 +52,7 @@ class TranscribeSettings:
     chunk_ms: int = 80
     speed: float = 1.0
     force_end_turn: bool = False
+    reconnect: int = 3  # attempts after a drop (0: fail at once, as before)
     channel: int | None = None
     raw: InputFormat = field(default_factory=InputFormat)
     output: OutputMode = "auto"
@@ -69,6 +72,10 @@ class TranscribeSettings:
                 "--encoding opus means bare Opus packets, which flux does not make; use "
                 "--encoding ogg-opus to send an Ogg/Opus file as it is, or a PCM encoding"
             )
+        if not 0 <= self.reconnect <= MAX_RECONNECT:
+            raise UsageError(
+                f"--reconnect must be between 0 (off) and {MAX_RECONNECT}, got {self.reconnect}"
+            )
         lo, hi = CHUNK_MS_RANGE
         if not lo <= self.chunk_ms <= hi:
             raise UsageError(f"--chunk-ms must be between {lo} and {hi}, got {self.chunk_ms}")
@@ -80,7 +87,8 @@ class TranscribeSettings:
             raise UsageError(f"--output must be one of {', '.join(OUTPUT_MODES)}")
         if self.jsonl == "-" and self.output != "auto":
             raise UsageError("--jsonl - writes the log to stdout; drop --output or log to a file")
-        if self.srt is not None and self.srt == self.vtt:
+        same = self.srt is not None and self.srt == self.vtt
+        if same and not (str(self.srt).endswith(os.sep) or os.path.isdir(str(self.srt))):
             raise UsageError("--srt and --vtt need different files")
         if self.url is not None:
             self.url = normalise_url(self.url)

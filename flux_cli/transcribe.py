@@ -11,11 +11,11 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any, TextIO, cast
 
-from flux_cli.client import AudioFeed, Session
+from flux_cli.client import AudioFeed, Outcome, Session
 from flux_cli.errors import (
     INTERRUPTED_EXIT_CODE,
     AudioInputError,
@@ -29,9 +29,11 @@ from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.plain import PlainOutput
+from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 
 NORMAL_CLOSE_CODES = (None, 1000, 1005)
+SUMMARISED = ("live", "text")  # modes that end with a summary line on stderr
 
 
 def _paced_pages(pages: Iterator[bytes], speed: float) -> Iterator[bytes]:
@@ -79,7 +81,13 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     pace = None
     if paced:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
-    return AudioFeed(_with_first(iter(frames), name), rate * bytes_per_sample(encoding), pace)
+    width = bytes_per_sample(encoding)
+    return AudioFeed(_with_first(iter(frames), name), rate * width, pace, sample_bytes=width)
+
+
+def _status_line(env: Env, line: str) -> None:
+    env.stderr.write(line + "\n")
+    env.stderr.flush()
 
 
 def _status(env: Env, text: str) -> None:
@@ -178,7 +186,7 @@ def _outputs(settings: TranscribeSettings, env: Env, host: str, source: Any) -> 
     return [LiveOutput.on_stream(env.stdout, info)]
 
 
-def _start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
+def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
     """Start the embedded engine (lazily imported: it is an optional extra)."""
 
     def status(text: str) -> None:
@@ -219,7 +227,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
         )
         stack.callback(source.close)
         feed = build_feed(source, settings)
-        base = settings.url if settings.url is not None else _start_local(settings, env, stack)
+        base = settings.url if settings.url is not None else start_local(settings, env, stack)
         url = stream_url(base, settings.params)
         from urllib.parse import urlsplit
 
@@ -230,25 +238,63 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             feed,
             display,
             api_key=settings.api_key if settings.url is not None else None,
-            force_end_turn=settings.force_end_turn,
+            force_end_turn_at_close=settings.force_end_turn,
+            params=settings.params,
+            reconnect=settings.reconnect,
         )
         try:
             outcome = session.run()
         finally:
             display.close()
-        if outcome.error is not None:
-            raise ServerError(f"server error {outcome.error.code}: {outcome.error.description}")
-        if outcome.interrupted:
+        interrupted = check_outcome(outcome)  # a failed stream ends on its one error line
+        if resolve_output(settings.output, settings.jsonl, env.stdout_isatty) in SUMMARISED:
+            state = display.state
+            _status_line(env, end_of_run_line(state.turns, state.audio_sent_s))
+        if interrupted:
             return INTERRUPTED_EXIT_CODE
-        if outcome.closed_early:
-            raise ConnectionFailed(
-                "the server closed the stream before the end of the audio "
-                f"(code {outcome.close_code})"
-            )
-        if outcome.close_code not in NORMAL_CLOSE_CODES:
-            raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
         _hint_if_nothing_heard(display, env)
     return 0
+
+
+def run_many(
+    settings: TranscribeSettings,
+    sources: Sequence[str],
+    env: Env,
+    *,
+    jobs: int = 1,
+    multichannel: bool = False,
+    channel_names: str | None = None,
+) -> int:
+    """One input, several (``batch``), or one input's channels (``multichannel``)."""
+    if multichannel:
+        from flux_cli import multichannel as multi
+
+        if len(sources) != 1:
+            raise UsageError("--multichannel takes one input")
+        return multi.run(settings, multi.parse_names(channel_names), env)
+    if channel_names is not None:
+        raise UsageError("--channel-names names the channels of --multichannel")
+    if len(sources) > 1:
+        from flux_cli import batch
+
+        return batch.run(settings, sources, jobs, env)
+    return run(settings, env)
+
+
+def check_outcome(outcome: Outcome) -> bool:
+    """Raise the FluxError for a stream that ended badly; True if it was interrupted."""
+    if outcome.error is not None:
+        raise ServerError(f"server error {outcome.error.code}: {outcome.error.description}")
+    if outcome.interrupted:
+        return True
+    if outcome.closed_early:
+        raise ConnectionFailed(
+            "the server closed the stream before the end of the audio "
+            f"(code {outcome.close_code})"
+        )
+    if outcome.close_code not in NORMAL_CLOSE_CODES:
+        raise ConnectionFailed(f"the server closed the stream with code {outcome.close_code}")
+    return False
 
 
 def _hint_if_nothing_heard(display: Display, env: Env) -> None:

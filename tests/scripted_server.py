@@ -111,15 +111,24 @@ class _Connection(ServerConnection):
 
 
 class ScriptedServer:
-    """Context manager: ``with ScriptedServer(script) as srv: ... srv.url ...``."""
+    """Context manager: ``with ScriptedServer(script) as srv: ... srv.url ...``.
 
-    def __init__(self, script: Script | None = None) -> None:
-        self.script = script or Script()
+    ``then`` gives the scripts of later connections (the last one repeats), so a test can
+    have the first connection drop and the next one accept a resumed stream.
+    """
+
+    def __init__(self, script: Script | None = None, then: list[Script] | None = None) -> None:
+        self.scripts = [script or Script(), *(then or [])]
         self.sessions: list[Recorded] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: Server | None = None
         self.port = 0
+
+    @property
+    def script(self) -> Script:
+        """The script of the connection being handled now."""
+        return self.scripts[min(len(self.sessions) - 1, len(self.scripts) - 1)]
 
     @property
     def url(self) -> str:
@@ -173,13 +182,14 @@ class ScriptedServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
+        self.sessions.append(Recorded())
         record = Recorded(
             path=path,
             query=parse_qsl(query, keep_blank_values=True),
             raw_query=query,
             headers={k.lower(): v for k, v in request.headers.raw_items()},
         )
-        self.sessions.append(record)
+        self.sessions[-1] = record
         assert isinstance(connection, _Connection)
         connection.pings = record.pings
         if self.script.refuse is not None:

@@ -21,9 +21,10 @@ import soxr
 from conftest import timeout
 from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
-from flux_cli.client import AudioFeed, ConnectionInfo, Progress, Received, Session
+from flux_cli.client import AudioFeed, Session
 from flux_cli.errors import AudioInputError, ConnectionFailed, ServerError, UsageError
 from flux_cli.protocol import StreamParams
+from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
 from flux_cli.settings import Env, TranscribeSettings
 from flux_cli.transcribe import run
 
@@ -273,6 +274,7 @@ class Collect:
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self.info: ConnectionInfo | None = None
+        self.reconnects: list[Reconnect] = []
 
     def on_connected(self, info: ConnectionInfo) -> None:
         self.info = info
@@ -282,6 +284,9 @@ class Collect:
 
     def on_progress(self, progress: Progress) -> None:
         pass
+
+    def on_reconnect(self, event: Reconnect) -> None:
+        self.reconnects.append(event)
 
 
 def frames_of(seconds: float) -> AudioFeed:
@@ -370,7 +375,7 @@ def test_abrupt_drop_reports_what_was_received(tmp_path: Path) -> None:
     script = Script(steps=[Step(3, turn("StartOfTurn", 0, 0.0, 0.24, "Cut"))], drop_after_frames=8)
     streams = Streams()
     with ScriptedServer(script) as srv, pytest.raises(ConnectionFailed) as info:
-        run(settings(tmp_path / "a.wav", srv.url, speed=4.0), streams.env)
+        run(settings(tmp_path / "a.wav", srv.url, speed=4.0, reconnect=0), streams.env)
     assert info.value.exit_code == 4
     assert "connection dropped" in info.value.message
     assert streams.out.getvalue() == "[00:00.00-00:00.24] Cut (unfinished)\n"

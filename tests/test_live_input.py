@@ -40,10 +40,12 @@ def stalling_pipe(path: Path, stall_after: int) -> subprocess.Popen[bytes]:
     )
 
 
-def run_from(writer: subprocess.Popen[bytes], url: str) -> subprocess.CompletedProcess[str]:
+def run_from(
+    writer: subprocess.Popen[bytes], url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            [*FLUX, "transcribe", "-", "--url", url, "--output", "text"],
+            [*FLUX, "transcribe", "-", "--url", url, "--output", "text", *args],
             stdin=writer.stdout,
             capture_output=True,
             text=True,
@@ -84,7 +86,9 @@ def test_server_dropped_while_the_pipe_is_quiet_is_exit_4(tmp_path: Path) -> Non
     tone_wav(tmp_path / "a.wav", 3.0)
     script = Script(steps=MID_TURN, drop_after_frames=12)
     with ScriptedServer(script) as srv:
-        result = run_from(stalling_pipe(tmp_path / "a.wav", STALL_AFTER), srv.url)
+        result = run_from(
+            stalling_pipe(tmp_path / "a.wav", STALL_AFTER), srv.url, "--reconnect", "0"
+        )
     assert result.returncode == 4, result.stderr
     assert "connection dropped" in result.stderr.splitlines()[-1]
     assert result.stdout == "[00:00.00-00:00.72] Still talking here (unfinished)\n"

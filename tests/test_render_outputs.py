@@ -8,13 +8,13 @@ import json
 from rich.console import Console
 from scripted_server import turn
 
-from flux_cli.client import ConnectionInfo, Progress, Received
 from flux_cli.protocol import parse_server_message
 from flux_cli.render.display import Display
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo, build_panel
 from flux_cli.render.plain import PlainOutput
 from flux_cli.render.state import ViewState, apply
+from flux_cli.session_events import ConnectionInfo, Progress, Received
 
 
 def received(

@@ -19,14 +19,21 @@ import pytest
 import srt
 import webvtt
 from matplotlib import image
+from rich.console import Console
 from scripted_server import Script, ScriptedServer
 from test_cli import FLUX, env
-from test_client import TURNS, Streams, settings, tone
+from test_client import TURNS, settings, tone
 
+from flux_cli.audio import open_source
+from flux_cli.client import Session
+from flux_cli.render.display import Display
+from flux_cli.render.jsonl import JsonlLog
+from flux_cli.render.live import LiveOutput, PanelInfo
 from flux_cli.render.state import Turn
+from flux_cli.render.summary import percentile
 from flux_cli.report.log import read_log
-from flux_cli.report.summary import compare, percentile, summarise, turn_rows
-from flux_cli.transcribe import run
+from flux_cli.report.summary import compare, summarise, turn_rows
+from flux_cli.transcribe import build_feed
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
 LOG = LOGS / "dialogue.jsonl"
@@ -83,18 +90,26 @@ def test_eager_log_counts_eager_ends_and_resumes() -> None:
 
 
 def test_report_delays_are_the_live_panel_delays(tmp_path: Path) -> None:
-    """The panel prints ``+N ms`` per turn; the report recomputes N from the log alone."""
+    """The panel shows each turn's delay; the report recomputes it from the log alone."""
     tone(tmp_path / "a.wav", 2.0)
-    log = tmp_path / "log.jsonl"
-    streams = Streams()
+    stream = io.StringIO()
+    console = Console(file=io.StringIO(), width=120, record=True)
+    info = PanelInfo("test", "a.wav", 2.0, 0.7, None)
+    display = Display([LiveOutput(console, info)], JsonlLog(stream))
+    source = open_source(str(tmp_path / "a.wav"))
+    feed = build_feed(source, settings(tmp_path / "a.wav", "ws://unused", speed=1.0))
     with ScriptedServer(Script(steps=TURNS)) as srv:
-        code = run(settings(tmp_path / "a.wav", srv.url, jsonl=str(log), output="live",
-                            speed=1.0), streams.env)
-    assert code == 0
-    panel = [int(ms) for ms in re.findall(r"\+(\d+) ms", streams.out.getvalue())]
-    rows = turn_rows(read_log(log.read_text().splitlines(), "log"))
-    shown = [round(r.delay_s * 1000) for r in rows if r.delay_s is not None]
-    assert panel and shown == panel
+        outcome = Session(srv.url, feed, display).run()
+    display.close()
+    source.close()
+    assert outcome.close_code in (None, 1000, 1005)
+    panel = [t.server_delay_s for t in display.state.turns if t.server_delay_s is not None]
+    rows = turn_rows(read_log(stream.getvalue().splitlines(), "log"))
+    from_log = [r.delay_s for r in rows if r.delay_s is not None]
+    assert panel and from_log == pytest.approx(panel, abs=2e-6)
+    shown = [int(ms) for ms in re.findall(r"\+(\d+) ms", console.export_text())]
+    assert len(shown) == len(panel)
+    assert all(abs(ms - d * 1000) <= 0.5 + 1e-3 for ms, d in zip(shown, from_log, strict=True))
 
 
 def turn_at(index: int, start: float, end: float, text: str = "x") -> Turn:

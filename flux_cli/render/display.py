@@ -6,14 +6,16 @@ turns and notices that the last message produced, so they cannot disagree about 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
-from flux_cli.client import ConnectionInfo, Progress, Received
 from flux_cli.render import state as view
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.state import Notice, Turn, ViewState
+from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
 
 
 class Output(Protocol):
@@ -29,7 +31,7 @@ class Output(Protocol):
 
 
 class Display:
-    """Implements ``client.Listener``; all calls come from the main thread."""
+    """Implements ``session_events.Listener``; all calls come from the main thread."""
 
     def __init__(self, outputs: Sequence[Output], log: JsonlLog | None = None) -> None:
         self.outputs = list(outputs)
@@ -72,6 +74,13 @@ class Display:
                 problem=received.problem,
             )
         )
+
+    def on_reconnect(self, event: Reconnect) -> None:
+        """Say it on stderr / in the panel; a resumed stream also gets its JSONL record."""
+        if event.resumed and self.log is not None:
+            self.log.write(json.dumps(event.to_dict()), time.time())
+        notices = (*self.state.notices, Notice("reconnect", event.describe()))
+        self._publish(replace(self.state, notices=notices))
 
     def on_progress(self, progress: Progress) -> None:
         new = view.with_progress(self.state, progress.audio_sent_s, progress.input_done)

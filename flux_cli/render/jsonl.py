@@ -26,10 +26,15 @@ SENT_AT_FIELD = "audio_window_end_sent_at"
 
 
 class JsonlLog:
-    def __init__(self, stream: TextIO) -> None:
+    """Writes records to ``stream``; ``extra`` fields (``{"channel": ...}``) go on every one."""
+
+    def __init__(self, stream: TextIO, extra: dict[str, Any] | None = None) -> None:
         self.stream = stream
+        self.extra = dict(extra or {})
 
     def _emit(self, record: dict[str, Any]) -> None:
+        if self.extra:
+            record = {**record, **self.extra}
         self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.stream.flush()
 

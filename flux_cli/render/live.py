@@ -18,6 +18,7 @@ from typing import TextIO
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from flux_cli.render.state import (
@@ -62,65 +63,132 @@ def turn_text(turn: Turn) -> Text:
     return text
 
 
-def finished_line(turn: Turn) -> Text:
-    line = Text(time_span(turn) + " ", style="cyan")
+def finished_line(turn: Turn, label: str | None = None) -> Text:
+    line = Text(f"{label}: " if label else "", style="bold")
+    line.append(time_span(turn) + " ", style="cyan")
     line.append_text(turn_text(turn))
     if not turn.finished:
         line.append(" (unfinished)", style="yellow")
     if turn.server_delay_s is not None:
-        line.append(f"  +{turn.server_delay_s * 1000:.0f} ms", style="dim")
+        line.append(delay_text(turn))
     return line
 
 
-def confidence_bar(confidence: float, eot: float, eager: float | None) -> Text:
-    """``end of turn ████░░░│░░ 0.62`` with ``│`` at eot_threshold and ``┆`` at eager."""
+def delay_text(turn: Turn) -> Text:
+    if turn.server_delay_s is None:
+        return Text("")
+    return Text(f"  +{turn.server_delay_s * 1000:.0f} ms", style="dim")
+
+
+def finished_row(turn: Turn, label: str | None = None) -> RenderableType:
+    """A finished turn for the scrollback: when the transcript wraps, the ``+N ms`` stays on
+    its last line (a column of its own) instead of wrapping onto a line by itself."""
+    if turn.server_delay_s is None:
+        return finished_line(turn, label)
+    grid = Table.grid(padding=0)
+    grid.add_column(overflow="fold")
+    grid.add_column(no_wrap=True, vertical="bottom")
+    text = Text(f"{label}: " if label else "", style="bold")
+    text.append(time_span(turn) + " ", style="cyan")
+    text.append_text(turn_text(turn))
+    if not turn.finished:
+        text.append(" (unfinished)", style="yellow")
+    grid.add_row(text, delay_text(turn))
+    return grid
+
+
+def confidence_bar(
+    confidence: float, eot: float, eager: float | None, width: int = BAR_WIDTH + 40
+) -> Text:
+    """``end of turn ████░░░│░░ 0.62`` with ``│`` at eot_threshold and ``┆`` at eager.
+
+    The bar shrinks (down to 10 cells) so the line fits ``width`` columns without wrapping.
+    """
+    thresholds = f"  (eot {eot:g}" + (f", eager {eager:g})" if eager is not None else ")")
+    bar_width = max(10, min(BAR_WIDTH, width - len("end of turn ") - 5 - len(thresholds)))
     confidence = min(1.0, max(0.0, confidence))
-    filled = round(confidence * BAR_WIDTH)
-    marks = {min(BAR_WIDTH - 1, round(eot * BAR_WIDTH)): "│"}
+    filled = round(confidence * bar_width)
+    marks = {min(bar_width - 1, round(eot * bar_width)): "│"}
     if eager is not None:
-        marks.setdefault(min(BAR_WIDTH - 1, round(eager * BAR_WIDTH)), "┆")
+        marks.setdefault(min(bar_width - 1, round(eager * bar_width)), "┆")
     style = "green" if confidence >= eot else "yellow" if eager and confidence >= eager else "red"
     cells = [
         (marks[i], "bold") if i in marks else ("█", style) if i < filled else ("░", "dim")
-        for i in range(BAR_WIDTH)
+        for i in range(bar_width)
     ]
     bar = Text("end of turn ")
     for (char, cell_style), run in itertools.groupby(cells):
         bar.append(char * len(list(run)), style=cell_style)
     bar.append(f" {confidence:.2f}")
-    thresholds = f"  (eot {eot:g}" + (f", eager {eager:g})" if eager is not None else ")")
-    bar.append(thresholds, style="dim")
+    if len(bar.plain) + len(thresholds) <= width:
+        bar.append(thresholds, style="dim")
     return bar
 
 
-def progress_line(state: ViewState, info: PanelInfo) -> Text:
+def _fit(text: str, room: int) -> str:
+    """``text``, or its end after ``…`` when it is longer than ``room``."""
+    if len(text) <= room:
+        return text
+    return "…" + text[-(room - 1) :] if room > 1 else ""
+
+
+def progress_line(state: ViewState, info: PanelInfo, width: int = BAR_WIDTH + 60) -> Text:
+    """Source, a bar (sent ``━``, still to send ``─``: told apart without colour), seconds."""
     sent = state.audio_sent_s
-    line = Text(f"{info.source}  ")
+    done_note = "  (input done, waiting for the server)" if state.input_done else ""
     if info.duration_s:
-        fraction = min(1.0, sent / info.duration_s)
-        filled = round(fraction * BAR_WIDTH)
+        seconds = f" {sent:.1f} / {info.duration_s:.1f} s"
+        name = _fit(info.source, max(8, width - 10 - 2 - len(seconds)))
+        bar_width = max(10, min(BAR_WIDTH, width - len(name) - 2 - len(seconds)))
+        line = Text(f"{name}  ")
+        filled = round(min(1.0, sent / info.duration_s) * bar_width)
         line.append("━" * filled, style="magenta")
-        line.append("━" * (BAR_WIDTH - filled), style="dim")
-        line.append(f" {sent:.1f} / {info.duration_s:.1f} s")
+        line.append("─" * (bar_width - filled), style="dim")
+        line.append(seconds)
     else:
-        line.append(f"{sent:.1f} s sent")
-    if state.input_done:
-        line.append("  (input done, waiting for the server)", style="dim")
+        line = Text(f"{_fit(info.source, max(8, width - 16))}  {sent:.1f} s sent")
+    if done_note and len(line.plain) + len(done_note) > width:
+        done_note = "  (input done)"
+    if done_note and len(line.plain) + len(done_note) <= width:
+        line.append(done_note, style="dim")
     return line
 
 
-def status_line(state: ViewState, info: PanelInfo) -> Text:
-    parts = [
-        info.host,
-        f"request {state.request_id or '-'}",
-        f"sent {state.audio_sent_s:.1f} s",
-        f"{state.messages} messages",
-    ]
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> Text:
+    """Server, request, audio sent, messages, delays: one line, whatever the width.
+
+    When it does not fit, the least useful parts go first (the request id is shortened,
+    then dropped, then the host), so the line never wraps.
+    """
     delays = state.delays_s
+    request = state.request_id or "-"
+    parts: dict[str, str] = {
+        "host": info.host,
+        "request": f"request {request}",
+        "sent": f"sent {state.audio_sent_s:.1f} s",
+        "messages": plural(state.messages, "message"),
+    }
     if delays:
         median_ms = statistics.median(delays) * 1000
-        parts.append(f"delay last {delays[-1] * 1000:.0f} ms, median {median_ms:.0f} ms")
-    return Text(" · ".join(parts), style="dim")
+        parts["delay"] = f"delay last {delays[-1] * 1000:.0f} ms, median {median_ms:.0f} ms"
+
+    def joined() -> str:
+        return " · ".join(parts.values())
+
+    if width is not None:
+        if len(joined()) > width and len(request) > 9:
+            parts["request"] = f"request {request[:8]}…"
+        for drop in ("request", "host", "messages"):
+            if len(joined()) > width:
+                del parts[drop]
+        if len(joined()) > width and "delay" in parts:
+            parts["delay"] = f"delay {delays[-1] * 1000:.0f} ms"
+    text = Text(joined(), style="dim", no_wrap=True, overflow="ellipsis")
+    return text
 
 
 def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> RenderableType:
@@ -133,14 +201,15 @@ def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> 
         head.append(current.state, style=STATE_STYLES.get(current.state, "bold"))
         head.append(f"  {time_span(current)}", style="cyan")
     body = turn_text(current) if current is not None else Text("")
-    rows: list[RenderableType] = [
-        head,
-        body,
-        Text(""),
-        confidence_bar(state.end_of_turn_confidence, info.eot_threshold, info.eager_eot_threshold),
-        progress_line(state, info),
-        status_line(state, info),
-    ]
+    eot, eager = info.eot_threshold, info.eager_eot_threshold
+    if width is None:  # as wide as it takes (tests, a recording console)
+        bars = [confidence_bar(state.end_of_turn_confidence, eot, eager),
+                progress_line(state, info), status_line(state, info)]
+    else:
+        inner = width - 4  # the panel's borders and padding
+        bars = [confidence_bar(state.end_of_turn_confidence, eot, eager, inner),
+                progress_line(state, info, inner), status_line(state, info, inner)]
+    rows: list[RenderableType] = [head, body, Text(""), *bars]
     for notice in state.notices[-3:]:
         rows.append(Text(f"{notice.kind}: {notice.text}", style=NOTICE_STYLES.get(notice.kind, "")))
     return Panel(Group(*rows), title="flux", title_align="left", width=width)
@@ -189,7 +258,7 @@ class LiveOutput:
             style = NOTICE_STYLES.get(notice.kind, "")
             self.console.print(Text(f"{notice.kind}: {notice.text}", style=style))
         for turn in finished:
-            self.console.print(finished_line(turn))
+            self.console.print(finished_row(turn))
 
     def update(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
         self._ensure_live(state)
@@ -205,4 +274,4 @@ class LiveOutput:
             self._live.stop()
             self._live = None
         self._print(finished, notices)
-        self.console.print(status_line(state, self.info))
+        self.console.print(status_line(state, self.info, self.console.width - RIGHT_MARGIN))

@@ -13,20 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flux_cli.render.state import Turn
+from flux_cli.render.summary import percentile
 from flux_cli.report.log import RunLog
 
 END_TOLERANCE_S = 0.25  # two runs' turn ends closer than this count as the same end
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,269 @@
+"""``flux transcribe A B C [--jobs N]``: several inputs, each on its own connection.
+
+Every input is opened (and its first frame read) before anything connects, so a missing
+or broken file is reported at once and costs no connection; the rest go on. Up to ``jobs``
+streams run at a time (``parallel``). Turn lines carry the input's name; ``--jsonl`` /
+``--srt`` / ``--vtt`` name a directory that gets one file per input, named after it. On a
+terminal a progress bar per file sits below the lines. At the end one summary line goes to
+stderr, and the exit code is the highest of the inputs' codes (130 if interrupted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from flux_cli.client import AudioFeed
+from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
+from flux_cli.parallel import JobResult, ParallelRun, StreamJob
+from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
+from flux_cli.render.display import Display, Output
+from flux_cli.render.jsonl import JsonlLog
+from flux_cli.render.labelled import LabelledLines, LabelledOutput
+from flux_cli.render.summary import end_of_run_line
+from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
+from flux_cli.transcribe import build_feed, check_outcome, open_text, start_local
+
+CAPTION_FORMATS: tuple[CaptionFormat, ...] = ("srt", "vtt")
+
+
+@dataclass
+class _Input:
+    key: str
+    label: str
+    display: Display | None = None
+    result: JobResult | None = None
+    duration_s: float | None = None
+
+
+def check_inputs(sources: Sequence[str], settings: TranscribeSettings) -> None:
+    """Flags that make no sense with several inputs, refused before anything is opened."""
+    if sources.count("-") > 1:
+        raise UsageError("- (stdin) can be given only once")
+    if settings.output == "live":
+        raise UsageError("--output live follows one input; with several use text or json")
+    for flag, target in (("--jsonl", settings.jsonl), ("--srt", settings.srt),
+                         ("--vtt", settings.vtt)):
+        if target == "-":
+            raise UsageError(f"{flag} - takes one input; with several, give a directory")
+        if target is not None and not (target.endswith(os.sep) or os.path.isdir(target)):
+            raise UsageError(
+                f"{flag} {target}: with several inputs, name a directory (end it with /)"
+            )
+
+
+def per_input_paths(directory: str, labels: Sequence[str], ext: str) -> list[str]:
+    """One file per input in ``directory``, named after the input (``-2``... if names clash)."""
+    used: set[str] = set()
+    paths = []
+    for label in labels:
+        stem = "stdin" if label == "-" else os.path.splitext(os.path.basename(label))[0]
+        name, n = f"{stem}.{ext}", 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}.{ext}"
+        used.add(name)
+        paths.append(os.path.join(directory, name))
+    return paths
+
+
+def _make_dir(flag: str, directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {flag} {directory}: {exc.strerror or exc}") from None
+
+
+def _error_line(label: str, message: str) -> str:
+    shown = message if message.startswith(f"{label}:") else f"{label}: {message}"
+    return f"flux: error: {' '.join(shown.split())}"
+
+
+def _redactor(secret: str | None) -> Callable[[str], str]:
+    def redact(text: str) -> str:
+        return text.replace(secret, "***") if secret and len(secret) >= 4 else text
+
+    return redact
+
+
+def run(settings: TranscribeSettings, sources: Sequence[str], jobs: int, env: Env) -> int:
+    """Stream every input; the exit code is the highest of theirs (130 if interrupted)."""
+    from flux_cli.audio import open_source
+
+    settings.validate()
+    check_inputs(sources, settings)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
+    redact = _redactor(settings.api_key)
+    labels = [("stdin" if s == "-" else s) for s in sources]
+    inputs = [_Input(f"{i}", label) for i, label in enumerate(labels)]
+    mode = resolve_output(settings.output, None, env.stdout_isatty)
+    progress = None
+    stderr_tty = _isatty(env.stderr)
+    if env.stdout_isatty or stderr_tty:
+        from flux_cli.render.progress import FilesProgress
+
+        progress = FilesProgress(env.stdout if env.stdout_isatty else env.stderr)
+
+    def out_line(line: str) -> None:
+        if progress is not None and env.stdout_isatty:
+            progress.print_line(line)
+        else:
+            env.stdout.write(line + "\n")
+            env.stdout.flush()
+
+    def err_line(line: str) -> None:
+        if progress is not None and not env.stdout_isatty:
+            progress.print_line(line)
+        else:
+            env.stderr.write(line + "\n")
+            env.stderr.flush()
+
+    lines = LabelledLines(out_line, err_line, field="file", as_json=mode == "json")
+    files: dict[str, list[str]] = {}
+    for flag, target, ext in (("--jsonl", settings.jsonl, "jsonl"), ("--srt", settings.srt, "srt"),
+                              ("--vtt", settings.vtt, "vtt")):
+        if target is not None:
+            _make_dir(flag, target)
+            files[ext] = per_input_paths(target, sources, ext)
+
+    with contextlib.ExitStack() as stack:
+        if progress is not None:
+            stack.callback(progress.stop)
+        prepared: list[tuple[_Input, AudioFeed]] = []
+        for i, item in enumerate(inputs):
+            try:
+                source = open_source(
+                    sources[i],
+                    raw=settings.raw if settings.raw.is_set else None,
+                    channel=settings.channel,
+                    stdin=env.stdin,
+                    notice=_notice_to(err_line, item.label),
+                )
+                stack.callback(source.close)
+                feed = build_feed(source, replace(settings, source=sources[i]))
+            except FluxError as exc:
+                item.result = JobResult(exc.exit_code, exc.message)
+                err_line(redact(_error_line(item.label, exc.message)))
+                continue
+            item.duration_s = source.duration_s
+            prepared.append((item, feed))
+        if progress is not None:
+            for item in inputs:
+                progress.add(item.key, item.label, item.duration_s)
+                if item.result is not None:
+                    progress.finish(item.key, 0, "failed", 0.0)
+        stream_jobs: list[StreamJob] = []
+        if prepared:
+            base = settings.url if settings.url is not None else start_local(settings, env, stack)
+            url = stream_url(base, settings.params)
+            for item, feed in prepared:
+                index = int(item.key)
+                log = None
+                if "jsonl" in files:
+                    log = JsonlLog(open_text(files["jsonl"][index], "--jsonl", stack))
+                outputs: list[Output] = []
+                if mode != "none":
+                    outputs.append(LabelledOutput(lines, item.label))
+                for fmt in CAPTION_FORMATS:
+                    if fmt in files:
+                        stream = open_text(files[fmt][index], f"--{fmt}", stack)
+                        outputs.append(CaptionOutput(CaptionWriter(stream, fmt)))
+                item.display = Display(outputs, log)
+                stream_jobs.append(
+                    StreamJob(
+                        item.key,
+                        url,
+                        feed,
+                        item.display,
+                        api_key=settings.api_key if settings.url is not None else None,
+                        force_end_turn=settings.force_end_turn,
+                        reconnect=settings.reconnect,
+                    )
+                )
+        by_key = {item.key: item for item in inputs}
+
+        def tick() -> None:
+            if progress is None:
+                return
+            for item in inputs:
+                if item.display is not None and item.result is None:
+                    state = item.display.state
+                    progress.update(item.key, state.audio_sent_s, len(state.turns))
+            progress.refresh()
+
+        def done(key: str, result: JobResult) -> None:
+            item = by_key[key]
+            if result.code == 0 and runner.stop.is_set():  # ended early by Ctrl-C
+                result = JobResult(INTERRUPTED_EXIT_CODE)
+            item.result = result
+            if item.display is not None:
+                item.display.close()
+            if result.message is not None:
+                err_line(redact(_error_line(item.label, result.message)))
+            if progress is not None and item.display is not None:
+                state = item.display.state
+                sent = None if result.code == 0 else state.audio_sent_s
+                progress.finish(key, len(state.turns), _status(result.code), sent)
+
+        runner = ParallelRun(stream_jobs, jobs, check=check_outcome, on_tick=tick, on_done=done)
+        results = runner.run() if stream_jobs else {}
+        for key, result in results.items():
+            if by_key[key].result is None:
+                done(key, result)
+        for item in inputs:
+            if item.display is not None:
+                item.display.close()
+        if progress is not None:
+            progress.stop()
+        interrupted = runner.stop.is_set()
+        env.stderr.write(_summary(inputs, interrupted) + "\n")
+        env.stderr.flush()
+    codes = [item.result.code if item.result else INTERRUPTED_EXIT_CODE for item in inputs]
+    if interrupted or INTERRUPTED_EXIT_CODE in codes:
+        return INTERRUPTED_EXIT_CODE
+    return max(codes)
+
+
+def _notice_to(err_line: Callable[[str], None], label: str) -> Callable[[str], None]:
+    def notice(text: str) -> None:
+        err_line(f"flux: {label}: {text}")
+
+    return notice
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):
+        return False
+
+
+def _status(code: int) -> str:
+    if code == 0:
+        return "done"
+    if code == INTERRUPTED_EXIT_CODE:
+        return "interrupted"
+    return f"failed (exit {code})"
+
+
+def _summary(inputs: Sequence[_Input], interrupted: bool) -> str:
+    """``flux: 3 inputs: 2 done, 1 failed (b.wav exit 3) · 14 turns · 61.2 s of audio``."""
+    done = [i for i in inputs if i.result is not None and i.result.code == 0]
+    failed = [i for i in inputs if i.result is not None and i.result.code not in (0, 130)]
+    stopped = len(inputs) - len(done) - len(failed)
+    turns = [t for i in inputs if i.display is not None for t in i.display.state.turns]
+    audio = sum(i.display.state.audio_sent_s for i in inputs if i.display is not None)
+    parts = [f"{len(done)} done"]
+    if failed:
+        which = ", ".join(f"{i.label} exit {i.result.code}" for i in failed if i.result)
+        parts.append(f"{len(failed)} failed ({which})")
+    if stopped:
+        parts.append(f"{stopped} interrupted")
+    listed = ", ".join(parts)
+    return end_of_run_line(turns, audio, prefix=f"{len(inputs)} inputs: {listed} · ")
+
+
