@@ -230,6 +230,16 @@ class Session:
             self._send_pending()
         return sent
 
+    def finish(self) -> None:
+        """End the stream now (any thread), as if the input had ended: no more audio, then
+        CloseStream (after ForceEndTurn if asked for at close); the server's last messages
+        arrive as usual and ``run()`` returns a normal outcome. For the ``q`` key."""
+        self._stop.set()
+        with self._send_lock:
+            with self._core_lock:
+                self.core.end_of_input()
+            self._send_pending()
+
     def configure(
         self,
         *,
