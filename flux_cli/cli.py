@@ -223,13 +223,16 @@ def report(
         str | None,
         typer.Option(help="Another log of the same audio: overlay it and list turns that differ."),
     ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="In a --multichannel log: the channel to report on.")
+    ] = None,
 ) -> None:
     """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
     from flux_cli.report.command import ReportFormat, ReportSettings
     from flux_cli.report.command import run as run_report
     from flux_cli.settings import Env
 
-    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare)
+    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare, channel)
     try:
         run_report(settings, Env.from_process())
     except BrokenPipeError:

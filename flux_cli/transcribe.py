@@ -300,6 +300,8 @@ def run_many(
     channel_names: str | None = None,
 ) -> int:
     """One input, several (``batch``), or one input's channels (``multichannel``)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     if multichannel:
         from flux_cli import multichannel as multi
 
