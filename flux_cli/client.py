@@ -230,6 +230,16 @@ class Session:
             self._send_pending()
         return sent
 
+    def finish(self) -> None:
+        """End the stream now (any thread), as if the input had ended: no more audio, then
+        CloseStream (after ForceEndTurn if asked for at close); the server's last messages
+        arrive as usual and ``run()`` returns a normal outcome. For the ``q`` key."""
+        self._stop.set()
+        with self._send_lock:
+            with self._core_lock:
+                self.core.end_of_input()
+            self._send_pending()
+
     def configure(
         self,
         *,
@@ -285,7 +295,13 @@ class Session:
                     raise
                 delay = backoff_s(attempt, self.backoff_first_s, self.backoff_max_s)
                 self.listener.on_reconnect(
-                    Reconnect(attempt, self.reconnect, "HTTP 429", resumed=False, delay_s=delay)
+                    Reconnect(
+                        attempt,
+                        self.reconnect,
+                        "the server has too many streams open (HTTP 429)",
+                        resumed=False,
+                        delay_s=delay,
+                    )
                 )
                 time.sleep(delay)
 
@@ -361,8 +377,9 @@ class Session:
         try:
             for item in items:
                 if isinstance(item, SendAudio):
-                    ws.send_binary(item.data)
+                    # logged first: the server's answer may arrive before send_binary returns
                     self._log.add(item.end_s, time.monotonic())
+                    ws.send_binary(item.data)
                 else:
                     ws.send(item.text)
                 self._last_send = time.monotonic()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from itertools import chain
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from flux_cli.client import AudioFeed, Outcome, Session
 from flux_cli.errors import (
@@ -31,6 +31,9 @@ from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.plain import PlainOutput
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
+
+if TYPE_CHECKING:
+    from flux_cli.keys import KeyPanel
 
 NORMAL_CLOSE_CODES = (None, 1000, 1005)
 SUMMARISED = ("live", "text")  # modes that end with a summary line on stderr
@@ -242,9 +245,12 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             params=settings.params,
             reconnect=settings.reconnect,
         )
+        keys = _keys(session, display, outputs, settings, env)
         try:
             outcome = session.run()
         finally:
+            if keys is not None:
+                keys.stop()
             display.close()
         interrupted = check_outcome(outcome)  # a failed stream ends on its one error line
         if resolve_output(settings.output, settings.jsonl, env.stdout_isatty) in SUMMARISED:
@@ -254,6 +260,34 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             return INTERRUPTED_EXIT_CODE
         _hint_if_nothing_heard(display, env)
     return 0
+
+
+def _keys(
+    session: Session,
+    display: Display,
+    outputs: Sequence[Output],
+    settings: TranscribeSettings,
+    env: Env,
+) -> KeyPanel | None:
+    """Keys for the live panel in a real terminal (``keys``); None anywhere else."""
+    from flux_cli.render.live import LiveOutput
+
+    panels = [o for o in outputs if isinstance(o, LiveOutput)]
+    if not panels or not env.stdout_isatty:
+        return None
+    from flux_cli import keys
+
+    params = settings.params
+    reader = keys.attach(
+        session,
+        lambda: display.state,
+        session.finish,
+        params.effective_eot_threshold,
+        params.eager_eot_threshold,
+    )
+    if reader is not None:
+        panels[0].footer = lambda: reader.footer
+    return reader
 
 
 def run_many(
@@ -266,6 +300,8 @@ def run_many(
     channel_names: str | None = None,
 ) -> int:
     """One input, several (``batch``), or one input's channels (``multichannel``)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     if multichannel:
         from flux_cli import multichannel as multi
 

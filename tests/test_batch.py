@@ -19,9 +19,11 @@ from flux_cli.settings import TranscribeSettings
 
 
 def padded_clip(tmp_path: Path, name: str) -> tuple[Path, str]:
-    """A committed clip with silence around it, so the engine ends its turn."""
+    """A committed clip with silence around it, so the engine ends its turn (the learned
+    detector may wait ~1.5 s after a flite voice's last word)."""
     data, info = load_clip(name)
-    audio = np.concatenate([np.zeros(RATE // 2, np.float32), data, np.zeros(RATE, np.float32)])
+    tail = np.zeros(RATE * 5 // 2, np.float32)
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), data, tail])
     path = tmp_path / f"{name}.wav"
     sf.write(path, audio, RATE, subtype="PCM_16")
     return path, str(info["text"])

@@ -206,7 +206,7 @@ def short_clip(dialogue: Clip) -> np.ndarray:
     audio = dialogue.audio
     speech = np.flatnonzero(np.abs(audio[first_gap:]) > 0.01)
     end = first_gap + speech[np.argmax(np.diff(speech) > RATE)] + 1
-    return np.concatenate([audio[:end], silence(1.5)])
+    return np.concatenate([audio[:end], silence(3.0)])
 
 
 @pytest.fixture(scope="module")

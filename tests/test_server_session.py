@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from server_fakes import PINNED, CountingTranscriber, FixedEndOfTurn, LevelVad, quiet, script
 
@@ -20,8 +22,9 @@ from flux_cli.protocol import (
     StreamParams,
     TurnInfo,
     WarningMessage,
+    Word,
 )
-from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio
+from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio, Transcript
 from flux_cli.server.session import TurnSession, has_words
 
 
@@ -319,3 +322,38 @@ def test_has_words() -> None:
     assert not has_words("...")
     assert not has_words("")
     assert has_words("5.")
+
+
+class OneWordTranscriber(CountingTranscriber):
+    """Hears "Yes." in any loud audio, however short (a real short word decodes)."""
+
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+    ) -> Transcript:
+        self.calls += 1
+        if not (np.abs(audio) > 0.1).any():
+            return Transcript(text="", words=[])
+        return Transcript(text="Yes.", words=[Word("Yes.", 0.9, offset_s, offset_s + 0.1)])
+
+
+@pytest.mark.parametrize(
+    ("min_word_s", "starts"), [(PINNED.min_word_speech_s, True), (10.0, False)]
+)
+def test_a_short_word_below_the_start_minimum_starts_a_turn_once_its_burst_ends(
+    min_word_s: float, starts: bool
+) -> None:
+    # 128 ms of speech: less than min_start_speech_s (192 ms), a whole short word
+    audio = script(("silence", 0.5), ("speech", 0.128), ("silence", 2.5))
+    session = TurnSession(
+        vad=LevelVad(), transcriber=OneWordTranscriber(), end_of_turn=FixedEndOfTurn(0.9),
+        params=StreamParams(), request_id="req-1",
+        config=dataclasses.replace(PINNED, min_word_speech_s=min_word_s),
+    )
+    out = infos(run(session, audio))
+    if starts:
+        assert events(out) == ["StartOfTurn", "EndOfTurn"]
+        assert all(m.transcript == "Yes." for m in out if m.event != "Update")
+        start = next(m for m in out if m.event == "StartOfTurn")
+        assert start.audio_window_start == pytest.approx(0.5, abs=0.04)
+    else:
+        assert events(out) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -191,7 +191,16 @@ def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> 
     return text
 
 
-def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> RenderableType:
+def thresholds_in_force(state: ViewState, info: PanelInfo) -> tuple[float, float | None]:
+    """The thresholds asked for at connect, or the ones a ConfigureSuccess confirmed since."""
+    eot = state.thresholds.get("eot_threshold", info.eot_threshold)
+    eager = state.thresholds.get("eager_eot_threshold", info.eager_eot_threshold)
+    return eot, eager
+
+
+def build_panel(
+    state: ViewState, info: PanelInfo, width: int | None = None, footer: str | None = None
+) -> RenderableType:
     """The whole panel for one state: pure, so tests render it on a recording console."""
     current = state.current
     if current is None:
@@ -201,7 +210,7 @@ def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> 
         head.append(current.state, style=STATE_STYLES.get(current.state, "bold"))
         head.append(f"  {time_span(current)}", style="cyan")
     body = turn_text(current) if current is not None else Text("")
-    eot, eager = info.eot_threshold, info.eager_eot_threshold
+    eot, eager = thresholds_in_force(state, info)
     if width is None:  # as wide as it takes (tests, a recording console)
         bars = [confidence_bar(state.end_of_turn_confidence, eot, eager),
                 progress_line(state, info), status_line(state, info)]
@@ -212,6 +221,8 @@ def build_panel(state: ViewState, info: PanelInfo, width: int | None = None) -> 
     rows: list[RenderableType] = [head, body, Text(""), *bars]
     for notice in state.notices[-3:]:
         rows.append(Text(f"{notice.kind}: {notice.text}", style=NOTICE_STYLES.get(notice.kind, "")))
+    if footer:
+        rows.append(Text(footer, style="dim", no_wrap=True, overflow="ellipsis"))
     return Panel(Group(*rows), title="flux", title_align="left", width=width)
 
 
@@ -224,6 +235,7 @@ class LiveOutput:
         self.min_interval_s = min_interval_s
         self._last_draw = 0.0
         self._live: Live | None = None
+        self.footer: Callable[[], str] | None = None  # e.g. the keys, and what the last did
 
     @classmethod
     def on_stream(cls, stream: TextIO, info: PanelInfo) -> LiveOutput:
@@ -231,7 +243,9 @@ class LiveOutput:
         return cls(Console(file=stream), info)
 
     def _panel(self, state: ViewState) -> RenderableType:
-        return build_panel(state, self.info, width=max(40, self.console.width - RIGHT_MARGIN))
+        footer = self.footer() if self.footer is not None else None
+        width = max(40, self.console.width - RIGHT_MARGIN)
+        return build_panel(state, self.info, width=width, footer=footer)
 
     def _ensure_live(self, state: ViewState) -> Live:
         if self._live is None:

@@ -79,6 +79,8 @@ class ViewState:
     notices: tuple[Notice, ...] = ()
     error: protocol.ErrorMessage | None = None
     ended: bool = False
+    # thresholds the server confirmed mid-stream (ConfigureSuccess), over the ones asked for
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
     def delays_s(self) -> list[float]:
@@ -169,8 +171,15 @@ def apply(
         text = f"{message.code}: {message.description}"
         return replace(state, notices=_notice(state, "warning", text))
     if isinstance(message, protocol.ConfigureSuccess):
-        text = f"configuration now {message.thresholds}, keyterms {message.keyterms}"
-        return replace(state, notices=_notice(state, "configure", text))
+        confirmed = {
+            k: float(v) for k, v in message.thresholds.items() if isinstance(v, int | float)
+        }
+        shown = ", ".join(f"{k} {v:g}" for k, v in sorted(confirmed.items())) or "unchanged"
+        return replace(
+            state,
+            thresholds={**state.thresholds, **confirmed},
+            notices=_notice(state, "configure", f"now {shown}"),
+        )
     if isinstance(message, protocol.ConfigureFailure):
         text = f"configure refused: {message.code}: {message.description}"
         return replace(state, notices=_notice(state, "warning", text))

@@ -1,22 +1,11 @@
-"""The combined end-of-turn estimate: VAD silence, Smart Turn and the transcript's last words.
+"""Where a pause ends a turn: VAD hysteresis and timing constants, the transcript's ending
+classes, and the end-of-turn confidence of a judged pause.
 
-Each signal alone fails on synthetic speech (flat prosody fools Smart Turn; pauses inside a
-turn fool a silence timer), but they fail on different pauses: "a table for…" is plainly
-unfinished whatever the acoustics say. So the estimate is one logistic model,
-
-    conf(s) = sigmoid(bias + w_smart · logit(p_smart) + lexical(text) + slope · (s - s0))
-
-where ``s`` is the silence since the last speech, in seconds. Every constant lives in
-:class:`DetectorConfig` so ``benchmarks`` can sweep them; nothing else in the engine hard-codes
-a tuning number.
-
-Measured on the benchmark corpus (each turn spoken as one utterance) with oracle turn starts
-(evidence collected once per pause, then replayed by ``benchmarks/tune.py``; calls 0-5 tuned,
-6-11 held out), at the default ``eot_threshold`` 0.7: false cut-offs 28% of inside pauses
-(23% held out), end-of-turn latency p50 0.38 s, p90 0.86 s. Smart Turn alone (end at
-p >= 0.5, else 3 s) cuts 43% with p50 3 s; VAD silence alone cuts 31% at 1.0 s latency and
-55% at 0.6 s. ``eot_threshold`` 0.8: 13% at p50 0.60 s; 0.9: 7% at p50 0.92 s. End to end
-(``benchmarks.run``): 23.7% cut-offs, p50 386 ms, p90 875 ms. See docs/TURNS.md.
+The confidence itself is a learned model (``eot_model.py``, weights in ``eot_model.json``,
+trained by ``benchmarks/eot_train.py`` on real, neural and synthetic speech): Smart Turn's
+probability, how the transcript ends (``ending_kind``), the last word's confidence and
+lengthening, the speaking rate, and the silence so far. Figures live in
+``benchmarks/results/``; the design in ``docs/TURNS.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +13,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Protocol
+
+from flux_cli.protocol import Word
 
 _CONF_MAX = 0.999  # eot_threshold=1.0 means "the model never ends a turn": never reach it
 
@@ -37,6 +29,10 @@ class DetectorConfig:
     vad_offset: float = 0.35
     # A turn may start once this much speech is heard (and its decode is non-empty).
     min_start_speech_s: float = 0.192
+    # ... or, once its burst has been silent this long, this much speech: a short word.
+    min_word_speech_s: float = 0.064
+    short_word_wait_s: float = 0.096
+    short_word_pad_s: float = 0.4  # audio kept before a short word's onset (quiet onsets)
     # A candidate burst whose decode stays empty is dropped after this much silence.
     candidate_drop_s: float = 0.6
     # Speech this long ends a pause (shorter blips are ignored).
@@ -53,37 +49,13 @@ class DetectorConfig:
     # Interim Update decodes in sync mode: at most one per this much audio.
     interim_interval_s: float = 0.5
 
-    # Confidence model (logit units). Tuned on the benchmark corpus (12 synthetic calls, 288
-    # turns, 350 inside pauses): there Smart Turn's probability carries no usable signal (AUC
-    # 0.54 for turn ends vs inserted pauses, even with each turn spoken as one utterance), so
-    # its weight came out 0 and the model is not even called. Raise ``w_smart`` for human
-    # speech, where Smart Turn is strong.
-    bias: float = 0.0
-    w_smart: float = 0.0
-    slope_per_s: float = 2.5
-    s0: float = 0.2
+    # Before a pause's decision point only its length is known (logit units).
     speaking_logit: float = -4.0  # while words are still coming
     undecided_logit: float = -2.5  # paused, before the decision point
+    undecided_slope_per_s: float = 2.5
     smart_clip: float = 0.02  # p is clipped to [clip, 1 - clip] before the logit
-
-    # Lexical evidence about the transcript's ending (logit units, added to the bias); one
-    # category per transcript, see ``ending_kind``.
-    lex_ellipsis: float = -3.0  # Whisper writes "..." when the speech trails off
-    lex_continuation: float = -6.0  # "and", "the", "for", "um": something must follow
-    lex_verb: float = -6.0  # "my email is", "we will": a copula or auxiliary at the end
-    lex_discourse: float = -6.0  # "Actually", "Sorry", "Honestly": a preamble on its own
-    lex_hold: float = -3.0  # "Let me check.", "Give me a second.": the speaker asks for time
-    lex_comma: float = -2.0
-    lex_number: float = -0.75  # "my number is 5241": digits come in groups
-    lex_question: float = 0.5
-    lex_closing: float = 0.5  # "thank you", "bye", "that's all": a turn that is done
-    lex_short_answer: float = 0.5  # "Yes.", "No", "Sure." on their own
-    lex_period: float = 0.5
-    lex_no_punct: float = -0.6
-    # A finished-looking sentence this short is often a preamble ("Let me check.", "That is
-    # fine."): added to the period / no-punctuation / question weights.
-    short_turn_words: int = 4
-    lex_short_turn: float = -1.0
+    # The confidence of a judged pause; None: the committed learned model (``eot_model.json``).
+    model: ConfidenceModel | None = None
 
 
 DEFAULT_CONFIG = DetectorConfig()
@@ -169,7 +141,7 @@ def logit(p: float, clip: float) -> float:
 
 
 def ending_kind(text: str) -> str:
-    """Classify how the transcript ends; each kind has a ``lex_<kind>`` weight."""
+    """Classify how the transcript ends (one class each: a feature of the learned model)."""
     stripped = text.strip()
     words = _WORD.findall(stripped.lower())
     if not words:
@@ -202,35 +174,50 @@ def ending_kind(text: str) -> str:
     return "no_punct"
 
 
-def lexical_score(text: str, config: DetectorConfig = DEFAULT_CONFIG) -> float:
-    """How much the transcript's ending says "finished" (> 0) or "more to come" (< 0)."""
-    kind = ending_kind(text)
-    if kind == "empty":
-        return 0.0
-    score = float(getattr(config, f"lex_{kind}"))
+def is_short_turn(text: str, kind: str, max_words: int) -> bool:
+    """A finished-looking sentence this short is often a preamble ("Let me check.",
+    "That is fine."), unless it starts like a reply ("Yes, that works.")."""
     words = _WORD.findall(text.lower())
-    if (
+    return (
         kind in ("period", "no_punct", "question")
-        and len(words) <= config.short_turn_words
-        and words[0] not in SHORT_ANSWERS  # "Yes, that works." is a whole reply
-    ):
-        score += config.lex_short_turn
-    return score
+        and 0 < len(words) <= max_words
+        and words[0] not in SHORT_ANSWERS
+    )
 
 
 @dataclass(frozen=True)
 class PauseEvidence:
-    """What the decision point of one pause found: Smart Turn's probability and the text."""
+    """What the decision point of one pause found (see ``eot_model.features``)."""
 
-    smart_turn: float
-    transcript: str
+    smart_turn: float  # Smart Turn's probability that the turn is complete
+    transcript: str  # the turn's decode up to the speech end
+    words: tuple[Word, ...] = ()  # its words, with times and confidences
+    speech_s: float = 0.0  # from the turn's start to the speech end
+
+
+class ConfidenceModel(Protocol):
+    """Evidence of a judged pause -> its logit as a line over the silence so far."""
+
+    @property
+    def uses_smart_turn(self) -> bool: ...
+
+    def line(self, evidence: PauseEvidence) -> tuple[float, float]:
+        """(base, slope): the logit after ``s`` seconds of silence is ``base + slope · s``."""
+        ...
 
 
 class Detector:
-    """Turns the signals of the current state into ``end_of_turn_confidence``."""
+    """Turns the signals of the current state into ``end_of_turn_confidence``.
+
+    While paused after the decision point: ``sigmoid(base + slope · s)``, where the model
+    (by default the learned ``eot_model.json``) computes ``(base, slope)`` once per pause.
+    """
 
     def __init__(self, config: DetectorConfig = DEFAULT_CONFIG) -> None:
+        from flux_cli.server.eot_model import default_model
+
         self.config = config
+        self.model: ConfidenceModel = config.model or default_model()
 
     def speaking(self) -> float:
         return sigmoid(self.config.speaking_logit)
@@ -238,18 +225,14 @@ class Detector:
     def undecided(self, silence_s: float) -> float:
         """A pause before its decision point: only its length is known."""
         c = self.config
-        return min(sigmoid(c.undecided_logit + c.slope_per_s * (silence_s - c.s0)), _CONF_MAX)
+        logit_ = c.undecided_logit + c.undecided_slope_per_s * (silence_s - c.decide_after_s)
+        return min(sigmoid(logit_), _CONF_MAX)
 
-    def base_logit(self, evidence: PauseEvidence) -> float:
-        """The silence-independent part, computed once per pause."""
-        c = self.config
-        return (
-            c.bias
-            + c.w_smart * logit(evidence.smart_turn, c.smart_clip)
-            + lexical_score(evidence.transcript, c)
-        )
+    def judge(self, evidence: PauseEvidence) -> tuple[float, float]:
+        """The pause's logit line (base, slope), computed once per pause."""
+        return self.model.line(evidence)
 
-    def paused(self, base: float, silence_s: float) -> float:
+    def paused(self, line: tuple[float, float], silence_s: float) -> float:
         """A judged pause: a pause that goes on is more and more likely an end."""
-        c = self.config
-        return min(sigmoid(base + c.slope_per_s * (silence_s - c.s0)), _CONF_MAX)
+        base, slope = line
+        return min(sigmoid(base + slope * silence_s), _CONF_MAX)

@@ -33,7 +33,13 @@ from flux_cli.protocol import (
     WarningMessage,
     Word,
 )
-from flux_cli.server.detector import DEFAULT_CONFIG, Detector, DetectorConfig, PauseEvidence
+from flux_cli.server.cadence import TICK, UpdateCadence
+from flux_cli.server.detector import (
+    DEFAULT_CONFIG,
+    Detector,
+    DetectorConfig,
+    PauseEvidence,
+)
 from flux_cli.server.engine import (
     SAMPLE_RATE,
     VAD_WINDOW,
@@ -43,19 +49,16 @@ from flux_cli.server.engine import (
     Transcript,
     VadStream,
 )
-
-TICK = SAMPLE_RATE // 4  # an Update for about every 0.25 s of audio
-EMPTY = Transcript(text="", words=[])
+from flux_cli.server.speech_tracker import SpeechTracker
+from flux_cli.server.speech_tracker import samples as _samples
+from flux_cli.server.turn_audio import EMPTY, AudioBuffer, CachedDecoder
 
 
 class State(enum.Enum):
     IDLE = "idle"
     SPEAKING = "speaking"
     PAUSED = "paused"
-
-
-def _samples(seconds: float) -> int:
-    return round(seconds * SAMPLE_RATE)
+    EAGER = "eager"  # an EagerEndOfTurn stands; speech again -> TurnResumed
 
 
 def _seconds(samples: int) -> float:
@@ -80,42 +83,6 @@ def _plain_word(word: Word) -> Word:
 def join_transcripts(head: Transcript, tail: Transcript) -> Transcript:
     text = " ".join(part for part in (head.text.strip(), tail.text.strip()) if part)
     return Transcript(text=text, words=[*head.words, *tail.words])
-
-
-class AudioBuffer:
-    """The stream's recent audio, addressed by absolute sample index; old audio is dropped."""
-
-    def __init__(self) -> None:
-        self._data = np.zeros(SAMPLE_RATE * 4, dtype=np.float32)
-        self._base = 0  # absolute index of _data[0]
-        self._len = 0
-
-    @property
-    def end(self) -> int:
-        return self._base + self._len
-
-    def append(self, samples: Audio) -> None:
-        need = self._len + len(samples)
-        if need > len(self._data):
-            grown = np.zeros(max(need, 2 * len(self._data)), dtype=np.float32)
-            grown[: self._len] = self._data[: self._len]
-            self._data = grown
-        self._data[self._len : need] = samples
-        self._len = need
-
-    def slice(self, start: int, end: int) -> Audio:
-        """A copy of [start, end), clipped to what is still held."""
-        lo = max(start, self._base) - self._base
-        hi = max(min(end, self.end) - self._base, lo)
-        return self._data[lo:hi].copy()
-
-    def trim_before(self, sample: int) -> None:
-        drop = min(max(sample - self._base, 0), self._len)
-        if drop < SAMPLE_RATE:  # move memory only when it is worth it
-            return
-        self._data[: self._len - drop] = self._data[drop : self._len]
-        self._len -= drop
-        self._base += drop
 
 
 @dataclass
@@ -146,7 +113,8 @@ class _Turn:
     interim: Transcript = field(default_factory=lambda: EMPTY)
     interim_end: int = 0
     last_interim_at: int = 0
-    evidence_base: float | None = None  # the judged pause's base logit
+    evidence: PauseEvidence | None = None  # what the judged pause found
+    line: tuple[float, float] | None = None  # its logit line over silence: (base, slope)
     decided: Transcript | None = None  # the judged pause's full decode
     eager: Transcript | None = None  # the EagerEndOfTurn transcript, while it stands
 
@@ -180,24 +148,17 @@ class TurnSession:
         self._eot_model = end_of_turn
         self._seq = 0
         self._buffer = AudioBuffer()
+        self._decoder = CachedDecoder(self._buffer, transcriber)
+        self._speech = SpeechTracker(config)
+        self._cadence = UpdateCadence()
         self._pending = np.zeros(0, dtype=np.float32)  # < one VAD window, not yet processed
         self._pos = 0  # samples processed
-        self._next_tick = TICK
-        self._tick_start = 0
-        self._event_in_tick = False
         self._last_reported = 0
         self.state = State.IDLE
         self.turn_index = 0
         self._turn: _Turn | None = None
         self._serial = 0
-        # speech tracking
-        self._in_speech = False
-        self._speech_run = 0  # consecutive speech samples
-        self._last_speech_end = 0
-        self._candidate: int | None = None  # onset of a burst that may start a turn
-        self._candidate_speech = 0
         self._next_start_try = 0
-        self._cache: tuple[tuple[int, int, tuple[str, ...]], Transcript] | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ public API
@@ -245,7 +206,7 @@ class TurnSession:
             padded = np.concatenate([rest, np.zeros(VAD_WINDOW - len(rest), np.float32)])
             probs = self._vad.process(padded)
             self._step(rest, float(probs[0]) if probs else 0.0, out)
-        if self.state is State.IDLE and self._candidate is not None:
+        if self.state is State.IDLE and self._speech.candidate is not None:
             self._try_start(out, force=True)
         if self._turn is not None:
             turn = self._turn
@@ -287,10 +248,6 @@ class TurnSession:
             turn.interim = join_transcripts(turn.committed, transcript)
             turn.interim_end = job.end
 
-    @property
-    def position_s(self) -> float:
-        return _seconds(self._pos)
-
     def active_config(self) -> dict[str, float | int | None]:
         return {
             "eot_threshold": self.params.effective_eot_threshold,
@@ -304,17 +261,8 @@ class TurnSession:
         start = self._pos
         self._buffer.append(window)
         self._pos += len(window)
-        c = self.config
-        speech = p >= c.vad_onset or (self._in_speech and p >= c.vad_offset)
-        self._in_speech = speech
-        if speech:
-            self._speech_run += len(window)
-            # In a pause, a blip shorter than resume_speech_s (a click, a breath) is ignored.
-            if self.state is not State.PAUSED or self._speech_run >= _samples(c.resume_speech_s):
-                self._last_speech_end = self._pos
-        else:
-            self._speech_run = 0
-
+        in_pause = self.state in (State.PAUSED, State.EAGER)
+        speech = self._speech.step(p, start, self._pos, in_pause=in_pause)
         if self.state is State.IDLE:
             self._step_idle(start, speech, out)
         elif self.state is State.SPEAKING:
@@ -325,33 +273,24 @@ class TurnSession:
         self._trim()
 
     def _step_idle(self, start: int, speech: bool, out: list[ServerMessage]) -> None:
-        c = self.config
-        if speech:
-            if self._candidate is None:
-                self._candidate = start
-                self._candidate_speech = 0
-                self._next_start_try = 0
-            self._candidate_speech += self._pos - start
-            if self._pos - self._candidate > _samples(c.max_decode_s):
-                self._candidate, self._candidate_speech = start, 0  # noise, not words
-        elif (
-            self._candidate is not None
-            and self._pos - self._last_speech_end >= _samples(c.candidate_drop_s)
-        ):
-            self._candidate = None
-        if (
-            self._candidate is not None
-            and self._candidate_speech >= _samples(c.min_start_speech_s)
-            and self._pos >= self._next_start_try
-        ):
+        tracker = self._speech
+        if speech and tracker.candidate is None:
+            self._next_start_try = 0
+        tracker.track_burst(speech, start, self._pos)
+        if self._pos >= self._next_start_try and tracker.burst_ready(speech, self._pos):
             self._try_start(out, force=False)
 
     def _try_start(self, out: list[ServerMessage], *, force: bool) -> None:
         """Start a turn if the candidate burst decodes to words (a cough does not)."""
-        assert self._candidate is not None
+        onset = self._speech.candidate
+        assert onset is not None
         c = self.config
-        decode_start = max(0, self._candidate - _samples(c.start_pad_s))
-        end = min(self._pos, self._last_speech_end + _samples(c.tail_pad_s))
+        # A short word's VAD onset comes late when the word starts quietly (measured on a
+        # -45 dBFS telephone "Yes.": 0.2 s of padding decoded empty, 0.4 s decoded it).
+        short = self._speech.candidate_speech < _samples(c.min_start_speech_s)
+        pad = c.short_word_pad_s if short else c.start_pad_s
+        decode_start = max(0, onset - _samples(pad))
+        end = min(self._pos, self._speech.last_end + _samples(c.tail_pad_s))
         text = self._decode(decode_start, end)
         if not has_words(text.text):
             self._next_start_try = self._pos + TICK
@@ -359,16 +298,16 @@ class TurnSession:
         self._serial += 1
         self._turn = _Turn(
             serial=self._serial,
-            start=self._candidate,
+            start=onset,
             decode_start=decode_start,
             interim=text,
             interim_end=end,
             last_interim_at=self._pos,
         )
-        self._candidate = None
+        self._speech.candidate = None
         self.state = State.SPEAKING
         out.append(self._turn_info("StartOfTurn", text, self.detector.speaking()))
-        if not force and not self._in_speech:
+        if not force and not self._speech.in_speech:
             self._step_speaking(False, out)
 
     def _step_speaking(self, speech: bool, out: list[ServerMessage]) -> None:
@@ -390,20 +329,21 @@ class TurnSession:
         turn = self._turn
         assert turn is not None
         c = self.config
-        if self._speech_run >= _samples(c.resume_speech_s):
+        if self._speech.resumed:
             self._resume(out)
             return
-        silence = self._pos - self._last_speech_end
-        if turn.evidence_base is None and silence >= _samples(c.decide_after_s):
+        silence = self._speech.silence(self._pos)
+        if turn.line is None and silence >= _samples(c.decide_after_s):
             self._judge(turn)
-        if turn.evidence_base is None:
+        if turn.line is None:
             if silence >= _samples(self.params.effective_eot_timeout_ms / 1000):
                 self._end(out, "timeout")
             return
         conf = self._current_conf()
         eager = self.params.eager_eot_threshold
-        if eager is not None and turn.eager is None and conf >= eager:
+        if eager is not None and self.state is State.PAUSED and conf >= eager:
             turn.eager = turn.decided
+            self.state = State.EAGER
             out.append(self._turn_info("EagerEndOfTurn", turn.eager or EMPTY, conf))
         if conf >= self.params.effective_eot_threshold:
             self._end(out, "model")
@@ -412,28 +352,33 @@ class TurnSession:
 
     def _judge(self, turn: _Turn) -> None:
         """The pause's decision point: one full decode and one Smart Turn call."""
-        speech_end = min(self._pos, self._last_speech_end + _samples(self.config.tail_pad_s))
+        speech_end = min(self._pos, self._speech.last_end + _samples(self.config.tail_pad_s))
         decided = self._full_decode(speech_end)
-        p_smart = 0.5  # neutral: with no weight the acoustic model is not worth a call
-        if self.config.w_smart:
+        p_smart = 0.5  # neutral: a model that gives it no weight does not pay for the call
+        if self.detector.model.uses_smart_turn:
             window_start = max(
                 turn.decode_start, self._pos - _samples(self.config.smart_turn_window_s)
             )
             p_smart = self._eot_model.predict(self._buffer.slice(window_start, self._pos))
         turn.decided = decided
         turn.interim, turn.interim_end = decided, speech_end
-        turn.evidence_base = self.detector.base_logit(
-            PauseEvidence(smart_turn=p_smart, transcript=decided.text)
+        turn.evidence = PauseEvidence(
+            smart_turn=p_smart,
+            transcript=decided.text,
+            words=tuple(decided.words),
+            speech_s=_seconds(self._speech.last_end - turn.start),
         )
+        turn.line = self.detector.judge(turn.evidence)
 
     def _resume(self, out: list[ServerMessage]) -> None:
         turn = self._turn
         assert turn is not None
-        if turn.eager is not None:
+        if self.state is State.EAGER and turn.eager is not None:
             out.append(self._turn_info("TurnResumed", turn.eager, self.detector.speaking()))
         turn.eager = None
         turn.decided = None
-        turn.evidence_base = None
+        turn.evidence = None
+        turn.line = None
         self.state = State.SPEAKING
 
     def _end(self, out: list[ServerMessage], trigger: str) -> None:
@@ -446,7 +391,7 @@ class TurnSession:
             final = turn.decided
         else:
             speaking = self.state is State.SPEAKING
-            end = self._pos if speaking else self._last_speech_end + _samples(
+            end = self._pos if speaking else self._speech.last_end + _samples(
                 self.config.tail_pad_s
             )
             final = self._full_decode(min(end, self._pos))
@@ -454,14 +399,14 @@ class TurnSession:
         self.turn_index += 1
         self._turn = None
         self.state = State.IDLE
-        self._candidate = None
-        self._cache = None
+        self._speech.candidate = None
+        self._decoder.forget()
 
     # ------------------------------------------------------------------ controls
 
     def _force_end(self) -> list[ServerMessage]:
         out: list[ServerMessage] = []
-        if self.state is State.IDLE and self._candidate is not None:
+        if self.state is State.IDLE and self._speech.candidate is not None:
             self._try_start(out, force=True)
         if self._turn is None:
             out.append(
@@ -487,7 +432,7 @@ class TurnSession:
                 description=str(exc),
             )
         self.params = updated
-        self._cache = None
+        self._decoder.forget()
         return ConfigureSuccess(
             request_id=self.request_id,
             sequence_id=self._next_seq(),
@@ -523,35 +468,32 @@ class TurnSession:
     # ------------------------------------------------------------------ helpers
 
     def _tick(self, out: list[ServerMessage]) -> None:
-        if self._pos < self._next_tick:
+        if not self._cadence.due(self._pos):
             return
-        if not self._event_in_tick:
+        if self._cadence.update_needed():
             turn = self._turn
             if turn is None:
                 out.append(self._turn_info("Update", EMPTY, 0.0))
             else:
                 out.append(self._turn_info("Update", turn.interim, self._current_conf()))
-        while self._next_tick <= self._pos:
-            self._next_tick += TICK
-        self._tick_start = self._pos
-        self._event_in_tick = False
+        self._cadence.advance(self._pos)
 
     def _current_conf(self) -> float:
         turn = self._turn
         if turn is None or self.state is State.SPEAKING:
             return self.detector.speaking() if turn is not None else 0.0
-        silence_s = _seconds(self._pos - self._last_speech_end)
-        if turn.evidence_base is None:
+        silence_s = _seconds(self._speech.silence(self._pos))
+        if turn.line is None:
             return self.detector.undecided(silence_s)
-        return self.detector.paused(turn.evidence_base, silence_s)
+        return self.detector.paused(turn.line, silence_s)
 
     def _turn_info(
         self, event: str, text: Transcript, conf: float, *, trigger: str | None = None
     ) -> TurnInfo:
         if event != "Update":
-            self._event_in_tick = True
+            self._cadence.event_sent()
         turn = self._turn
-        window_start = self._tick_start if turn is None else turn.start
+        window_start = self._cadence.tick_start if turn is None else turn.start
         self._last_reported = self._pos
         return TurnInfo(
             request_id=self.request_id,
@@ -573,19 +515,7 @@ class TurnSession:
         return join_transcripts(turn.committed, self._decode(turn.decode_start, end))
 
     def _decode(self, start: int, end: int) -> Transcript:
-        """Decode [start, end); the same slice with the same keyterms is decoded once."""
-        key = (start, end, tuple(self.params.keyterm))
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        audio = self._buffer.slice(start, end)
-        if len(audio) == 0:
-            return EMPTY
-        result = self._transcriber.transcribe(
-            audio, offset_s=_seconds(start), hotwords=tuple(self.params.keyterm)
-        )
-        result = Transcript(text=result.text.strip(), words=list(result.words))
-        self._cache = (key, result)
-        return result
+        return self._decoder.decode(start, end, tuple(self.params.keyterm))
 
     def _commit_head(self, turn: _Turn) -> None:
         """A turn longer than Whisper's window: freeze its head's text and move on."""
@@ -596,8 +526,8 @@ class TurnSession:
     def _trim(self) -> None:
         if self._turn is not None:
             keep = self._turn.decode_start
-        elif self._candidate is not None:
-            keep = self._candidate - _samples(self.config.start_pad_s)
+        elif self._speech.candidate is not None:
+            keep = self._speech.candidate - _samples(self.config.start_pad_s)
         else:
             keep = self._pos - _samples(self.config.start_pad_s) - VAD_WINDOW
         self._buffer.trim_before(keep)

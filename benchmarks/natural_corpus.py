@@ -1,0 +1,198 @@
+"""Turn corpora from natural speech: calls with labelled turns and inside pauses, per set.
+
+Sets (each split into ``train`` and ``test``; every reported figure comes from ``test``):
+
+| set | speech | held out by |
+|---|---|---|
+| ``real`` | the Asterisk voice (a real person) | prompts: the second half, alphabetically |
+| ``neural`` | hibari ``heart`` (natural prosody) | scenario: bank/internet/travel turns |
+| ``twoparty`` | real and neural voices taking turns, 150-600 ms gaps | both of the above |
+| ``noisy20``/``noisy10`` | real + neural calls with babble or filtered noise at 20/10 dB SNR | |
+| ``tel8k`` | real + neural calls through a 300-3400 Hz band at 8 kHz, sent as µ-law | |
+
+The synthetic flite/espeak corpus (``benchmarks.corpus``) is the third voice family; its calls
+0-5 train and 6-11 are held out. Labels are measured from the audio: turn bounds by level,
+inserted pauses exactly, and the speakers' own quiet runs >= 200 ms as ``natural`` pauses.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import corpus, natural
+from benchmarks.corpus import Call
+from benchmarks.natural import Sources, Utterance
+from benchmarks.synth import SAMPLE_RATE, TurnLabel, quiet_runs, write_wav
+
+VERSION = "natural3"
+SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k")
+NEURAL_TURNS = 240
+NEURAL_SEED = 7
+NEURAL_TEST_SCENARIOS = {"bank", "internet", "travel"}
+TURNS_PER_CALL = 16
+FLOOR_DBFS = -60.0
+
+
+@dataclass
+class PlacedTurn:
+    audio: np.ndarray
+    pauses: list[tuple[int, int]]
+    text: str
+    speaker: str
+
+
+def split_utterances(sources: Sources, split: str) -> tuple[list[Utterance], list[Utterance]]:
+    """(real, neural) utterances of one split."""
+    real = sources.real()
+    half = len(real) // 2
+    real_part = real[:half] if split == "train" else real[half:]
+    neural = sources.neural(NEURAL_SEED, NEURAL_TURNS)
+    scenarios = [s for _, s, _ in natural.neural_texts(NEURAL_SEED, NEURAL_TURNS)]
+    neural_part = [u for u, s in zip(neural, scenarios, strict=True)
+                   if (s in NEURAL_TEST_SCENARIOS) == (split == "test")]
+    return real_part, neural_part
+
+
+def place(utt: Utterance, rng: random.Random, sources: Sources) -> PlacedTurn:
+    """One turn: the utterance, maybe paused inside at a word boundary, at a random level."""
+    count = 0
+    if len(utt.words) >= 5 and rng.random() < 0.7:
+        count = 2 if len(utt.words) >= 10 and rng.random() < 0.3 else 1
+    after = natural.pause_places(utt.words, rng, count)
+    lengths = [round(rng.uniform(0.3, 1.2), 3) for _ in after]
+    audio, pauses = natural.with_pauses(utt, after, lengths, check=sources.last_word)
+    gain = 10 ** (rng.uniform(-6.0, 3.0) / 20)
+    return PlacedTurn((audio * gain).astype(np.float32), pauses, utt.text, utt.speaker)
+
+
+def assemble(turns: list[PlacedTurn], gaps: list[float], tail: float,
+             seed: int) -> tuple[np.ndarray, list[TurnLabel]]:
+    """Concatenate turns after their gaps; labels measured from the audio."""
+    pieces: list[np.ndarray] = []
+    labels: list[TurnLabel] = []
+    pos = 0
+    for turn, gap in zip(turns, gaps, strict=True):
+        n = round(gap * SAMPLE_RATE)
+        pieces.append(np.zeros(n, dtype=np.float32))
+        pos += n
+        start = pos
+        pieces.append(turn.audio)
+        pos += len(turn.audio)
+        inserted = [((start + a) / SAMPLE_RATE, (start + b) / SAMPLE_RATE) for a, b in turn.pauses]
+        labels.append(TurnLabel(turn.text, start / SAMPLE_RATE, pos / SAMPLE_RATE, inserted,
+                                turn.speaker, "question" if turn.text.endswith("?") else ""))
+    pieces.append(np.zeros(round(tail * SAMPLE_RATE), dtype=np.float32))
+    audio = np.concatenate(pieces)
+    for label in labels:
+        inserted_set = set(label.pauses)
+        runs = quiet_runs(audio, round(label.start * SAMPLE_RATE), round(label.end * SAMPLE_RATE))
+        measured = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in runs]
+        for p in inserted_set:
+            measured = [m for m in measured if not (m[0] <= p[1] and p[0] <= m[1])] + [p]
+        label.pauses = sorted(measured)
+        label.pause_kinds = ["inserted" if p in inserted_set else "natural" for p in label.pauses]
+    rng = np.random.default_rng(seed)
+    audio = audio + rng.normal(0.0, 10 ** (FLOOR_DBFS / 20), size=audio.shape)
+    return np.clip(audio, -1.0, 1.0).astype(np.float32), labels
+
+
+def _calls_from(turn_lists: list[list[PlacedTurn]], gap_range: tuple[float, float],
+                rng: random.Random, name: str, out_dir: Path) -> list[Call]:
+    calls = []
+    for i, turns in enumerate(turn_lists):
+        gaps = [1.0] + [round(rng.uniform(*gap_range), 3) for _ in turns[1:]]
+        audio, labels = assemble(turns, gaps, 2.0, seed=rng.randrange(1 << 30))
+        path = out_dir / f"{name}{i:02d}.wav"
+        write_wav(path, audio)
+        calls.append(Call(f"{name}{i:02d}", path, len(audio) / SAMPLE_RATE,
+                          ",".join(sorted({t.speaker for t in turns})), labels))
+    return calls
+
+
+def _chunks(items: list[PlacedTurn], size: int) -> list[list[PlacedTurn]]:
+    return [items[i: i + size] for i in range(0, len(items), size) if items[i: i + size]]
+
+
+def noisy(audio: np.ndarray, snr_db: float, noise_bank: np.ndarray,
+          rng: np.random.Generator) -> np.ndarray:
+    """Babble (other speech, overlapped) or low-passed noise at ``snr_db`` under the speech."""
+    if rng.random() < 0.5 and len(noise_bank) > SAMPLE_RATE:
+        noise = np.zeros_like(audio)
+        for _ in range(4):
+            start = int(rng.integers(0, len(noise_bank) - 1))
+            piece = np.resize(np.roll(noise_bank, -start), len(audio))
+            noise += piece
+    else:
+        white = rng.normal(0.0, 1.0, size=len(audio) + 64)
+        kernel = np.ones(8) / 8  # a crude low-pass: room hum and road noise are low
+        noise = np.convolve(white, kernel, mode="same")[: len(audio)]
+    loud = audio[np.abs(audio) > 10 ** (-40 / 20)]
+    speech_rms = float(np.sqrt(np.mean(loud.astype(np.float64) ** 2))) if loud.size else 0.05
+    noise_rms = float(np.sqrt(np.mean(noise**2))) or 1.0
+    scaled = noise * (speech_rms / noise_rms) * 10 ** (-snr_db / 20)
+    return np.clip(audio + scaled, -1.0, 1.0).astype(np.float32)
+
+
+def telephone(audio: np.ndarray) -> np.ndarray:
+    """8 kHz, 300-3400 Hz: what a phone line leaves of the voice."""
+    import soxr
+
+    narrow = soxr.resample(audio, SAMPLE_RATE, 8000)
+    spectrum = np.fft.rfft(narrow)
+    freqs = np.fft.rfftfreq(len(narrow), 1 / 8000)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    return np.asarray(np.fft.irfft(spectrum, n=len(narrow)), dtype=np.float32)
+
+
+def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
+          seed: int = corpus.DEFAULT_SEED) -> list[Call]:
+    """The calls of one set and split, generated once into the cache (labels in a JSON)."""
+    out_dir = cache_dir / f"{VERSION}-{seed}" / f"{name}-{split}"
+    index = out_dir / "labels.json"
+    if index.exists():
+        data = json.loads(index.read_text())
+        return [Call(c["name"], out_dir / f"{c['name']}.wav", c["duration"], c["voice"],
+                     [TurnLabel.from_dict(t) for t in c["turns"]]) for c in data]
+    sources = Sources(cache_dir)
+    rng = random.Random(f"{seed}-{name}-{split}")
+    real, neural_utts = split_utterances(sources, split)
+    if name in ("real", "neural"):
+        utts = list(real if name == "real" else neural_utts)
+        rng.shuffle(utts)
+        placed = [place(u, rng, sources) for u in utts]
+        calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
+    elif name == "twoparty":
+        a, b = list(real), list(neural_utts)
+        rng.shuffle(a)
+        rng.shuffle(b)
+        mixed = [u for pair in zip(a, b, strict=False) for u in pair]
+        placed = [place(u, rng, sources) for u in mixed]
+        calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (0.15, 0.6), rng, name, out_dir)
+    elif name in ("noisy20", "noisy10", "tel8k"):
+        base = build("real", split, cache_dir, seed)[:4] + build("neural", split, cache_dir,
+                                                                 seed)[:3]
+        calls = []
+        bank = np.concatenate([u.audio for u in real[-40:]])
+        nrng = np.random.default_rng(rng.randrange(1 << 30))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for call in base:
+            import soundfile as sf
+
+            audio, _ = sf.read(call.path, dtype="float32")
+            path = out_dir / f"{name}-{call.name}.wav"
+            if name == "tel8k":
+                sf.write(path, telephone(audio), 8000, subtype="PCM_16")
+            else:
+                write_wav(path, noisy(audio, float(name[5:]), bank, nrng))
+            calls.append(Call(f"{name}-{call.name}", path, call.duration, call.voice,
+                              call.turns))
+    else:
+        raise ValueError(f"unknown set {name!r}")
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps([c.to_dict() for c in calls]))
+    return calls

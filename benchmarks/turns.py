@@ -1,0 +1,252 @@
+"""``python -m benchmarks.turns``: the end-of-turn benchmark on natural, real and synthetic
+speech, per set, in one run (held-out splits only).
+
+1. Builds the corpora (installs the Asterisk prompts with apt-get and ``hibari-tts`` with pip
+   if missing; ``benchmarks.natural_corpus``), and collects per-pause evidence for the replay
+   (``benchmarks.eot_train collect``, cached).
+2. End to end: each held-out set streamed through the real CLI (``--fast``) to ``flux serve``;
+   the 8 kHz set as µ-law at 8000 Hz. False cut-offs, missed ends, EOT latency p50/p90, WER,
+   and for two-party calls the handover figure (the first speaker's ``EndOfTurn`` before the
+   second has spoken 250 ms, carrying only the first speaker's words).
+3. Replay on the same pauses: our model against VAD silence (300/600/1000 ms) and Smart Turn
+   alone (Pipecat's rule), and the eot-bench figures (false cut-offs at 300/600 ms latency
+   budgets, latency at 5/10 % cut-offs) from a threshold sweep.
+4. Engine speed and concurrent real-time streams (``benchmarks.run.realtime``).
+
+Writes ``results/turns.json``, ``results/turns.md`` and ``results/turns.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import eot_train, natural, report, scoring
+from benchmarks.corpus import Call
+from benchmarks.run import RESULTS_DIR, engine_pass, log, realtime, summarise
+from benchmarks.servers import EngineServer
+from flux_cli.server.eot_model import MODEL_FILE, EotModel
+
+TEST_SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k", "synthetic")
+HANDOVER_S = 0.25
+
+
+def prepare() -> None:
+    """Everything the corpora need that a fresh machine lacks."""
+    natural.ensure_packages()
+    if importlib.util.find_spec("hibari") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "hibari-tts"], check=True)
+
+
+def handover(labels: list[Any], events: list[scoring.Event],
+             min_gap: float = HANDOVER_S) -> tuple[int, int]:
+    """(handed over, chances): turns followed by another speaker >= ``min_gap`` later whose
+    EndOfTurn came before that speaker had spoken ``HANDOVER_S``, with none of their words."""
+    ok = chances = 0
+    ends = [e for e in events if e.event == "EndOfTurn"]
+    for turn, nxt in itertools.pairwise(labels):
+        if nxt.start - turn.end < min_gap or nxt.voice == turn.voice:
+            continue
+        chances += 1
+        mine = set(scoring.normalise(turn.text))
+        theirs = set(scoring.normalise(nxt.text)) - mine
+        for e in ends:
+            if turn.end - scoring.EARLY <= e.end <= nxt.start + HANDOVER_S:
+                said = scoring.normalise(e.transcript)
+                if said and not (set(said[-3:]) & theirs):
+                    ok += 1
+                break
+    return ok, chances
+
+
+def calls_of(name: str) -> list[Call]:
+    return eot_train.set_calls(name, "test")
+
+
+def end_to_end(server: EngineServer, work: Path, slack: float) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for name in TEST_SETS:
+        calls = calls_of(name)
+        options = {"sample_rate": "8000", "encoding": "mulaw"} if name == "tel8k" else {}
+        log(f"{name}: {len(calls)} calls, {sum(c.duration for c in calls) / 60:.1f} min")
+        result = engine_pass(server, calls, work, name, options, slack)
+        row = summarise(result.score)
+        row.update({"wer": result.wer[0], "audio_s": result.audio_s,
+                    "speed_x": result.audio_s / result.wall_s if result.wall_s else None,
+                    "cpu_per_audio_s": result.cpu_s / result.audio_s if result.audio_s else None,
+                    "failures": result.failures, "triggers": result.triggers})
+        ok = chances = 0
+        for call in calls:
+            jsonl = work / f"{name}-{call.name}.jsonl"
+            events = scoring.load_events(jsonl) if jsonl.exists() else []
+            a, b = handover(call.turns, events)
+            ok, chances = ok + a, chances + b
+        row["handover"] = {"ok": ok, "chances": chances,
+                           "rate": ok / chances if chances else None}
+        rows[name] = row
+    return rows
+
+
+def reliability(model: EotModel) -> list[dict[str, float]]:
+    """Predicted vs observed end rate on the held-out hazard samples (all sets pooled), inside
+    pauses weighing ``eot_train.INSIDE_WEIGHT`` as in training (the cost the model prices in)."""
+    preds: list[float] = []
+    ys: list[int] = []
+    for name in TEST_SETS:
+        xs, y = eot_train.samples(eot_train.pauses_of(name, "test"))
+        for x in xs:
+            z = sum(model.weights.get(k, 0.0) * v for k, v in x.items())
+            preds.append(1 / (1 + np.exp(-z)))
+        ys += y
+    p, t = np.array(preds), np.array(ys)
+    w = np.where(t == 1, 1.0, eot_train.INSIDE_WEIGHT)
+    bins = []
+    for lo in np.arange(0.0, 1.0, 0.1):
+        mask = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if mask.sum():
+            bins.append({"bin": round(float(lo), 1), "n": int(mask.sum()),
+                         "predicted": round(float(np.average(p[mask], weights=w[mask])), 3),
+                         "observed": round(float(np.average(t[mask], weights=w[mask])), 3)})
+    return bins
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(13, 5.2))
+    for name, row in results["replay"].items():
+        curve = row["curve"]
+        line, = ax.plot([c[2] * 1000 for c in curve], [c[1] * 100 for c in curve], marker=".",
+                        label=name)
+        ax.scatter([row["vad_600"]["p50"] * 1000], [row["vad_600"]["false_cutoffs"] * 100],
+                   marker="s", color=line.get_color(), alpha=0.5)
+    ax.set_xlabel("median end-of-turn latency (ms, eot_threshold 0.5-0.975)")
+    ax.set_ylabel("false cut-offs (% of inside pauses)")
+    ax.set_title("Our detector per held-out set (squares: VAD silence 600 ms)")
+    ax.axvline(300, color="grey", lw=0.5, ls="--")
+    ax.axvline(600, color="grey", lw=0.5, ls="--")
+    ax.set_xlim(150, 1600)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    bins = results["reliability"]
+    rel.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    rel.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], marker="o")
+    for b in bins:
+        rel.annotate(str(b["n"]), (b["predicted"], b["observed"]), fontsize=7,
+                     textcoords="offset points", xytext=(4, -10))
+    rel.set_xlabel("predicted end-of-turn probability")
+    rel.set_ylabel("observed share of turn ends")
+    rel.set_title("Reliability on held-out pauses (n per bin)")
+    rel.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{1000 * x:.0f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["# End of turn on natural, real and synthetic speech (held-out sets)", "",
+             f"`python -m benchmarks.turns` on {results['machine']['cpu']} "
+             f"({results['machine']['usable_cores']} cores, load {results['load']}); "
+             f"model: `{MODEL_FILE.name}` ({results['model_info'].get('samples')} training "
+             "samples).", "",
+             "## End to end (real engine, real CLI, `--fast`, default settings)", "",
+             "| set | turns | false cut-offs | missed ends | EOT p50 | p90 | WER | handover | "
+             "speed |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results["e2e"].items():
+        h = r["handover"]
+        hand = f"{h['ok']}/{h['chances']}" if h["chances"] else "-"
+        lines.append(f"| {name} | {r['turns']} | {_pct(r['false_cutoff_rate'])} "
+                     f"({r['pauses_cut']}/{r['pauses']}) | {_pct(r['missed_rate'])} | "
+                     f"{_ms(r['eot_p50'])} ms | {_ms(r['eot_p90'])} ms | {_pct(r['wer'])} | "
+                     f"{hand} | {r['speed_x']:.1f}x |")
+    lines += ["", "## Replay on the same pauses: our model vs the baselines", "",
+              "False cut-offs / EOT p50 / p90 (ms), missed ends. Smart Turn alone: Pipecat's "
+              "rule (once when VAD stops; complete at p ≥ 0.5, else 3 s fallback).", "",
+              "| set | ours (0.7) | VAD 300 ms | VAD 600 ms | VAD 1000 ms | Smart Turn alone |"
+              " cut @300 / @600 ms | latency @5% / @10% |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results["replay"].items():
+        def cell(s: dict[str, Any]) -> str:
+            return (f"{_pct(s['false_cutoffs'])} / {_ms(s['p50'])} / {_ms(s['p90'])}"
+                    f" ({s['missed']} missed)")
+        t = r["tradeoff"]
+        lines.append(f"| {name} | {cell(r['model'])} | {cell(r['vad_300'])} | "
+                     f"{cell(r['vad_600'])} | {cell(r['vad_1000'])} | {cell(r['smart_turn'])} | "
+                     f"{_pct(t['cut_at_300ms'])} / {_pct(t['cut_at_600ms'])} | "
+                     f"{_ms(t['latency_at_5pct'])} / {_ms(t['latency_at_10pct'])} ms |")
+    rt = results.get("realtime")
+    if rt:
+        lines += ["", "## Concurrent real-time streams (real voice, 60 s clips)", "",
+                  "| streams | wall p50 | wall p90 | within 2x p90 |", "|---|---|---|---|"]
+        for lv in rt["levels"]:
+            lines.append(f"| {lv['streams']} | {_ms(lv['wall_p50'])} ms | "
+                         f"{_ms(lv['wall_p90'])} ms | {lv['within_2x']} |")
+    lines += ["", "![trade-off and reliability](turns.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.turns")
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--levels", default="1,4,6", help="concurrent real-time streams ('' skips)")
+    p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
+    args = p.parse_args(argv)
+    prepare()
+    for name in TEST_SETS:
+        calls_of(name)
+    eot_train.collect(TEST_SETS, ["test"])
+    model = EotModel.from_json(MODEL_FILE.read_text())
+    results: dict[str, Any] = {"machine": report.machine_info(),
+                               "load": round(os.getloadavg()[0], 2),
+                               "model_info": dict(model.info), "started": time.time()}
+    replay_rows = eot_train.report(TEST_SETS, model)
+    for name in TEST_SETS:
+        turns = eot_train.pauses_of(name, "test")
+        curve = []
+        for thr in np.arange(0.5, 0.99, 0.025):
+            r = eot_train.replay(turns, eot_train.model_rule(model, float(thr)))
+            curve.append((round(float(thr), 3), r.cut / max(r.pauses, 1),
+                          scoring.percentile(r.latencies, 50) or 0.0))
+        replay_rows[name]["curve"] = curve
+    results["replay"] = replay_rows
+    results["reliability"] = reliability(model)
+    with tempfile.TemporaryDirectory(prefix="flux-turns-") as tmp:
+        work = Path(tmp)
+        with EngineServer(work / "server.log") as server:
+            results["e2e"] = end_to_end(server, work, args.slack)
+            levels = tuple(int(x) for x in args.levels.split(",") if x)
+            if levels:
+                results["realtime"] = realtime(server, calls_of("real"), levels, 60.0, work,
+                                               args.slack)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / "turns.json").write_text(json.dumps(results, indent=1, default=str))
+    text = markdown(results)
+    (args.results_dir / "turns.md").write_text(text)
+    plot(results, args.results_dir / "turns.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""The training replay and fit: pure parts on literal pauses, no models or corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from benchmarks import eot_train
+from benchmarks.eot_train import Pause, PauseRecord, model_rule, replay, samples
+from benchmarks.scoring import Event
+from benchmarks.synth import TurnLabel
+from benchmarks.turns import handover
+from flux_cli.server.detector import DEFAULT_CONFIG, Detector
+from flux_cli.server.eot_model import EotModel
+
+MODEL = EotModel({"bias": -2.0, "silence_s": 4.0, "kind_period": 1.0,
+                  "kind_continuation": -3.0})
+
+
+def pause(speech_end: float, *, text: str, length: float, is_end: bool,
+          label_end: float = 10.0, windows: list[tuple[float, float]] | None = None) -> Pause:
+    record = PauseRecord(speech_end, speech_end + 0.192, None if is_end else speech_end + length,
+                         0.5, text, [], 1.0)
+    return Pause(record, is_end, math.inf if is_end else length, label_end, windows or [])
+
+
+@pytest.mark.parametrize("text", ["Thank you.", "a table for"])
+def test_replayed_end_is_where_the_live_detector_reaches_the_threshold(text: str) -> None:
+    p = pause(5.0, text=text, length=math.inf, is_end=True)
+    s = model_rule(MODEL, 0.7)(p)
+    detector = Detector(dataclasses.replace(DEFAULT_CONFIG, model=MODEL))
+    line = detector.judge(p.record.evidence())
+    assert detector.paused(line, s) == pytest.approx(0.7, abs=1e-9) or (
+        s == pytest.approx(0.192) and detector.paused(line, s) >= 0.7)
+
+
+def test_replay_counts_a_cut_inside_a_pause_and_the_latency_at_the_end() -> None:
+    turn = [
+        pause(2.0, text="I was thinking.", length=1.0, is_end=False, windows=[(2.0, 3.0)]),
+        pause(5.0, text="Thank you.", length=math.inf, is_end=True, label_end=4.95),
+    ]
+    result = replay([turn], model_rule(MODEL, 0.7))
+    assert result.pauses == 1 and result.cut == 1  # "I was thinking." reads as finished
+    waits = [pause(2.0, text="I was thinking and", length=0.8, is_end=False,
+                   windows=[(2.0, 2.8)]), turn[1]]
+    kept = replay([waits], model_rule(MODEL, 0.7))
+    assert kept.cut == 0 and kept.missed == 0
+    assert kept.latencies[0] == pytest.approx(5.0 - 4.95 + model_rule(MODEL, 0.7)(turn[1]))
+
+
+def test_hazard_samples_stop_when_an_inside_pause_ends() -> None:
+    inside = pause(2.0, text="and", length=0.45, is_end=False)
+    end = pause(5.0, text="Bye.", length=math.inf, is_end=True)
+    xs, ys = samples([[inside, end]])
+    inside_s = [x["silence_s"] for x, y in zip(xs, ys, strict=True) if y == 0]
+    assert inside_s == [s for s in eot_train.SILENCE_GRID if 0.192 <= s < 0.45]
+    assert sum(ys) == len([s for s in eot_train.SILENCE_GRID if s >= 0.192])
+
+
+def test_handover_needs_the_end_before_the_next_speaker_and_none_of_their_words() -> None:
+    a = TurnLabel("I need to change my address.", 0.5, 3.0, voice="real")
+    b = TurnLabel("Sure, what is the new one?", 3.3, 5.0, voice="neural")
+    on_time = Event("EndOfTurn", 0, 0.5, 3.3, "I need to change my address.")
+    late = Event("EndOfTurn", 0, 0.5, 4.0, "I need to change my address. Sure, what")
+    assert handover([a, b], [on_time]) == (1, 1)
+    assert handover([a, b], [late]) == (0, 1)
+    merged = Event("EndOfTurn", 0, 0.5, 3.5, "I need to change my address. Sure")
+    assert handover([a, b], [merged]) == (0, 1)
