@@ -295,7 +295,13 @@ class Session:
                     raise
                 delay = backoff_s(attempt, self.backoff_first_s, self.backoff_max_s)
                 self.listener.on_reconnect(
-                    Reconnect(attempt, self.reconnect, "HTTP 429", resumed=False, delay_s=delay)
+                    Reconnect(
+                        attempt,
+                        self.reconnect,
+                        "the server has too many streams open (HTTP 429)",
+                        resumed=False,
+                        delay_s=delay,
+                    )
                 )
                 time.sleep(delay)
 
@@ -371,8 +377,9 @@ class Session:
         try:
             for item in items:
                 if isinstance(item, SendAudio):
-                    ws.send_binary(item.data)
+                    # logged first: the server's answer may arrive before send_binary returns
                     self._log.add(item.end_s, time.monotonic())
+                    ws.send_binary(item.data)
                 else:
                     ws.send(item.text)
                 self._last_send = time.monotonic()
