@@ -50,6 +50,9 @@ class AudioFeed:
     bytes_per_second: float | None
     pace: Callable[[int], None] | None = None
     sample_bytes: int = 2  # a re-sent turn starts on a whole sample
+    # A file can wait while the stream reconnects; a live pipe cannot (its audio is kept
+    # in the core's bounded re-send buffer meanwhile).
+    can_wait: bool = False
 
 
 @dataclass
@@ -210,6 +213,7 @@ class Session:
         self._send_lock = threading.Lock()  # keeps what the core hands out in wire order
         self._ws: websocket.WebSocket | None = None
         self._stop = threading.Event()
+        self._open = threading.Event()  # set while a socket is up (the sender may wait on it)
         self._sender_error: BaseException | None = None
         self._last_send = self._last_heard = time.monotonic()
         self._log = _SendLog()
@@ -335,6 +339,7 @@ class Session:
                 with self._core_lock:
                     resume = self.core.connection_opened()
                     self._ws = ws
+                    self._open.set()
                 assert resume is not None
                 self._log.forget_after(resume.from_s)
                 self._recovered_at = dropped_at
@@ -399,6 +404,10 @@ class Session:
                     continue
                 if self.feed.pace is not None:
                     self.feed.pace(index)
+                if self.feed.can_wait:
+                    while not self._open.wait(POLL_S):
+                        if self._stop.is_set():
+                            return
                 if self._stop.is_set():
                     return
                 with self._core_lock:
@@ -494,6 +503,7 @@ class Session:
 
     def _lose(self, ws: websocket.WebSocket) -> None:
         """Forget a socket that ended: a sender blocked on it fails now instead of later."""
+        self._open.clear()
         with self._core_lock:
             self.core.connection_lost()
             self._ws = None
@@ -505,6 +515,7 @@ class Session:
         with self._core_lock:
             self.core.connection_opened()
             self._ws = ws
+            self._open.set()
         sender = threading.Thread(target=self._sender, daemon=True, name="sender")
         try:
             self._announce(ws)

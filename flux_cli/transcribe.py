@@ -85,7 +85,13 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     if paced:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
     width = bytes_per_sample(encoding)
-    return AudioFeed(_with_first(iter(frames), name), rate * width, pace, sample_bytes=width)
+    return AudioFeed(
+        _with_first(iter(frames), name),
+        rate * width,
+        pace,
+        sample_bytes=width,
+        can_wait=not source.is_live,
+    )
 
 
 def _status_line(env: Env, line: str) -> None:
