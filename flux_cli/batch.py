@@ -14,6 +14,7 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from flux_cli.client import AudioFeed
 from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
@@ -25,6 +26,9 @@ from flux_cli.render.labelled import LabelledLines, LabelledOutput
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
 from flux_cli.transcribe import build_feed, check_outcome, open_text, start_local
+
+if TYPE_CHECKING:
+    from flux_cli.render.progress import FilesProgress
 
 CAPTION_FORMATS: tuple[CaptionFormat, ...] = ("srt", "vtt")
 
@@ -90,141 +94,184 @@ def _redactor(secret: str | None) -> Callable[[str], str]:
 
 def run(settings: TranscribeSettings, sources: Sequence[str], jobs: int, env: Env) -> int:
     """Stream every input; the exit code is the highest of theirs (130 if interrupted)."""
-    from flux_cli.audio import open_source
-
     settings.validate()
     check_inputs(sources, settings)
     if jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
-    redact = _redactor(settings.api_key)
-    labels = [("stdin" if s == "-" else s) for s in sources]
-    inputs = [_Input(f"{i}", label) for i, label in enumerate(labels)]
-    mode = resolve_output(settings.output, None, env.stdout_isatty)
-    progress = None
-    stderr_tty = _isatty(env.stderr)
-    if env.stdout_isatty or stderr_tty:
-        from flux_cli.render.progress import FilesProgress
+    return _Batch(settings, sources, jobs, env).run()
 
-        progress = FilesProgress(env.stdout if env.stdout_isatty else env.stderr)
 
-    def out_line(line: str) -> None:
-        if progress is not None and env.stdout_isatty:
-            progress.print_line(line)
+class _Screen:
+    """Where lines go: stdout and stderr, or above the progress bars on whichever is a tty."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.progress: FilesProgress | None = None
+        if env.stdout_isatty or _isatty(env.stderr):
+            from flux_cli.render.progress import FilesProgress
+
+            self.progress = FilesProgress(env.stdout if env.stdout_isatty else env.stderr)
+
+    def out(self, line: str) -> None:
+        if self.progress is not None and self.env.stdout_isatty:
+            self.progress.print_line(line)
         else:
-            env.stdout.write(line + "\n")
-            env.stdout.flush()
+            self.env.stdout.write(line + "\n")
+            self.env.stdout.flush()
 
-    def err_line(line: str) -> None:
-        if progress is not None and not env.stdout_isatty:
-            progress.print_line(line)
+    def err(self, line: str) -> None:
+        if self.progress is not None and not self.env.stdout_isatty:
+            self.progress.print_line(line)
         else:
-            env.stderr.write(line + "\n")
-            env.stderr.flush()
+            self.env.stderr.write(line + "\n")
+            self.env.stderr.flush()
 
-    lines = LabelledLines(out_line, err_line, field="file", as_json=mode == "json")
-    files: dict[str, list[str]] = {}
-    for flag, target, ext in (("--jsonl", settings.jsonl, "jsonl"), ("--srt", settings.srt, "srt"),
-                              ("--vtt", settings.vtt, "vtt")):
-        if target is not None:
-            _make_dir(flag, target)
-            files[ext] = per_input_paths(target, sources, ext)
 
-    with contextlib.ExitStack() as stack:
-        if progress is not None:
-            stack.callback(progress.stop)
-        prepared: list[tuple[_Input, AudioFeed]] = []
-        for i, item in enumerate(inputs):
+class _Batch:
+    """One run over several inputs: open them, stream them, report each and the whole."""
+
+    def __init__(
+        self, settings: TranscribeSettings, sources: Sequence[str], jobs: int, env: Env
+    ) -> None:
+        self.settings = settings
+        self.sources = list(sources)
+        self.jobs = jobs
+        self.env = env
+        self.redact = _redactor(settings.api_key)
+        self.inputs = [
+            _Input(str(i), "stdin" if s == "-" else s) for i, s in enumerate(self.sources)
+        ]
+        self.by_key = {item.key: item for item in self.inputs}
+        self.mode = resolve_output(settings.output, None, env.stdout_isatty)
+        self.screen = _Screen(env)
+        self.lines = LabelledLines(
+            self.screen.out, self.screen.err, field="file", as_json=self.mode == "json"
+        )
+        self.files: dict[str, list[str]] = {}
+        self.stop_requested: Callable[[], bool] = lambda: False
+
+    def run(self) -> int:
+        targets = (("--jsonl", self.settings.jsonl, "jsonl"), ("--srt", self.settings.srt, "srt"),
+                   ("--vtt", self.settings.vtt, "vtt"))
+        for flag, target, ext in targets:
+            if target is not None:
+                _make_dir(flag, target)
+                self.files[ext] = per_input_paths(target, self.sources, ext)
+        progress = self.screen.progress
+        with contextlib.ExitStack() as stack:
+            if progress is not None:
+                stack.callback(progress.stop)
+            prepared = self._open_inputs(stack)
+            stream_jobs = self._stream_jobs(prepared, stack) if prepared else []
+            if progress is not None:  # after the local engine's status line, if any
+                for item in self.inputs:
+                    progress.add(item.key, item.label, item.duration_s)
+                    if item.result is not None:
+                        progress.finish(item.key, 0, "failed", 0.0)
+            runner = ParallelRun(
+                stream_jobs, self.jobs, check=check_outcome, on_tick=self._tick,
+                on_done=self._done,
+            )
+            self.stop_requested = runner.stop.is_set
+            for key, result in (runner.run() if stream_jobs else {}).items():
+                if self.by_key[key].result is None:
+                    self._done(key, result)
+            for item in self.inputs:
+                if item.display is not None:
+                    item.display.close()
+            if progress is not None:
+                progress.stop()
+            interrupted = runner.stop.is_set()
+            self.env.stderr.write(_summary(self.inputs) + "\n")
+            self.env.stderr.flush()
+        codes = [i.result.code if i.result else INTERRUPTED_EXIT_CODE for i in self.inputs]
+        if interrupted or INTERRUPTED_EXIT_CODE in codes:
+            return INTERRUPTED_EXIT_CODE
+        return max(codes)
+
+    def _open_inputs(self, stack: contextlib.ExitStack) -> list[tuple[_Input, AudioFeed]]:
+        """Open every input and read its first frame; a bad one is reported, the rest go on."""
+        from flux_cli.audio import open_source
+
+        settings = self.settings
+        prepared = []
+        for path, item in zip(self.sources, self.inputs, strict=True):
             try:
                 source = open_source(
-                    sources[i],
+                    path,
                     raw=settings.raw if settings.raw.is_set else None,
                     channel=settings.channel,
-                    stdin=env.stdin,
-                    notice=_notice_to(err_line, item.label),
+                    stdin=self.env.stdin,
+                    notice=_notice_to(self.screen.err, item.label),
                 )
                 stack.callback(source.close)
-                feed = build_feed(source, replace(settings, source=sources[i]))
+                feed = build_feed(source, replace(settings, source=path))
             except FluxError as exc:
                 item.result = JobResult(exc.exit_code, exc.message)
-                err_line(redact(_error_line(item.label, exc.message)))
+                self.screen.err(self.redact(_error_line(item.label, exc.message)))
                 continue
             item.duration_s = source.duration_s
             prepared.append((item, feed))
-        if progress is not None:
-            for item in inputs:
-                progress.add(item.key, item.label, item.duration_s)
-                if item.result is not None:
-                    progress.finish(item.key, 0, "failed", 0.0)
-        stream_jobs: list[StreamJob] = []
-        if prepared:
-            base = settings.url if settings.url is not None else start_local(settings, env, stack)
-            url = stream_url(base, settings.params)
-            for item, feed in prepared:
-                index = int(item.key)
-                log = None
-                if "jsonl" in files:
-                    log = JsonlLog(open_text(files["jsonl"][index], "--jsonl", stack))
-                outputs: list[Output] = []
-                if mode != "none":
-                    outputs.append(LabelledOutput(lines, item.label))
-                for fmt in CAPTION_FORMATS:
-                    if fmt in files:
-                        stream = open_text(files[fmt][index], f"--{fmt}", stack)
-                        outputs.append(CaptionOutput(CaptionWriter(stream, fmt)))
-                item.display = Display(outputs, log)
-                stream_jobs.append(
-                    StreamJob(
-                        item.key,
-                        url,
-                        feed,
-                        item.display,
-                        api_key=settings.api_key if settings.url is not None else None,
-                        force_end_turn=settings.force_end_turn,
-                        reconnect=settings.reconnect,
-                    )
+        return prepared
+
+    def _stream_jobs(
+        self, prepared: list[tuple[_Input, AudioFeed]], stack: contextlib.ExitStack
+    ) -> list[StreamJob]:
+        """One session per opened input, each with its labelled lines, log and captions."""
+        settings = self.settings
+        base = settings.url if settings.url is not None else start_local(settings, self.env, stack)
+        url = stream_url(base, settings.params)
+        jobs = []
+        for item, feed in prepared:
+            index = int(item.key)
+            log = None
+            if "jsonl" in self.files:
+                log = JsonlLog(open_text(self.files["jsonl"][index], "--jsonl", stack))
+            outputs: list[Output] = []
+            if self.mode != "none":
+                outputs.append(LabelledOutput(self.lines, item.label))
+            for fmt in CAPTION_FORMATS:
+                if fmt in self.files:
+                    stream = open_text(self.files[fmt][index], f"--{fmt}", stack)
+                    outputs.append(CaptionOutput(CaptionWriter(stream, fmt)))
+            item.display = Display(outputs, log)
+            jobs.append(
+                StreamJob(
+                    item.key,
+                    url,
+                    feed,
+                    item.display,
+                    api_key=settings.api_key if settings.url is not None else None,
+                    force_end_turn=settings.force_end_turn,
+                    reconnect=settings.reconnect,
                 )
-        by_key = {item.key: item for item in inputs}
+            )
+        return jobs
 
-        def tick() -> None:
-            if progress is None:
-                return
-            for item in inputs:
-                if item.display is not None and item.result is None:
-                    state = item.display.state
-                    progress.update(item.key, state.audio_sent_s, len(state.turns))
-            progress.refresh()
-
-        def done(key: str, result: JobResult) -> None:
-            item = by_key[key]
-            if result.code == 0 and runner.stop.is_set():  # ended early by Ctrl-C
-                result = JobResult(INTERRUPTED_EXIT_CODE)
-            item.result = result
-            if item.display is not None:
-                item.display.close()
-            if result.message is not None:
-                err_line(redact(_error_line(item.label, result.message)))
-            if progress is not None and item.display is not None:
+    def _tick(self) -> None:
+        progress = self.screen.progress
+        if progress is None:
+            return
+        for item in self.inputs:
+            if item.display is not None and item.result is None:
                 state = item.display.state
-                sent = None if result.code == 0 else state.audio_sent_s
-                progress.finish(key, len(state.turns), _status(result.code), sent)
+                progress.update(item.key, state.audio_sent_s, len(state.turns))
+        progress.refresh()
 
-        runner = ParallelRun(stream_jobs, jobs, check=check_outcome, on_tick=tick, on_done=done)
-        results = runner.run() if stream_jobs else {}
-        for key, result in results.items():
-            if by_key[key].result is None:
-                done(key, result)
-        for item in inputs:
-            if item.display is not None:
-                item.display.close()
-        if progress is not None:
-            progress.stop()
-        interrupted = runner.stop.is_set()
-        env.stderr.write(_summary(inputs, interrupted) + "\n")
-        env.stderr.flush()
-    codes = [item.result.code if item.result else INTERRUPTED_EXIT_CODE for item in inputs]
-    if interrupted or INTERRUPTED_EXIT_CODE in codes:
-        return INTERRUPTED_EXIT_CODE
-    return max(codes)
+    def _done(self, key: str, result: JobResult) -> None:
+        item = self.by_key[key]
+        if result.code == 0 and self.stop_requested():  # ended early by Ctrl-C
+            result = JobResult(INTERRUPTED_EXIT_CODE)
+        item.result = result
+        if item.display is not None:
+            item.display.close()
+        if result.message is not None:
+            self.screen.err(self.redact(_error_line(item.label, result.message)))
+        progress = self.screen.progress
+        if progress is not None and item.display is not None:
+            state = item.display.state
+            sent = None if result.code == 0 else state.audio_sent_s
+            progress.finish(key, len(state.turns), _status(result.code), sent)
 
 
 def _notice_to(err_line: Callable[[str], None], label: str) -> Callable[[str], None]:
@@ -250,7 +297,7 @@ def _status(code: int) -> str:
     return f"failed (exit {code})"
 
 
-def _summary(inputs: Sequence[_Input], interrupted: bool) -> str:
+def _summary(inputs: Sequence[_Input]) -> str:
     """``flux: 3 inputs: 2 done, 1 failed (b.wav exit 3) · 14 turns · 61.2 s of audio``."""
     done = [i for i in inputs if i.result is not None and i.result.code == 0]
     failed = [i for i in inputs if i.result is not None and i.result.code not in (0, 130)]

@@ -13,15 +13,18 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Annotated, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
 from flux_cli import __version__
-from flux_cli.audio.source import InputFormat
 from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
-from flux_cli.protocol import StreamParams
-from flux_cli.settings import Env, OutputMode, TranscribeSettings, resolve_url
+
+if TYPE_CHECKING:
+    from flux_cli.settings import OutputMode
+
+# Commands import what they run inside themselves: ``flux --help`` loads typer and this
+# module only (benchmarks/cli_startup.py measures it against ``import typer, rich``).
 
 app = typer.Typer(
     name="flux",
@@ -156,6 +159,9 @@ def transcribe(
 ) -> None:
     """Stream each SOURCE (a file, or - for stdin) and print each turn as it ends."""
     from flux_cli import transcribe as transcribe_mod
+    from flux_cli.audio.input_format import InputFormat
+    from flux_cli.protocol import StreamParams
+    from flux_cli.settings import Env, TranscribeSettings, resolve_url
 
     params = StreamParams(
         model=model,
@@ -171,7 +177,7 @@ def transcribe(
     )
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
-    mode = cast(OutputMode, output)
+    mode = cast("OutputMode", output)
     if local and url and url != os.environ.get("FLUX_URL"):
         raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
@@ -217,12 +223,16 @@ def report(
         str | None,
         typer.Option(help="Another log of the same audio: overlay it and list turns that differ."),
     ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="In a --multichannel log: the channel to report on.")
+    ] = None,
 ) -> None:
     """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
     from flux_cli.report.command import ReportFormat, ReportSettings
     from flux_cli.report.command import run as run_report
+    from flux_cli.settings import Env
 
-    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare)
+    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare, channel)
     try:
         run_report(settings, Env.from_process())
     except BrokenPipeError:

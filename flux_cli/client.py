@@ -50,6 +50,9 @@ class AudioFeed:
     bytes_per_second: float | None
     pace: Callable[[int], None] | None = None
     sample_bytes: int = 2  # a re-sent turn starts on a whole sample
+    # A file can wait while the stream reconnects; a live pipe cannot (its audio is kept
+    # in the core's bounded re-send buffer meanwhile).
+    can_wait: bool = False
 
 
 @dataclass
@@ -210,6 +213,7 @@ class Session:
         self._send_lock = threading.Lock()  # keeps what the core hands out in wire order
         self._ws: websocket.WebSocket | None = None
         self._stop = threading.Event()
+        self._open = threading.Event()  # set while a socket is up (the sender may wait on it)
         self._sender_error: BaseException | None = None
         self._last_send = self._last_heard = time.monotonic()
         self._log = _SendLog()
@@ -295,7 +299,13 @@ class Session:
                     raise
                 delay = backoff_s(attempt, self.backoff_first_s, self.backoff_max_s)
                 self.listener.on_reconnect(
-                    Reconnect(attempt, self.reconnect, "HTTP 429", resumed=False, delay_s=delay)
+                    Reconnect(
+                        attempt,
+                        self.reconnect,
+                        "the server has too many streams open (HTTP 429)",
+                        resumed=False,
+                        delay_s=delay,
+                    )
                 )
                 time.sleep(delay)
 
@@ -329,6 +339,7 @@ class Session:
                 with self._core_lock:
                     resume = self.core.connection_opened()
                     self._ws = ws
+                    self._open.set()
                 assert resume is not None
                 self._log.forget_after(resume.from_s)
                 self._recovered_at = dropped_at
@@ -371,8 +382,9 @@ class Session:
         try:
             for item in items:
                 if isinstance(item, SendAudio):
-                    ws.send_binary(item.data)
+                    # logged first: the server's answer may arrive before send_binary returns
                     self._log.add(item.end_s, time.monotonic())
+                    ws.send_binary(item.data)
                 else:
                     ws.send(item.text)
                 self._last_send = time.monotonic()
@@ -392,6 +404,10 @@ class Session:
                     continue
                 if self.feed.pace is not None:
                     self.feed.pace(index)
+                if self.feed.can_wait:
+                    while not self._open.wait(POLL_S):
+                        if self._stop.is_set():
+                            return
                 if self._stop.is_set():
                     return
                 with self._core_lock:
@@ -487,6 +503,7 @@ class Session:
 
     def _lose(self, ws: websocket.WebSocket) -> None:
         """Forget a socket that ended: a sender blocked on it fails now instead of later."""
+        self._open.clear()
         with self._core_lock:
             self.core.connection_lost()
             self._ws = None
@@ -498,6 +515,7 @@ class Session:
         with self._core_lock:
             self.core.connection_opened()
             self._ws = ws
+            self._open.set()
         sender = threading.Thread(target=self._sender, daemon=True, name="sender")
         try:
             self._announce(ws)

@@ -154,7 +154,8 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
     names = names or [f"ch{i}" for i in range(count)]
     if len(names) != count:
         raise UsageError(
-            f"--channel-names gives {len(names)} names; {settings.source} has {count} channels"
+            f"--channel-names gives {len(names)} name{'s' if len(names) != 1 else ''}; "
+            f"{settings.source} has {count} channels"
         )
     multi = _MultiRun(names)
     multi.env = env

@@ -79,7 +79,7 @@ class Reconnect:
     def describe(self) -> str:
         if not self.resumed:
             return (
-                f"connection lost ({self.reason}); reconnecting in {self.delay_s:g} s "
+                f"{self.reason}; reconnecting in {self.delay_s:g} s "
                 f"(attempt {self.attempt} of {self.max_attempts})"
             )
         text = (

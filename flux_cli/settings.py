@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from flux_cli.audio.source import InputFormat
+from flux_cli.audio.input_format import InputFormat
 from flux_cli.errors import UsageError
 from flux_cli.protocol import DEFAULT_URL, LISTEN_PATH, ParamError, StreamParams
 

@@ -85,7 +85,13 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
     if paced:
         pace = Pacer(frame_samples(rate, settings.chunk_ms) / rate, settings.speed).wait
     width = bytes_per_sample(encoding)
-    return AudioFeed(_with_first(iter(frames), name), rate * width, pace, sample_bytes=width)
+    return AudioFeed(
+        _with_first(iter(frames), name),
+        rate * width,
+        pace,
+        sample_bytes=width,
+        can_wait=not source.is_live,
+    )
 
 
 def _status_line(env: Env, line: str) -> None:
@@ -300,6 +306,8 @@ def run_many(
     channel_names: str | None = None,
 ) -> int:
     """One input, several (``batch``), or one input's channels (``multichannel``)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     if multichannel:
         from flux_cli import multichannel as multi
 

@@ -25,8 +25,7 @@ from audio_testutil import (
 from conftest import timeout
 from numpy.typing import NDArray
 
-from flux_cli.audio.wavstream import WavStreamParser, iter_wav_stream, parse_fmt
-from flux_cli.errors import AudioInputError
+from flux_cli.audio.wavstream import WavError, WavStreamParser, iter_wav_stream, parse_fmt
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"]
 
@@ -122,18 +121,18 @@ def test_partial_sample_frames_carry_over_between_reads() -> None:
     ],
 )
 def test_bad_headers(data: bytes, message: str) -> None:
-    with pytest.raises(AudioInputError, match=message):
+    with pytest.raises(WavError, match=message):
         WavStreamParser().feed(data)
 
 
 def test_truncated_header_is_an_error_at_eof() -> None:
     data = wav_header(fmt_chunk(1, 1, 8000, 16), 0)[:30]
-    with pytest.raises(AudioInputError, match="ended before its header"):
+    with pytest.raises(WavError, match="ended before its header"):
         list(iter_wav_stream(reader_of(data)))
 
 
 def test_fmt_too_short() -> None:
-    with pytest.raises(AudioInputError, match="too short"):
+    with pytest.raises(WavError, match="too short"):
         parse_fmt(b"\1\0\1\0")
 
 

@@ -32,10 +32,12 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("DEEPGRAM_API_KEY", "FLUX_URL")}
 
 
-def stalling_pipe(path: Path, stall_after: int) -> subprocess.Popen[bytes]:
+def stalling_pipe(
+    path: Path, stall_after: int, stall_s: float = STALL_S
+) -> subprocess.Popen[bytes]:
     """A writer that sends the first ``stall_after`` bytes, then holds the pipe open, silent."""
     return subprocess.Popen(
-        [sys.executable, str(PIPE_WRITER), str(path), "4096", str(stall_after), str(STALL_S)],
+        [sys.executable, str(PIPE_WRITER), str(path), "4096", str(stall_after), str(stall_s)],
         stdout=subprocess.PIPE,
     )
 
@@ -166,3 +168,23 @@ def test_silence_ends_with_a_hint(tmp_path: Path) -> None:
         )
     assert result.returncode == 0, result.stderr
     assert "no speech recognised in 0.5 s of audio" in result.stderr
+
+
+def test_a_live_pipe_resumes_after_a_drop_with_every_byte_sent(tmp_path: Path) -> None:
+    from test_reconnect import FIRST, SECOND
+
+    tone_wav(tmp_path / "a.wav", 3.0)
+    pcm = (tmp_path / "a.wav").read_bytes()[44:]
+    # quiet for 1.5 s after frame 20, while the server drops and the client reconnects
+    writer = stalling_pipe(tmp_path / "a.wav", 44 + 20 * 2560, 1.5)
+    with ScriptedServer(FIRST, then=[SECOND]) as srv:
+        result = run_from(writer, srv.url)
+        first, second = srv.sessions
+    assert result.returncode == 0, result.stderr
+    assert pcm.startswith(first.audio)
+    assert second.audio == pcm[int(0.8 * 32000) :]
+    assert result.stdout.splitlines() == [
+        "[00:00.00-00:00.80] Hello there.",
+        "[00:01.00-00:01.76] Second turn, again.",
+    ]
+    assert "reconnected; re-sending" in result.stderr

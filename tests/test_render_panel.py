@@ -94,3 +94,18 @@ def test_multichannel_panel_has_one_unwrapped_line_per_channel(columns: int) -> 
     agent = [line for line in lines if line.startswith("│ agent")]
     assert len(caller) == 1 and len(agent) == 1
     assert "Tuesday morning?" in caller[0] and "listening" in agent[0]
+
+
+def test_file_progress_bars_read_right_without_colour() -> None:
+    import io
+
+    from flux_cli.render.progress import FilesProgress
+
+    progress = FilesProgress(io.StringIO())
+    progress.add("0", "a.wav", 10.0)
+    progress.add("1", "missing.wav", None)
+    progress.update("0", 4.0, 1)
+    progress.finish("1", 0, "failed", 0.0)
+    lines = screen(progress.progress.get_renderable(), 100)
+    assert "━" * 12 + "─" * 18 in lines[0] and "4.0/10.0 s" in lines[0] and "1 turn ·" in lines[0]
+    assert "─" * 30 in lines[1] and "failed" in lines[1]

@@ -31,7 +31,7 @@ from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo
 from flux_cli.render.state import Turn
 from flux_cli.render.summary import percentile
-from flux_cli.report.log import read_log
+from flux_cli.report.log import LogError, read_log
 from flux_cli.report.summary import compare, summarise, turn_rows
 from flux_cli.transcribe import build_feed
 
@@ -221,3 +221,17 @@ def test_a_log_cut_mid_line_still_reads() -> None:
     run_log = read_log(io.StringIO(cut), "cut")
     assert run_log.skipped_lines == 1
     assert summarise(run_log).turns >= 2
+
+
+def test_a_multichannel_log_reports_one_channel_at_a_time() -> None:
+    lines = LOG.read_text().splitlines()
+    both = [json.dumps({**json.loads(x), "channel": ch}) for x in lines for ch in ("a", "b")]
+    both.insert(3, json.dumps({"type": "ClientReconnect", "attempt": 1, "channel": "a"}))
+    with pytest.raises(LogError, match="holds channels a, b: pick one with --channel"):
+        read_log(both, "two")
+    one = read_log(both, "two", channel="a")
+    s = summarise(one)
+    assert (s.turns, s.words) == (5, 62)
+    assert "the client reconnected 1 time(s) during the run" in s.notes
+    with pytest.raises(LogError, match="no channel 'c'"):
+        read_log(both, "two", channel="c")

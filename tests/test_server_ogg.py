@@ -10,17 +10,8 @@ import pytest
 import soundfile as sf
 from speech import clip_path, encode_ogg
 
-from flux_cli.server.ogg import (
-    FLAG_CONTINUED,
-    FLAG_FIRST,
-    OPUS_RATE,
-    OggError,
-    OggOpusDecoder,
-    OggPacketReader,
-    OpusHead,
-    ogg_crc,
-    parse_page,
-)
+from flux_cli.audio.ogg import FLAG_CONTINUED, FLAG_FIRST, OPUS_RATE, OggError, ogg_crc, parse_page
+from flux_cli.server.ogg import OggOpusDecoder, OggPacketReader, OpusHead
 
 
 def make_page(

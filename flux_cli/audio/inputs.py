@@ -11,7 +11,8 @@ import stat
 import sys
 from typing import IO
 
-from flux_cli.audio.source import BLOCK_FRAMES, AudioSource, InputFormat, SoundFileSource
+from flux_cli.audio.input_format import InputFormat
+from flux_cli.audio.source import BLOCK_FRAMES, AudioSource, SoundFileSource
 from flux_cli.audio.streams import (
     READ_SIZE,
     Notice,

@@ -12,8 +12,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from flux_cli.errors import AudioInputError
-
 READ_SIZE = 1 << 16
 CAPTURE = b"OggS"
 HEADER_SIZE = 27  # fixed part of a page header, before the lacing table
@@ -74,13 +72,13 @@ def parse_page(data: bytes | bytearray, offset: int = 0) -> tuple[Page, int] | N
 
 
 def iter_pages(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    """Whole Ogg pages, in order, each as its raw bytes; a truncated last page is yielded as is."""
+    """Whole Ogg pages, in order, each as its raw bytes; a truncated last page is yielded as is.
+
+    Raises OggError on bytes that are not Ogg pages.
+    """
     buffer = bytearray()
     while True:
-        try:
-            found = parse_page(buffer)
-        except OggError as exc:
-            raise AudioInputError(f"Ogg stream is corrupt: {exc}") from None
+        found = parse_page(buffer)
         if found is not None:
             size = found[1]
             yield bytes(buffer[:size])

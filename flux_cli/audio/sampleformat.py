@@ -10,8 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flux_cli.audio.encoding import decode
-
-SAMPLE_FORMATS = ("s16le", "s24le", "s32le", "f32le", "f64le", "u8", "mulaw", "alaw")
+from flux_cli.audio.input_format import SAMPLE_FORMATS
 
 _WIDTH = {
     "s16le": 2,

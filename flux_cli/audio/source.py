@@ -13,51 +13,17 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from flux_cli.audio.ogg import iter_pages
-from flux_cli.audio.sampleformat import SAMPLE_FORMATS
+from flux_cli.audio.ogg import OggError, iter_pages
 from flux_cli.audio.truncation import truncation
-from flux_cli.errors import AudioInputError, UsageError
+from flux_cli.errors import AudioInputError
 
 BLOCK_FRAMES = 4096
 _XING = "Xing stream size off"  # libmpg123, when an MP3 holds less than its header says
-
-
-@dataclass
-class InputFormat:
-    """Raw PCM flags (``--input-format``, ``--input-rate``, ``--input-channels``)."""
-
-    sample_format: str | None = None
-    rate: int | None = None
-    channels: int | None = None
-
-    @property
-    def is_set(self) -> bool:
-        """True when any flag was given, i.e. the user says the input is raw PCM."""
-        return any(v is not None for v in (self.sample_format, self.rate, self.channels))
-
-    def resolved(self) -> tuple[str, int, int]:
-        """(format, rate, channels), or a UsageError naming the flag that is missing or wrong."""
-        if self.sample_format is None:
-            raise UsageError(f"raw input needs --input-format ({', '.join(SAMPLE_FORMATS)})")
-        if self.sample_format not in SAMPLE_FORMATS:
-            raise UsageError(
-                f"--input-format must be one of {', '.join(SAMPLE_FORMATS)}, "
-                f"got {self.sample_format!r}"
-            )
-        if self.rate is None:
-            raise UsageError("raw input needs --input-rate (e.g. --input-rate 16000)")
-        if self.rate <= 0:
-            raise UsageError(f"--input-rate must be positive, got {self.rate}")
-        channels = 1 if self.channels is None else self.channels
-        if channels < 1:
-            raise UsageError(f"--input-channels must be at least 1, got {channels}")
-        return self.sample_format, self.rate, channels
 
 
 class AudioSource(ABC):
@@ -252,11 +218,14 @@ class SoundFileSource(AudioSource):
         return self._pages()
 
     def _pages(self) -> Iterator[bytes]:
-        if isinstance(self._file, io.BytesIO):
-            yield from iter_pages(io.BytesIO(self._file.getvalue()).read)
-            return
-        with open(self._file, "rb") as f:
-            yield from iter_pages(f.read)
+        try:
+            if isinstance(self._file, io.BytesIO):
+                yield from iter_pages(io.BytesIO(self._file.getvalue()).read)
+                return
+            with open(self._file, "rb") as f:
+                yield from iter_pages(f.read)
+        except OggError as exc:
+            raise AudioInputError(f"{self.name}: Ogg stream is corrupt: {exc}") from None
 
     def close(self) -> None:
         self._sf.close()

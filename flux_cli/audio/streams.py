@@ -16,9 +16,10 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
+from flux_cli.audio.input_format import InputFormat
 from flux_cli.audio.sampleformat import PcmDeinterleaver, sample_width
-from flux_cli.audio.source import AudioSource, InputFormat, SoundFileSource, StreamSource
-from flux_cli.audio.wavstream import WavStreamParser, read_audio, read_header
+from flux_cli.audio.source import AudioSource, SoundFileSource, StreamSource
+from flux_cli.audio.wavstream import WavError, WavStreamParser, read_audio, read_header
 from flux_cli.errors import AudioInputError
 
 READ_SIZE = 65536
@@ -119,12 +120,19 @@ def wav_stream(read: Reader, name: str, channel: int | None, is_live: bool) -> S
     parser = WavStreamParser()
     try:
         early = read_header(parser, read)
-    except AudioInputError as err:
-        raise AudioInputError(f"{name}: {err.message}") from None
+    except WavError as err:
+        raise AudioInputError(f"{name}: {err}") from None
     fmt = parser.format
     assert fmt is not None
+
+    def audio() -> Iterator[NDArray[np.float32]]:
+        try:
+            yield from read_audio(parser, read)
+        except WavError as err:
+            raise AudioInputError(f"{name}: {err}") from None
+
     return StreamSource(
-        chain(early, read_audio(parser, read)),
+        chain(early, audio()),
         name=name,
         sample_rate=fmt.sample_rate,
         channels=fmt.channels,

@@ -17,7 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flux_cli.audio.sampleformat import PcmDeinterleaver
-from flux_cli.errors import AudioInputError
+
+
+class WavError(ValueError):
+    """The bytes are not a WAV stream we can decode; the caller says what that means for it
+    (the client: an input error, exit 3; the server: a decode error sent to its client)."""
 
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
@@ -71,23 +75,23 @@ def _sample_format(tag: int, bits: int) -> str | None:
 def parse_fmt(body: bytes) -> WavFormat:
     """Decode a fmt chunk body, resolving WAVE_FORMAT_EXTENSIBLE to its real format."""
     if len(body) < 16:
-        raise AudioInputError(f"WAV fmt chunk is too short ({len(body)} bytes)")
+        raise WavError(f"WAV fmt chunk is too short ({len(body)} bytes)")
     tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", body)
     if tag == WAVE_FORMAT_EXTENSIBLE:
         if len(body) < 40 or body[26:40] != _GUID_TAIL:
-            raise AudioInputError("WAV WAVE_FORMAT_EXTENSIBLE header has no usable sub-format")
+            raise WavError("WAV WAVE_FORMAT_EXTENSIBLE header has no usable sub-format")
         tag = struct.unpack_from("<H", body, 24)[0]
     sample_format = _sample_format(tag, bits)
     if sample_format is None:
-        raise AudioInputError(
+        raise WavError(
             f"unsupported WAV encoding (format tag 0x{tag:04x}, {bits} bits); "
             "convert it to 16-bit PCM first, e.g. with sox or ffmpeg"
         )
     if channels < 1 or rate < 1:
-        raise AudioInputError(f"WAV header has {channels} channels at {rate} Hz")
+        raise WavError(f"WAV header has {channels} channels at {rate} Hz")
     width = {"u8": 1, "mulaw": 1, "alaw": 1, "s16le": 2, "s24le": 3}.get(sample_format, bits // 8)
     if block_align != width * channels:
-        raise AudioInputError(
+        raise WavError(
             f"unsupported WAV layout: block align {block_align} for {channels} x {bits}-bit"
         )
     return WavFormat(sample_format, rate, channels)
@@ -142,7 +146,7 @@ class WavStreamParser:
     def finish(self) -> None:
         """Call at EOF: complains if the stream ended before any audio could start."""
         if not self.in_data:
-            raise AudioInputError("the WAV stream ended before its header was complete")
+            raise WavError("the WAV stream ended before its header was complete")
 
     def _expect(self, state: str, need: int) -> None:
         self._state, self._need = state, need
@@ -162,7 +166,7 @@ class WavStreamParser:
     def _header_piece(self, piece: bytes) -> None:
         if self._state == "riff":
             if piece[:4] not in (b"RIFF", b"RF64") or piece[8:12] != b"WAVE":
-                raise AudioInputError("not a WAV stream (no RIFF/WAVE header)")
+                raise WavError("not a WAV stream (no RIFF/WAVE header)")
             self._expect("chunk", 8)
         elif self._state == "chunk":
             self._chunk_header(piece[:4], struct.unpack_from("<I", piece, 4)[0])
@@ -174,11 +178,11 @@ class WavStreamParser:
         padded = size + (size & 1)  # RIFF chunks are word-aligned
         if chunk_id == b"fmt ":
             if size > _MAX_FMT_BYTES:
-                raise AudioInputError(f"WAV fmt chunk is implausibly large ({size} bytes)")
+                raise WavError(f"WAV fmt chunk is implausibly large ({size} bytes)")
             self._expect("fmt", padded)
         elif chunk_id == b"data":
             if self.format is None:
-                raise AudioInputError("WAV data chunk comes before its fmt chunk")
+                raise WavError("WAV data chunk comes before its fmt chunk")
             self._pcm = PcmDeinterleaver(self.format.sample_format, self.format.channels)
             self._data_left = None if size in _UNKNOWN_LENGTHS else size
             self._state = "data"

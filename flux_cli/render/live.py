@@ -168,13 +168,16 @@ def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> 
     request = state.request_id or "-"
     parts: dict[str, str] = {
         "host": info.host,
-        "request": f"request {request}",
+        "request": f"request {request}",  # dropped below when there is none
         "sent": f"sent {state.audio_sent_s:.1f} s",
         "messages": plural(state.messages, "message"),
     }
     if delays:
         median_ms = statistics.median(delays) * 1000
         parts["delay"] = f"delay last {delays[-1] * 1000:.0f} ms, median {median_ms:.0f} ms"
+
+    if state.request_id is None:
+        del parts["request"]
 
     def joined() -> str:
         return " · ".join(parts.values())
@@ -184,7 +187,7 @@ def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> 
             parts["request"] = f"request {request[:8]}…"
         for drop in ("request", "host", "messages"):
             if len(joined()) > width:
-                del parts[drop]
+                parts.pop(drop, None)
         if len(joined()) > width and "delay" in parts:
             parts["delay"] = f"delay {delays[-1] * 1000:.0f} ms"
     text = Text(joined(), style="dim", no_wrap=True, overflow="ellipsis")

@@ -8,8 +8,23 @@ from __future__ import annotations
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.progress import Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
+
+
+class _Bar(ProgressColumn):
+    """Sent ``━``, still to send ``─``: two glyphs, so the bar reads right without colour
+    (Rich's own bar draws both halves with one glyph and tells them apart by colour only)."""
+
+    width = 30
+
+    def render(self, task: Task) -> Text:
+        if not task.total:
+            return Text("·" * self.width, style="dim")
+        filled = round(min(1.0, task.completed / task.total) * self.width)
+        bar = Text("━" * filled, style="green" if task.finished else "magenta")
+        bar.append("─" * (self.width - filled), style="dim")
+        return bar
 
 
 def _status(turns: int, status: str) -> str:
@@ -21,7 +36,7 @@ class FilesProgress:
         self.console = Console(file=stream, highlight=False)
         self.progress = Progress(
             TextColumn("{task.description}", style="bold"),
-            BarColumn(bar_width=30, complete_style="magenta", finished_style="green"),
+            _Bar(),
             TextColumn("{task.fields[sent]}"),
             TextColumn("{task.fields[status]}"),
             console=self.console,
@@ -56,21 +71,30 @@ class FilesProgress:
         task = self.tasks[key]
         total = self.progress.tasks[task].total
         if sent_s is None:
-            completed, sent = total or 0, f"{total:.1f} s" if total else ""
+            completed, sent = total or 1.0, f"{total:.1f} s" if total else ""
         else:
             completed = sent_s
             sent = f"{sent_s:.1f}/{total:.1f} s" if total else f"{sent_s:.1f} s"
-        self.progress.update(task, completed=completed, sent=sent, status=_status(turns, status))
+        self.progress.update(
+            task,
+            total=total or 1.0,  # a length now, so an unknown one stops pulsing
+            completed=completed if total else min(completed, 1.0),
+            sent=sent,
+            status=_status(turns, status),
+        )
 
     def refresh(self) -> None:
         if self._started:
             self.progress.refresh()
 
     def print_line(self, line: str) -> None:
-        """A finished turn, kept in the scrollback above the bars (markup never parsed)."""
-        self._start()
+        """A line kept in the scrollback above the bars (markup never parsed).
+
+        Printing does not start the bars: until the streams run, other status lines (the
+        local engine starting) go to the terminal directly and must not cut into them.
+        """
         self.progress.console.print(Text(line))
-        self.progress.refresh()
+        self.refresh()
 
     def stop(self) -> None:
         if self._started:

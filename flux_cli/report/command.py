@@ -25,13 +25,14 @@ class ReportSettings:
     format: ReportFormat = "text"
     plot: str | None = None
     compare: str | None = None
+    channel: str | None = None
 
 
-def load(path: str) -> RunLog:
+def load(path: str, channel: str | None = None) -> RunLog:
     """Read a log file, or raise LogInputError (exit 3) with one line saying why."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return read_log(f, path)
+            return read_log(f, path, channel)
     except FileNotFoundError:
         raise LogInputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -47,8 +48,8 @@ def run(settings: ReportSettings, env: Env) -> int:
         raise UsageError(f"--format must be one of {', '.join(REPORT_FORMATS)}")
     if settings.plot is not None and not settings.plot.lower().endswith(".png"):
         raise UsageError(f"--plot writes a PNG; name it *.png, got {settings.plot!r}")
-    run_log = load(settings.log)
-    other = load(settings.compare) if settings.compare is not None else None
+    run_log = load(settings.log, settings.channel)
+    other = load(settings.compare, settings.channel) if settings.compare is not None else None
     summary, rows = summarise(run_log), turn_rows(run_log)
     comparison = None
     if other is not None:

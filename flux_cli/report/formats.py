@@ -19,6 +19,10 @@ COLUMNS = ("#", "start", "end", "dur", "words", "trigger", "conf", "delay", "tra
 NUMERIC = frozenset({"#", "dur", "words", "conf", "delay"})
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
@@ -32,9 +36,9 @@ def summary_lines(s: Summary) -> list[str]:
     triggers = ", ".join(f"{k} {v}" for k, v in sorted(s.triggers.items())) or "none"
     lines = [
         f"{s.name}  (request {s.request_id or '-'})",
-        f"audio {s.audio_s:.1f} s · {s.turns} turns"
+        f"audio {s.audio_s:.1f} s · {_n(s.turns, 'turn')}"
         + (f" + {s.unfinished} unfinished" if s.unfinished else "")
-        + f" · {s.words} words · {s.messages} messages",
+        + f" · {_n(s.words, 'word')} · {_n(s.messages, 'message')}",
         f"EndOfTurn triggers: {triggers} · eager ends {s.eager_ends} ({s.resumed} resumed)"
         f" · thresholds {thresholds}",
         f"end-of-turn confidence at the ends: median {_num(s.end_confidence_median)},"

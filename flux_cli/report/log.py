@@ -20,6 +20,7 @@ from flux_cli.render import state as view
 from flux_cli.render.jsonl import END_TYPE, REQUEST_TYPE, SENT_AT_FIELD
 from flux_cli.render.state import Turn
 
+RECONNECT_TYPE = "ClientReconnect"
 TURN_MARK_EVENTS = ("StartOfTurn", "EagerEndOfTurn", "TurnResumed", "EndOfTurn")
 
 
@@ -112,9 +113,28 @@ def _delay(record: dict[str, Any]) -> float | None:
     return None
 
 
-def read_log(lines: Iterable[str], name: str) -> RunLog:
-    """Fold a log's lines; raise LogError if none of them is a server message."""
+def _pick_channel(
+    records: list[dict[str, Any]], name: str, channel: str | None
+) -> list[dict[str, Any]]:
+    """A ``--multichannel`` log holds several streams: keep the one asked for."""
+    channels = sorted({str(r["channel"]) for r in records if "channel" in r})
+    if channel is None:
+        if len(channels) > 1:
+            raise LogError(
+                f"{name} holds channels {', '.join(channels)}: pick one with --channel"
+            )
+        return records
+    if channel not in channels:
+        known = ", ".join(channels) or "none"
+        raise LogError(f"{name} has no channel {channel!r} (channels: {known})")
+    return [r for r in records if r.get("channel") == channel]
+
+
+def read_log(lines: Iterable[str], name: str, channel: str | None = None) -> RunLog:
+    """Fold a log's lines (one channel's, if it has several); LogError if nothing is Flux's."""
     records, skipped = _records(lines)
+    records = _pick_channel(records, name, channel)
+    reconnects = 0
     state = view.ViewState()
     events: list[TurnEvent] = []
     confidence: list[tuple[float, float]] = []
@@ -126,6 +146,9 @@ def read_log(lines: Iterable[str], name: str) -> RunLog:
         kind = record.get("type")
         if kind == REQUEST_TYPE:
             params = dict(parse_qsl(urlsplit(str(record.get("url", ""))).query))
+            continue
+        if kind == RECONNECT_TYPE:  # the client's own: its turns arrive already shifted
+            reconnects += 1
             continue
         if kind == END_TYPE:
             value = record.get("audio_sent_s")
@@ -174,5 +197,6 @@ def read_log(lines: Iterable[str], name: str) -> RunLog:
         counts=dict(state.counts),
         skipped_lines=skipped,
         has_send_times=send_times,
-        notices=tuple(f"{n.kind}: {n.text}" for n in state.notices),
+        notices=tuple(f"{n.kind}: {n.text}" for n in state.notices)
+        + ((f"the client reconnected {reconnects} time(s) during the run",) if reconnects else ()),
     )

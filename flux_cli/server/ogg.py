@@ -20,23 +20,9 @@ from flux_cli.audio.ogg import (
     OPUS_RATE,
     OggError,
     Page,
-    ogg_crc,
     parse_page,
 )
 from flux_cli.server.engine import Audio
-
-__all__ = [
-    "FLAG_CONTINUED",
-    "FLAG_FIRST",
-    "OPUS_RATE",
-    "OggError",
-    "OggOpusDecoder",
-    "OggPacketReader",
-    "OpusHead",
-    "OpusPacketDecoder",
-    "ogg_crc",
-    "parse_page",
-]
 
 MAX_PACKET = 1 << 20  # an Opus packet is < 8 KB; refuse to buffer a runaway one
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from flux_cli.audio import encoding as wire
 from flux_cli.audio.resample import StreamResampler
-from flux_cli.audio.wavstream import WavStreamParser
-from flux_cli.errors import AudioInputError
+from flux_cli.audio.wavstream import WavError, WavStreamParser
 from flux_cli.protocol import RAW_ENCODINGS
 from flux_cli.server.engine import SAMPLE_RATE, Audio
 from flux_cli.server.ogg import OPUS_RATE, OggError, OggOpusDecoder, OpusPacketDecoder
@@ -38,12 +37,6 @@ class AudioDecoder(Protocol):
     def flush(self) -> Audio:
         """At end of stream: what the resampler still holds; a partial sample is dropped."""
         ...
-
-
-def _join(blocks: list[Audio]) -> Audio:
-    if not blocks:
-        return _EMPTY
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 class _Resampled:
@@ -97,8 +90,8 @@ class WavDecoder(_Resampled):
     def feed(self, data: bytes) -> Audio:
         try:
             frames = self._parser.feed(data)
-        except AudioInputError as exc:
-            raise AudioDecodeError(exc.message) from None
+        except WavError as exc:
+            raise AudioDecodeError(str(exc)) from None
         if self._resampler is None and self._parser.format is not None:
             self._set_rate(self._parser.format.sample_rate)
         if frames is None or len(frames) == 0:
@@ -109,8 +102,8 @@ class WavDecoder(_Resampled):
     def flush(self) -> Audio:
         try:
             self._parser.finish()
-        except AudioInputError as exc:
-            raise AudioDecodeError(exc.message) from None
+        except WavError as exc:
+            raise AudioDecodeError(str(exc)) from None
         return self._tail()
 
 
