@@ -64,8 +64,9 @@ class EngineServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
+                # one worker: psutil charges this one process the engine's whole CPU
                 [sys.executable, "-m", "flux_cli", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), *self.extra_args],
+                 "--port", str(self.port), "--workers", "1", *self.extra_args],
                 stdout=subprocess.DEVNULL, stderr=log, env=env,
             )
         self._ps = psutil.Process(self.proc.pid)

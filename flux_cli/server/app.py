@@ -27,6 +27,7 @@ import contextlib
 import hmac
 import http
 import logging
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from flux_cli.protocol import (
     LISTEN_PATH,
     ClientMessage,
     CloseStream,
+    Configure,
     KeepAlive,
     ParamError,
     ProtocolError,
@@ -76,6 +78,7 @@ HARD_MAX_MESSAGE_BYTES = 4 << 20  # above this websockets refuses the frame befo
 QUEUE_FRAMES = 64  # about 5 s of 80 ms frames waiting for the session
 ARRIVALS_KEPT = 4000  # frame arrival times kept per stream for the end-of-turn delay metric
 MULTI_MODEL = "flux-general-multi"
+CLOSE_TIMEOUT_S = 2.0  # for the client's answer to our close frame
 SHUTDOWN_GRACE_S = 5.0  # for a cut stream's Error and close, at the end of a drain
 
 
@@ -389,6 +392,17 @@ class _Arrivals:
         return self.times[i] if self.ends and i < len(self.ends) else None
 
 
+def _tame_numbers(message: Configure) -> None:
+    """A JSON integer too big for a float is an infinite threshold, refused as one.
+
+    Python's ``math.isfinite`` raises OverflowError on such an int instead of saying False.
+    """
+    if isinstance(message.thresholds, dict):
+        for key, value in message.thresholds.items():
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e300:
+                message.thresholds[key] = math.inf if value > 0 else -math.inf
+
+
 class _Connection:
     def __init__(self, app: ListenApp, ws: ServerConnection, accepted: _Accepted) -> None:
         self.app = app
@@ -468,6 +482,24 @@ class _Connection:
             self.ws.transport.abort()
 
     async def _read(self) -> None:
+        """Frames → queue; then keep reading (and dropping) until the connection closes.
+
+        websockets stops reading the socket when nobody takes its frames, and then would
+        never see the client's answer to our close: a client still sending after its
+        CloseStream or its fatal error would hold the connection for the close timeout.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self._read_frames()
+        except Exception as exc:  # never die silently: the worker would wait for ever
+            log.exception("reading from %s failed", self.session.request_id)
+            await self._abort(_Fatal("INTERNAL_SERVER_ERROR", str(exc), CLOSE_ERROR))
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.ws.recv()
+
+    async def _read_frames(self) -> None:
         """Frames → queue, in order; stops at CloseStream, a fatal problem or a disconnect."""
         from websockets.exceptions import ConnectionClosed
 
@@ -505,6 +537,8 @@ class _Connection:
                     "is not valid JSON"
                 await self._abort(_Fatal("UNPARSABLE_CLIENT_MESSAGE", reason, CLOSE_POLICY))
                 return
+            if isinstance(message, Configure):
+                _tame_numbers(message)
             await self.queue.put(message)
             if isinstance(message, KeepAlive):
                 deadline = time.monotonic() + timeout
@@ -524,10 +558,7 @@ class _Connection:
             if isinstance(item, _Disconnected):
                 return
             if isinstance(item, _Fatal):
-                self.outcome = item.outcome
-                await self._send([self.session.error(item.code, item.description)])
-                await self.ws.close(item.close_code, item.code)
-                return
+                return await self._fail(item)
             if self.aborting:
                 continue
             self._collect_interim()
@@ -535,9 +566,8 @@ class _Connection:
                 try:
                     audio = self.decoder.feed(item.data)
                 except AudioDecodeError as exc:
-                    await self._abort(
+                    return await self._fail(
                         _Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
-                    continue
                 self.arrivals.add(len(audio), item.arrived)
                 self.app.metrics.audio_seconds.inc(len(audio) / SAMPLE_RATE)
                 await self._send(await self._timed(self.session.feed, audio))
@@ -563,8 +593,8 @@ class _Connection:
         try:
             rest = self.decoder.flush()
         except AudioDecodeError as exc:
-            await self._abort(_Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
-            return await self._work()
+            return await self._fail(
+                _Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
         if len(rest):
             self.arrivals.add(len(rest), time.monotonic())
             self.app.metrics.audio_seconds.inc(len(rest) / SAMPLE_RATE)
@@ -572,7 +602,25 @@ class _Connection:
         messages += await self._timed(lambda _: self.session.close(), None)
         await self._send(messages)
         self.outcome = "completed"
-        await self.ws.close(CLOSE_NORMAL, "")
+        await self._close(CLOSE_NORMAL, "")
+
+    async def _fail(self, fatal: _Fatal) -> None:
+        self.outcome = fatal.outcome
+        await self._send([self.session.error(fatal.code, fatal.description)])
+        await self._close(fatal.close_code, fatal.code)
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close, while dropping whatever the reader still queues: it must keep reading to
+        see the client's answer to our close, so it must never wait for room in the queue."""
+        dropper = asyncio.create_task(self._drop_queued())
+        try:
+            await self.ws.close(code, reason)
+        finally:
+            dropper.cancel()
+
+    async def _drop_queued(self) -> None:
+        while True:
+            await self.queue.get()
 
     def _collect_interim(self) -> None:
         future, job = self._interim, self._interim_job
@@ -650,6 +698,9 @@ async def listen(
         max_size=HARD_MAX_MESSAGE_BYTES,
         max_queue=16,
         logger=_websockets_logger(),
+        open_timeout=app.limits.idle_timeout_s,  # a connection that never sends its request
+        # a client that broke the protocol while we were closing may never answer our close
+        close_timeout=CLOSE_TIMEOUT_S,
         ping_interval=app.limits.ping_interval_s,
         ping_timeout=app.limits.ping_timeout_s,
         **where,

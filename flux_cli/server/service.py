@@ -148,8 +148,13 @@ async def serve_until_stopped(
     *,
     signals: tuple[signal.Signals, ...],
     name: str = "",
+    parent_pid: int | None = None,
 ) -> int:
-    """Serve on ``sock`` until a signal; drain; a second signal stops at once."""
+    """Serve on ``sock`` until a signal; drain; a second signal stops at once.
+
+    A worker (``parent_pid`` given) whose parent has vanished (killed with SIGKILL, say)
+    stops at once too, rather than serve on as an orphan nobody supervises.
+    """
     from flux_cli.server.app import Limits, ListenApp, listen
     from flux_cli.server.engine import Engine
 
@@ -166,6 +171,9 @@ async def serve_until_stopped(
     loop = asyncio.get_running_loop()
     for sig in signals:
         loop.add_signal_handler(sig, received.put_nowait, sig)
+    watcher = None
+    if parent_pid is not None:
+        watcher = asyncio.ensure_future(_watch_parent(parent_pid, received))
     slots.set_state(READY)
     prefix = f"{name}: " if name else ""
     if not name:
@@ -186,6 +194,8 @@ async def serve_until_stopped(
         status(f"{prefix}stopped at once: {len(app.connections)} stream(s) cut")
         return 128 + int(again.result())
     again.cancel()
+    if watcher is not None:
+        watcher.cancel()
     cut = drain.result()
     if cut:
         status(f"{prefix}drain timeout: {cut} stream(s) ended with an Error")
@@ -193,3 +203,13 @@ async def serve_until_stopped(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.wait_closed(), 10.0)
     return 0
+
+
+async def _watch_parent(parent_pid: int, received: asyncio.Queue[signal.Signals]) -> None:
+    """Two SIGTERMs (stop at once) when the parent is gone: we are re-parented to init."""
+    import os
+
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    received.put_nowait(signal.SIGTERM)
+    received.put_nowait(signal.SIGTERM)

@@ -43,7 +43,7 @@ def run_workers(options: ServeOptions, sock: socket.socket, status: Status) -> i
         own_dir = tempfile.mkdtemp(prefix="flux-metrics-")
         os.environ[MULTIPROC_ENV] = own_dir
     slots = StreamSlots(options.stream_limit, count)
-    status(f"{LOADING_LINE} in {count} workers")
+    status(LOADING_LINE.replace(")…", f") in {count} workers…"))
     status(f"listening on {listen_url(options, sock)} "
            f"(max {slots.max_streams} streams over {count} workers; "
            "Ctrl-C or SIGTERM drains, twice stops)")
@@ -93,6 +93,7 @@ def run_workers(options: ServeOptions, sock: socket.socket, status: Status) -> i
 def _fork_worker(index: int, options: ServeOptions, sock: socket.socket, slots: StreamSlots,
                  status: Status) -> int:
     slots.bind_worker(index)  # in the parent too, so the row reads "loading" from the start
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
@@ -100,7 +101,7 @@ def _fork_worker(index: int, options: ServeOptions, sock: socket.socket, slots: 
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        code = _worker_main(index, options, sock, slots, status)
+        code = _worker_main(index, options, sock, slots, status, parent)
     except FluxError as exc:
         status(f"flux: error: worker {index + 1}: {exc.message}")
         code = exc.exit_code
@@ -112,13 +113,14 @@ def _fork_worker(index: int, options: ServeOptions, sock: socket.socket, slots: 
 
 
 def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: StreamSlots,
-                 status: Status) -> int:
+                 status: Status, parent: int) -> int:
     from flux_cli.server.service import load_engine_or_fail, serve_until_stopped
 
     slots.bind_worker(index)
     engine = load_engine_or_fail()
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
-        name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})"))
+        name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",
+        parent_pid=parent))
     slots.set_state(STOPPED)
     return code
