@@ -10,13 +10,11 @@ the app may compute in the background on a snapshot (:meth:`TurnSession.interim_
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from flux_cli.protocol import (
-    THRESHOLD_KEYS,
     ClientMessage,
     Configure,
     ConfigureFailure,
@@ -423,7 +421,7 @@ class TurnSession:
     def _configure(self, message: Configure) -> ConfigureSuccess | ConfigureFailure:
         """Validate like the query string; on any error nothing changes."""
         try:
-            updated = self._configured_params(message)
+            updated = self.params.configured(message)
         except ParamError as exc:
             return ConfigureFailure(
                 request_id=self.request_id,
@@ -439,31 +437,6 @@ class TurnSession:
             thresholds=self.active_config(),
             keyterms=list(self.params.keyterm),
         )
-
-    def _configured_params(self, message: Configure) -> StreamParams:
-        params = replace(self.params, keyterm=list(self.params.keyterm))
-        for key, value in (message.thresholds or {}).items():
-            if key not in THRESHOLD_KEYS:
-                raise ParamError(f"unknown threshold {key!r}")
-            if value is None and key == "eager_eot_threshold":
-                params.eager_eot_threshold = None
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ParamError(f"{key} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ParamError(f"{key} must be a finite number")
-            if key == "eot_threshold":
-                params.eot_threshold = float(value)
-            elif key == "eager_eot_threshold":
-                params.eager_eot_threshold = float(value)
-            else:
-                if float(value) != int(value):
-                    raise ParamError("eot_timeout_ms must be a whole number")
-                params.eot_timeout_ms = int(value)
-        if message.keyterms is not None:
-            params.keyterm = list(message.keyterms)
-        params.validate()
-        return params
 
     # ------------------------------------------------------------------ helpers
 
