@@ -4,7 +4,7 @@ Streams one generated file through the real CLI to the sink server (accepts, dis
 nothing) twice per tree, alternating trees so machine load hits both alike: ``--fast``
 (CPU seconds per audio second: the whole send path, resampling to wire bytes) and
 ``--speed 1`` (CPU share of one core for one real-time stream); both exclude start-up
-(the CPU of ``flux --version`` is subtracted). Prints
+(a run on a 0.2 s file, imports and connection included, is subtracted). Prints
 medians and the ratio new/old. ``--old DIR`` is a checkout of the tree to compare with
 (e.g. ``git worktree add /tmp/old <commit>``).
 """
@@ -26,6 +26,7 @@ import soundfile as sf
 from benchmarks.servers import SinkServer
 
 RATE = 44100  # a rate that needs resampling, as most files do
+TINY_S = 0.2  # a run this short is start-up (imports, connect, close): subtracted
 
 
 def make_file(path: Path, seconds: float) -> None:
@@ -37,30 +38,22 @@ def make_file(path: Path, seconds: float) -> None:
 
 def cpu_of(tree: Path, url: str, wav: Path, extra: list[str]) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one ``flux transcribe`` run of ``tree``'s code."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "HF_HUB_OFFLINE": "1",
+    }  # cwd too: -m puts it first
     cmd = [sys.executable, "-m", "flux_cli", "transcribe", str(wav), "--url", url]
     cmd += ["--output", "text", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, env=env, cwd=tree, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return cpu, wall
-
-
-def startup_cpu(tree: Path) -> float:
-    """CPU of ``flux --version`` (interpreter and imports), subtracted from real-time runs."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
-        [sys.executable, "-m", "flux_cli", "--version"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,18 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     fast_wav, rt_wav = args.work / "fast.wav", args.work / "realtime.wav"
+    tiny_wav = args.work / "tiny.wav"
     make_file(fast_wav, args.fast_seconds)
     make_file(rt_wav, args.realtime_seconds)
+    make_file(tiny_wav, TINY_S)
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     fast: dict[str, list[float]] = {name: [] for name in trees}
     share: dict[str, list[float]] = {name: [] for name in trees}
     with SinkServer() as sink:
         for _ in range(args.runs):
             for name, tree in trees.items():
+                start_cpu, start_wall = cpu_of(tree, sink.url, tiny_wav, ["--fast"])
                 cpu, _wall = cpu_of(tree, sink.url, fast_wav, ["--fast"])
-                fast[name].append((cpu - startup_cpu(tree)) / args.fast_seconds)
+                fast[name].append((cpu - start_cpu) / (args.fast_seconds - TINY_S))
                 cpu, wall = cpu_of(tree, sink.url, rt_wav, ["--speed", "1"])
-                share[name].append((cpu - startup_cpu(tree)) / wall)
+                share[name].append((cpu - start_cpu) / (wall - start_wall))
     print("| tree | CPU s per audio s (--fast) | CPU share, one real-time stream |")
     print("|---|---|---|")
     for name in trees:

@@ -368,13 +368,17 @@ class Session:
 
     # ------------------------------------------------------------------ sending
 
-    def _send_pending(self) -> None:
+    def _send_pending(self, frame: bytes | None = None) -> None:
         """Put what the core has queued on the current socket; call with ``_send_lock`` held.
+
+        ``frame``: new audio for the core first (one lock round for the sender's hot path).
 
         A failed send is left to the receive loop, which sees the connection end: audio the
         server had not finished with is still in the core and goes out again on a resume.
         """
         with self._core_lock:
+            if frame is not None:
+                self.core.audio(frame)
             items = self.core.data_to_send()
             ws = self._ws
         if ws is None:
@@ -410,9 +414,8 @@ class Session:
                             return
                 if self._stop.is_set():
                     return
-                with self._core_lock:
-                    self.core.audio(frame)
-                self._flush()
+                with self._send_lock:
+                    self._send_pending(frame)
                 index += 1
             with self._core_lock:
                 self.core.end_of_input()

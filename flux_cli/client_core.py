@@ -56,7 +56,7 @@ class Phase(Enum):
     DONE = "done"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendAudio:
     """One binary frame; ``end_s`` is where it ends on the stream's audio timeline."""
 
@@ -64,7 +64,7 @@ class SendAudio:
     end_s: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendText:
     message: ClientMessage
 

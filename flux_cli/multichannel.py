@@ -28,7 +28,7 @@ from flux_cli.render.merge import TimeOrderMerger, bound_of
 from flux_cli.render.state import Notice, Turn, ViewState
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.settings import Env, TranscribeSettings, resolve_output, stream_url
-from flux_cli.transcribe import _open_log, build_feed, check_outcome, open_text, start_local
+from flux_cli.transcribe import build_feed, check_outcome, open_log, open_text, start_local
 
 if TYPE_CHECKING:
     from flux_cli.render.multilive import MultiLiveOutput
@@ -108,6 +108,25 @@ class _MultiRun:
         if self.live is not None:
             self.live.draw(self.states(), force)
 
+    def finished(self, name: str, result: JobResult) -> None:
+        """A channel's stream ended: its open turn is reported, the others may now pass it."""
+        self.done.add(name)
+        self.displays[name].close()
+        if result.message is not None and self.env is not None:
+            self.env.stderr.write(f"flux: error: {name}: {' '.join(result.message.split())}\n")
+            self.env.stderr.flush()
+        self.release()
+
+    def close(self) -> None:
+        """The run is over (or interrupted): everything held is shown, the panel stops."""
+        for name in self.names:
+            self.done.add(name)
+            if name in self.displays:
+                self.displays[name].close()
+        self.merger.flush()
+        if self.live is not None:
+            self.live.close(self.states())
+
     def notice(self, name: str, notice: Notice) -> None:
         if notice.kind != "error" and self.env is not None:
             self.env.stderr.write(f"flux: {name}: {notice.kind}: {notice.text}\n")
@@ -137,11 +156,8 @@ def _channel_count(settings: TranscribeSettings) -> int:
         return int(source.channels)
 
 
-def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
-    """Stream every channel of one input; the exit code is the worst channel's."""
-    from flux_cli.audio import open_source
-
-    settings.validate()
+def checked_names(settings: TranscribeSettings, names: list[str] | None) -> list[str]:
+    """The channel names, after refusing what --multichannel cannot do (before connecting)."""
     if settings.source == "-":
         raise UsageError("--multichannel needs a file: stdin can be read only once")
     if settings.channel is not None:
@@ -157,11 +173,51 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
             f"--channel-names gives {len(names)} name{'s' if len(names) != 1 else ''}; "
             f"{settings.source} has {count} channels"
         )
+    return names
+
+
+def _open_feeds(
+    settings: TranscribeSettings, count: int, stack: contextlib.ExitStack
+) -> tuple[list[AudioFeed], float | None]:
+    """One feed per channel, each from its own reader of the file."""
+    from flux_cli.audio import open_source
+
+    feeds: list[AudioFeed] = []
+    duration = None
+    for i in range(count):
+        raw = settings.raw if settings.raw.is_set else None
+        source = open_source(settings.source, raw=raw, channel=i)
+        stack.callback(source.close)
+        duration = source.duration_s
+        feeds.append(build_feed(source, replace(settings, channel=i)))
+    return feeds, duration
+
+
+def _live_output(
+    settings: TranscribeSettings, url: str, duration: float | None, env: Env
+) -> MultiLiveOutput:
+    from flux_cli.render.live import PanelInfo
+    from flux_cli.render.multilive import MultiLiveOutput
+
+    info = PanelInfo(
+        host=urlsplit(url).netloc,
+        source=settings.source,
+        duration_s=duration,
+        eot_threshold=settings.params.effective_eot_threshold,
+        eager_eot_threshold=settings.params.eager_eot_threshold,
+    )
+    return MultiLiveOutput.on_stream(env.stdout, info)
+
+
+def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
+    """Stream every channel of one input; the exit code is the worst channel's."""
+    settings.validate()
+    names = checked_names(settings, names)
     multi = _MultiRun(names)
     multi.env = env
     mode = resolve_output(settings.output, settings.jsonl, env.stdout_isatty)
     with contextlib.ExitStack() as stack:
-        shared_log = _open_log(settings.jsonl, env, stack)
+        shared_log = open_log(settings.jsonl, env, stack)
         targets: list[tuple[str | None, CaptionFormat]] = [
             (settings.srt, "srt"),
             (settings.vtt, "vtt"),
@@ -169,36 +225,15 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
         for path, fmt in targets:
             if path is not None:
                 multi.captions.append(CaptionWriter(open_text(path, f"--{fmt}", stack), fmt))
-        feeds: list[AudioFeed] = []
-        duration = None
-        for i in range(count):
-            source = open_source(
-                settings.source, raw=settings.raw if settings.raw.is_set else None, channel=i
-            )
-            stack.callback(source.close)
-            duration = source.duration_s
-            feeds.append(build_feed(source, replace(settings, channel=i)))
+        feeds, duration = _open_feeds(settings, len(names), stack)
         base = settings.url if settings.url is not None else start_local(settings, env, stack)
         url = stream_url(base, settings.params)
         if mode in ("text", "json"):
             multi.lines = LabelledLines(
-                _writer(env.stdout),
-                _writer(env.stderr),
-                field="channel",
-                as_json=mode == "json",
+                _writer(env.stdout), _writer(env.stderr), field="channel", as_json=mode == "json"
             )
         elif mode == "live":
-            from flux_cli.render.live import PanelInfo
-            from flux_cli.render.multilive import MultiLiveOutput
-
-            info = PanelInfo(
-                host=urlsplit(url).netloc,
-                source=settings.source,
-                duration_s=duration,
-                eot_threshold=settings.params.effective_eot_threshold,
-                eager_eot_threshold=settings.params.eager_eot_threshold,
-            )
-            multi.live = MultiLiveOutput.on_stream(env.stdout, info)
+            multi.live = _live_output(settings, url, duration, env)
         jobs = []
         for name, feed in zip(names, feeds, strict=True):
             log = None
@@ -216,32 +251,16 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
                     reconnect=settings.reconnect,
                 )
             )
-        results: dict[str, JobResult] = {}
-
-        def done(name: str, result: JobResult) -> None:
-            results[name] = result
-            multi.done.add(name)
-            multi.displays[name].close()
-            if result.message is not None:
-                env.stderr.write(f"flux: error: {name}: {' '.join(result.message.split())}\n")
-                env.stderr.flush()
-            multi.release()
-
-        runner = ParallelRun(jobs, len(jobs), check=check_outcome, on_tick=multi.draw,
-                             on_done=done)
+        runner = ParallelRun(
+            jobs, len(jobs), check=check_outcome, on_tick=multi.draw, on_done=multi.finished
+        )
         try:
             final = runner.run()
         finally:
-            for name in names:
-                multi.done.add(name)
-                multi.displays[name].close()
-            multi.merger.flush()
-            if multi.live is not None:
-                multi.live.close(multi.states())
+            multi.close()
             if mode in ("live", "text"):
                 _summary(multi, env)
     codes = [r.code for r in final.values()]
     if runner.stop.is_set() or INTERRUPTED_EXIT_CODE in codes:
         return INTERRUPTED_EXIT_CODE
     return max(codes, default=0)
-

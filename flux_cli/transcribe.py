@@ -142,7 +142,7 @@ def _close_quietly(stream: TextIO) -> None:
         stream.close()
 
 
-def _open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
+def open_log(target: str | None, env: Env, stack: contextlib.ExitStack) -> JsonlLog | None:
     if target is None:
         return None
     if target == "-":
@@ -225,7 +225,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
 
     settings.validate()
     with contextlib.ExitStack() as stack:
-        log = _open_log(settings.jsonl, env, stack)
+        log = open_log(settings.jsonl, env, stack)
         captions = caption_outputs(settings, stack)
         source = open_source(
             settings.source,

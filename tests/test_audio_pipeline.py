@@ -12,7 +12,7 @@ from audio_testutil import UNTIL_EOF, PipeWriter, fmt_chunk, pcm16, tone, wav_he
 from conftest import timeout
 
 from flux_cli.audio import ENCODINGS, bytes_per_sample, decode, open_source
-from flux_cli.audio.pipeline import frame_duration, wire_frames
+from flux_cli.audio.pipeline import wire_frames
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -27,15 +27,10 @@ def test_wire_frames_from_a_stereo_44k_file(tmp_path: Path, encoding: str) -> No
     assert 0 < len(payloads[-1]) <= 1280 * width
     total = sum(len(p) for p in payloads)
     assert abs(total // width - round(len(left) * 16000 / 44100)) <= 2
-    seconds = sum(frame_duration(len(p), encoding, 16000) for p in payloads)
+    seconds = total / width / 16000
     assert seconds == pytest.approx(len(left) / 44100, abs=2 / 16000)
     audio = decode(b"".join(payloads), encoding)
     assert abs(float(np.sqrt(np.mean(audio[1000:-1000] ** 2))) - 0.5 / np.sqrt(2)) < 0.01
-
-
-def test_frame_duration() -> None:
-    assert frame_duration(2560, "linear16", 16000) == pytest.approx(0.08)
-    assert frame_duration(640, "mulaw", 8000) == pytest.approx(0.08)
 
 
 def test_bad_encoding_fails_before_reading(tmp_path: Path) -> None:

@@ -188,3 +188,34 @@ def test_a_live_pipe_resumes_after_a_drop_with_every_byte_sent(tmp_path: Path) -
         "[00:01.00-00:01.76] Second turn, again.",
     ]
     assert "reconnected; re-sending" in result.stderr
+
+
+def test_ctrl_c_while_reconnecting_is_exit_130_with_the_turns_shown(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from test_reconnect import FIRST
+
+    tone_wav(tmp_path / "a.wav", 3.0)
+    args = ["--output", "text", "--speed", "4", "--reconnect", "6"]
+    with ScriptedServer(FIRST) as srv:
+        proc = subprocess.Popen(
+            [*FLUX, "transcribe", str(tmp_path / "a.wav"), "--url", srv.url, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
+        deadline = time.monotonic() + timeout(20)
+        while not (srv.sessions and srv.sessions[0].done.is_set()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    time.sleep(1.0)  # the server is gone: the client is between reconnect attempts
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout(20))
+    assert proc.returncode == 130, err
+    assert out.splitlines() == [
+        "[00:00.00-00:00.80] Hello there.",
+        "[00:01.00-00:01.44] Second turn (unfinished)",
+    ]
+    assert "reconnecting in" in err and "Traceback" not in err

@@ -178,3 +178,42 @@ def test_client_messages_round_trip() -> None:
 def test_unparsable_client_messages(text: str) -> None:
     with pytest.raises(ProtocolError):
         parse_client_message(text)
+
+
+def test_turn_info_carries_the_multilingual_fields_when_present() -> None:
+    from flux_cli.protocol import TurnInfo, parse_server_message
+
+    base = {
+        "type": "TurnInfo",
+        "request_id": "r",
+        "sequence_id": 3,
+        "event": "Update",
+        "turn_index": 0,
+        "audio_window_start": 0.0,
+        "audio_window_end": 0.5,
+        "transcript": "Hola",
+        "words": [],
+        "end_of_turn_confidence": 0.1,
+    }
+    multi = parse_server_message(
+        json.dumps({**base, "languages": ["es"], "languages_hinted": ["es", "en"]})
+    )
+    assert isinstance(multi, TurnInfo)
+    assert multi.languages == ["es"] and multi.languages_hinted == ["es", "en"]
+    assert multi.to_dict()["languages_hinted"] == ["es", "en"]
+    plain = parse_server_message(json.dumps(base))
+    assert isinstance(plain, TurnInfo) and plain.languages is None
+    assert "languages" not in plain.to_dict()
+
+
+def test_language_hints_and_voice_names() -> None:
+    from flux_cli.protocol import ParamError, StreamParams
+
+    params = StreamParams(model="flux-general-multi", language_hint=["de", "en-GB"])
+    params.validate()
+    assert params.to_query().endswith("&language_hint=de&language_hint=en-GB")
+    assert StreamParams.from_query(params.to_query()).language_hint == ["de", "en-GB"]
+    with pytest.raises(ParamError, match="needs model=flux-general-multi"):
+        StreamParams(language_hint=["de"]).validate()
+    with pytest.raises(ParamError, match="text-to-speech voice"):
+        StreamParams(model="flux-haley-en").validate()

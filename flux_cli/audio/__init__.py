@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from flux_cli.audio.input_format import SAMPLE_FORMATS, InputFormat
     from flux_cli.audio.inputs import open_source
     from flux_cli.audio.pacing import Pacer
-    from flux_cli.audio.pipeline import float_frames, frame_duration, wire_frames
+    from flux_cli.audio.pipeline import float_frames, wire_frames
     from flux_cli.audio.resample import StreamResampler
     from flux_cli.audio.source import AudioSource
     from flux_cli.audio.wavstream import WavFormat, WavStreamParser, iter_wav_stream
@@ -33,7 +33,6 @@ _HOME = {
     "open_source": "inputs",
     "Pacer": "pacing",
     "float_frames": "pipeline",
-    "frame_duration": "pipeline",
     "wire_frames": "pipeline",
     "StreamResampler": "resample",
     "AudioSource": "source",
@@ -56,7 +55,6 @@ __all__ = [
     "decode",
     "encode",
     "float_frames",
-    "frame_duration",
     "frame_samples",
     "iter_wav_stream",
     "open_source",

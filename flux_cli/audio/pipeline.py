@@ -36,7 +36,3 @@ def wire_frames(
         if len(frame):
             yield encode(frame, encoding)
 
-
-def frame_duration(len_bytes: int, encoding: str, sample_rate: int) -> float:
-    """Seconds of audio in a payload of ``len_bytes``."""
-    return len_bytes / bytes_per_sample(encoding) / sample_rate

@@ -10,13 +10,11 @@ the app may compute in the background on a snapshot (:meth:`TurnSession.interim_
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from flux_cli.protocol import (
-    THRESHOLD_KEYS,
     ClientMessage,
     Configure,
     ConfigureFailure,
@@ -354,6 +352,10 @@ class TurnSession:
         """The pause's decision point: one full decode and one Smart Turn call."""
         speech_end = min(self._pos, self._speech.last_end + _samples(self.config.tail_pad_s))
         decided = self._full_decode(speech_end)
+        if not has_words(decided.text) and has_words(turn.interim.text):
+            # Whisper's no-speech filter can reject a whole quiet turn that an earlier, shorter
+            # decode heard: an EndOfTurn keeps the words it had rather than going empty.
+            decided = turn.interim
         p_smart = 0.5  # neutral: a model that gives it no weight does not pay for the call
         if self.detector.model.uses_smart_turn:
             window_start = max(
@@ -423,7 +425,7 @@ class TurnSession:
     def _configure(self, message: Configure) -> ConfigureSuccess | ConfigureFailure:
         """Validate like the query string; on any error nothing changes."""
         try:
-            updated = self._configured_params(message)
+            updated = self.params.configured(message)
         except ParamError as exc:
             return ConfigureFailure(
                 request_id=self.request_id,
@@ -439,31 +441,6 @@ class TurnSession:
             thresholds=self.active_config(),
             keyterms=list(self.params.keyterm),
         )
-
-    def _configured_params(self, message: Configure) -> StreamParams:
-        params = replace(self.params, keyterm=list(self.params.keyterm))
-        for key, value in (message.thresholds or {}).items():
-            if key not in THRESHOLD_KEYS:
-                raise ParamError(f"unknown threshold {key!r}")
-            if value is None and key == "eager_eot_threshold":
-                params.eager_eot_threshold = None
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ParamError(f"{key} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ParamError(f"{key} must be a finite number")
-            if key == "eot_threshold":
-                params.eot_threshold = float(value)
-            elif key == "eager_eot_threshold":
-                params.eager_eot_threshold = float(value)
-            else:
-                if float(value) != int(value):
-                    raise ParamError("eot_timeout_ms must be a whole number")
-                params.eot_timeout_ms = int(value)
-        if message.keyterms is not None:
-            params.keyterm = list(message.keyterms)
-        params.validate()
-        return params
 
     # ------------------------------------------------------------------ helpers
 
