@@ -226,13 +226,16 @@ def report(
     channel: Annotated[
         str | None, typer.Option(help="In a --multichannel log: the channel to report on.")
     ] = None,
+    window: Annotated[
+        str | None, typer.Option(help="Plot only START-END seconds of audio, e.g. 600-660.")
+    ] = None,
 ) -> None:
     """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
     from flux_cli.report.command import ReportFormat, ReportSettings
     from flux_cli.report.command import run as run_report
     from flux_cli.settings import Env
 
-    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare, channel)
+    settings = ReportSettings(log, cast(ReportFormat, format), plot, compare, channel, window)
     try:
         run_report(settings, Env.from_process())
     except BrokenPipeError:

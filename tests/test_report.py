@@ -182,6 +182,12 @@ def test_cli_plot_writes_a_readable_png(tmp_path: Path) -> None:
     check_png(tmp_path / "both.png", (1200, 580))
 
 
+def test_plot_window_draws_a_stretch_of_the_run(tmp_path: Path) -> None:
+    result = report(str(LOG), "--plot", str(tmp_path / "w.png"), "--window", "5-13")
+    assert result.returncode == 0, result.stderr
+    check_png(tmp_path / "w.png", (1200, 500))
+
+
 def test_plot_without_matplotlib_is_a_one_line_hint(tmp_path: Path) -> None:
     fake = tmp_path / "nomatplotlib" / "matplotlib"
     fake.mkdir(parents=True)
@@ -202,6 +208,8 @@ def test_plot_without_matplotlib_is_a_one_line_hint(tmp_path: Path) -> None:
         (["{notes}"], 3, "no Flux server messages"),
         (["{log}", "--format", "csv"], 2, "--format must be one of text, json, srt, vtt"),
         (["{log}", "--plot", "x.jpg"], 2, "--plot writes a PNG"),
+        (["{log}", "--plot", "x.png", "--window", "9-3"], 2, "START must be 0 or more"),
+        (["{log}", "--window", "1-2"], 2, "give --plot FILE.png too"),
     ],
 )
 def test_cli_bad_input_is_one_line(

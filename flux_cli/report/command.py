@@ -26,6 +26,7 @@ class ReportSettings:
     plot: str | None = None
     compare: str | None = None
     channel: str | None = None
+    window: str | None = None  # "START-END" seconds, for --plot
 
 
 def load(path: str, channel: str | None = None) -> RunLog:
@@ -43,11 +44,31 @@ def load(path: str, channel: str | None = None) -> RunLog:
         raise LogInputError(str(exc)) from None
 
 
+LONG_PLOT_S = 300.0  # past this, one page of plot is too dense to read: hint at --window
+
+
+def parse_window(text: str) -> tuple[float, float]:
+    """``"600-660"`` into (600.0, 660.0), or a UsageError saying what is expected."""
+    try:
+        start_text, end_text = text.split("-", 1)
+        start, end = float(start_text), float(end_text)
+    except ValueError:
+        raise UsageError(
+            f"--window takes START-END in seconds, e.g. 600-660, got {text!r}"
+        ) from None
+    if not 0 <= start < end:
+        raise UsageError(f"--window {text}: START must be 0 or more and before END")
+    return start, end
+
+
 def run(settings: ReportSettings, env: Env) -> int:
     if settings.format not in REPORT_FORMATS:
         raise UsageError(f"--format must be one of {', '.join(REPORT_FORMATS)}")
     if settings.plot is not None and not settings.plot.lower().endswith(".png"):
         raise UsageError(f"--plot writes a PNG; name it *.png, got {settings.plot!r}")
+    window = parse_window(settings.window) if settings.window is not None else None
+    if window is not None and settings.plot is None:
+        raise UsageError("--window chooses what --plot draws; give --plot FILE.png too")
     run_log = load(settings.log, settings.channel)
     other = load(settings.compare, settings.channel) if settings.compare is not None else None
     summary, rows = summarise(run_log), turn_rows(run_log)
@@ -57,7 +78,7 @@ def run(settings: ReportSettings, env: Env) -> int:
     if settings.plot is not None:
         from flux_cli.report.plot import write_plot
 
-        write_plot(settings.plot, run_log, other)  # before printing: a missing extra fails first
+        write_plot(settings.plot, run_log, other, window)  # first: a missing extra fails early
     if settings.format == "json":
         env.stdout.write(formats.json_report(summary, rows, comparison))
     elif settings.format in ("srt", "vtt"):
@@ -71,5 +92,10 @@ def run(settings: ReportSettings, env: Env) -> int:
     env.stdout.flush()
     if settings.plot is not None:
         env.stderr.write(f"flux: plot written to {settings.plot}\n")
+        if window is None and run_log.audio_s > LONG_PLOT_S:
+            env.stderr.write(
+                f"flux: the plot covers {run_log.audio_s:.0f} s of audio; "
+                "--window START-END (seconds) draws a stretch of it readably\n"
+            )
         env.stderr.flush()
     return 0

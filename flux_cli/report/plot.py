@@ -140,11 +140,21 @@ def _draw_lanes(ax: Any, runs: Sequence[RunLog], inches_per_s: float) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def write_plot(path: str, run: RunLog, other: RunLog | None = None) -> None:
-    """Draw the run (and the one it is compared with) into a PNG at ``path``."""
+def write_plot(
+    path: str,
+    run: RunLog,
+    other: RunLog | None = None,
+    window: tuple[float, float] | None = None,
+) -> None:
+    """Draw the run (and the one it is compared with) into a PNG at ``path``.
+
+    ``window`` (start, end seconds) draws only that stretch of audio: a long run's turns are
+    too narrow to read on one page.
+    """
     plt = _pyplot()
     runs = [run] if other is None else [run, other]
     end = max(r.audio_s for r in runs) or 1.0
+    start, stop = window if window is not None else (0.0, end)
     lane_h = LANE_IN * len(runs)
     fig, (top, lanes) = plt.subplots(
         2, 1, sharex=True, figsize=(WIDTH_IN, 4.2 + lane_h),
@@ -153,12 +163,15 @@ def write_plot(path: str, run: RunLog, other: RunLog | None = None) -> None:
     plot_width_in = WIDTH_IN * 0.69  # the axes' share of the figure (see subplots_adjust)
     fig.subplots_adjust(left=0.11, right=0.80, top=0.93, bottom=0.1)
     _draw_confidence(top, runs, end)
-    _draw_lanes(lanes, runs, plot_width_in / end)
-    top.set_xlim(0, end)
+    _draw_lanes(lanes, runs, plot_width_in / max(0.1, stop - start))
+    top.set_xlim(start, stop)
     title = _short(run.name, 40)
     if other is not None:
         title = f"{title} (A) vs {_short(other.name, 40)} (B)"
-    top.set_title(f"{title}: end-of-turn confidence over audio time", fontsize=11, loc="left")
+    span = f" ({start:g}-{stop:g} s)" if window is not None else ""
+    top.set_title(
+        f"{title}: end-of-turn confidence over audio time{span}", fontsize=11, loc="left"
+    )
     try:
         fig.savefig(path, dpi=DPI)
     except OSError as exc:
