@@ -357,3 +357,24 @@ def test_a_short_word_below_the_start_minimum_starts_a_turn_once_its_burst_ends(
         assert start.audio_window_start == pytest.approx(0.5, abs=0.04)
     else:
         assert events(out) == []
+
+
+class FadingTranscriber(OneWordTranscriber):
+    """Hears "Yes." the first time, then nothing (Whisper rejecting a quiet turn later)."""
+
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+    ) -> Transcript:
+        heard = super().transcribe(audio, offset_s=offset_s, hotwords=hotwords)
+        return heard if self.calls == 1 else Transcript(text="", words=[])
+
+
+def test_an_end_of_turn_keeps_the_words_a_later_empty_decode_would_drop() -> None:
+    audio = script(("silence", 0.5), ("speech", 0.4), ("silence", 2.5))
+    session = TurnSession(
+        vad=LevelVad(), transcriber=FadingTranscriber(), end_of_turn=FixedEndOfTurn(0.9),
+        params=StreamParams(), request_id="req-1", config=PINNED,
+    )
+    out = infos(run(session, audio))
+    assert events(out) == ["StartOfTurn", "EndOfTurn"]
+    assert all(m.transcript == "Yes." for m in out if m.event != "Update")

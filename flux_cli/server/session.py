@@ -352,6 +352,10 @@ class TurnSession:
         """The pause's decision point: one full decode and one Smart Turn call."""
         speech_end = min(self._pos, self._speech.last_end + _samples(self.config.tail_pad_s))
         decided = self._full_decode(speech_end)
+        if not has_words(decided.text) and has_words(turn.interim.text):
+            # Whisper's no-speech filter can reject a whole quiet turn that an earlier, shorter
+            # decode heard: an EndOfTurn keeps the words it had rather than going empty.
+            decided = turn.interim
         p_smart = 0.5  # neutral: a model that gives it no weight does not pay for the call
         if self.detector.model.uses_smart_turn:
             window_start = max(
