@@ -210,7 +210,7 @@ def test_ctrl_c_while_reconnecting_is_exit_130_with_the_turns_shown(tmp_path: Pa
         while not (srv.sessions and srv.sessions[0].done.is_set()):
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    time.sleep(1.0)  # the server is gone: the client is between reconnect attempts
+    time.sleep(timeout(1.0))  # the server is gone: the client is between reconnect attempts
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=timeout(20))
     assert proc.returncode == 130, err
