@@ -120,14 +120,18 @@ class SpreadWatcher(threading.Thread):
 
 
 def run_level(served: Served, clips: list[corpus.Call], n: int, slack: float,
-              query: str) -> dict[str, Any]:
-    chosen = [clips[i % len(clips)] for i in range(n)]
+              query: str, rounds: int = 1) -> dict[str, Any]:
+    """N streams at once; ``rounds`` times over different clips (more turns for a baseline)."""
+    chosen = [clips[i % len(clips)] for i in range(n * rounds)]
     load_before = os.getloadavg()
     watcher = SpreadWatcher(served)
     watcher.start()
     cpu0, t0 = served.cpu_seconds(), time.monotonic()
-    runs = stream_many(served.url, [c.path for c in chosen], query)
+    runs = []
+    for r in range(rounds):
+        runs += stream_many(served.url, [c.path for c in chosen[r * n:(r + 1) * n]], query)
     cpu, wall = served.cpu_seconds() - cpu0, time.monotonic() - t0
+    n_streams = n
     watcher.stop.set()
     watcher.join()
     delays: list[float] = []
@@ -136,9 +140,9 @@ def run_level(served: Served, clips: list[corpus.Call], n: int, slack: float,
         if not run.error:
             delays += scoring.wall_latencies(clip.turns, run.events, run.sent_at, slack)
     refusals = sum(1 for e in errors if "429" in e)
-    ok = n - len(errors)
+    ok = n_streams - len(errors) / rounds
     return {
-        "streams": n, "accepted": ok, "refusals": refusals,
+        "streams": n_streams, "rounds": rounds, "accepted": ok, "refusals": refusals,
         "other_errors": [e for e in errors if "429" not in e][:3],
         "turns": len(delays),
         "wall_p50": scoring.percentile(delays, 50), "wall_p90": scoring.percentile(delays, 90),
@@ -153,7 +157,7 @@ def run_level(served: Served, clips: list[corpus.Call], n: int, slack: float,
 
 
 def run_workers(workers: int, clips: list[corpus.Call], levels: list[int], max_streams: int,
-                slack: float, work: Path) -> dict[str, Any]:
+                slack: float, work: Path, baseline_rounds: int) -> dict[str, Any]:
     from flux_cli.protocol import StreamParams
 
     query = StreamParams().to_query()
@@ -164,7 +168,8 @@ def run_workers(workers: int, clips: list[corpus.Call], levels: list[int], max_s
         idle_rss = served.rss() / 2**20
         for n in levels:
             log(f"--workers {workers}: {n} stream(s) of {clips[0].duration:.0f} s")
-            level = run_level(served, clips, n, slack, query)
+            level = run_level(served, clips, n, slack, query,
+                              rounds=baseline_rounds if n == 1 else 1)
             base = out[0] if out else level
             for key in ("wall_p50", "wall_p90"):
                 level[f"{key}_ratio"] = (level[key] / base[key]
@@ -222,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-streams", type=int, default=64,
                    help="the server's --max-streams (high: measure, do not refuse)")
     p.add_argument("--limit", type=float, default=1.25, help="allowed ratio to one stream")
+    p.add_argument("--baseline-rounds", type=int, default=3,
+                   help="one stream is run this many times over different clips")
     p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -237,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
                    f"Python {platform.python_version()}",
         "note": "machine shared with other agents: compare ratios within one run",
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
-        "runs": [run_workers(int(w), clips, levels, args.max_streams, args.slack, work)
+        "runs": [run_workers(int(w), clips, levels, args.max_streams, args.slack, work,
+                             args.baseline_rounds)
                  for w in args.workers.split(",")],
     }
     results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -247,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     text = (f"# flux serve under load\n\n`{results['command']}` on {results['machine']}; "
             f"{args.clip_seconds:.0f} s clips of the corpus, real time; load average at start "
             f"{results['load_at_start']}, at end {results['load_at_end']} "
-            f"({results['note']}).\n\n" + table(results))
+            f"({results['note']}). One stream is measured over {args.baseline_rounds} clips in "
+            "turn, for enough turns.\n\n" + table(results))
     (args.out / "load.md").write_text(text)
     print(text)
 

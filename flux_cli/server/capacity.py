@@ -6,10 +6,10 @@ workers the counts live in shared memory made before the fork, so ``--max-stream
 limit for the whole port, and any worker can answer ``/readyz`` and ``/v1/status`` for all.
 
 Default capacity: ``STREAMS_PER_CORE`` per usable core. Measured on the 2-core machine the
-project runs on (``python -m benchmarks.load``, benchmarks/results/load.md), one real-time
-stream costs about 0.2 of a core, and past 3 streams per core end-of-turn delays grow well
-beyond 1.25x of one stream's as decodes queue; a 429 that a load balancer can route
-elsewhere serves a caller better than a slow stream.
+project runs on (``python -m benchmarks.load``, benchmarks/results/load.md): with the default
+two workers, 8 real-time streams kept end-of-turn p50 and p90 within 1.25x of one stream's
+(1.21x / 1.08x) and 10 did not (1.40x p50); past that decodes queue and every stream slows,
+and a 429 that a load balancer can route elsewhere serves a caller better.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-STREAMS_PER_CORE = 3
+STREAMS_PER_CORE = 4
 
 LOADING, READY, DRAINING, STOPPED = 0, 1, 2, 3
 STATE_NAMES = {LOADING: "loading", READY: "ready", DRAINING: "draining", STOPPED: "stopped"}
