@@ -260,7 +260,7 @@ def serve(
     max_streams: Annotated[
         int | None,
         typer.Option(help="Streams at once over all workers; more get HTTP 429 "
-                     "(default: 4 per usable core).", show_default=False),
+                     "(default: 3 per usable core).", show_default=False),
     ] = None,
     workers: Annotated[
         int | None,

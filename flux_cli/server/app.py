@@ -30,7 +30,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -224,6 +224,8 @@ class ListenApp:
         self._request_ids: dict[int, str] = {}
         self._holders: set[asyncio.Task[None]] = set()
         self.connections: set[_Connection] = set()
+        # told when our own stream count changes (workers.py balances accepts with it)
+        self.on_slots_changed: Callable[[], None] = lambda: None
         # Interim (Update-text) decodes in flight across all connections. Decision decodes
         # never wait for this; capping the interim ones keeps a core free for them.
         self.interim_running = 0
@@ -266,10 +268,12 @@ class ListenApp:
         except (ParamError, AudioDecodeError, ValueError) as exc:
             raise _Refusal(http.HTTPStatus.BAD_REQUEST, str(exc), "bad_request") from None
         if not self.slots.try_take():
+            self.on_slots_changed()
             raise _Refusal(
                 http.HTTPStatus.TOO_MANY_REQUESTS,
                 f"too many concurrent streams: this server takes {self.slots.max_streams}",
                 "capacity")
+        self.on_slots_changed()
         return _Accepted(request_id, params, decoder)
 
     def process_response(
@@ -285,6 +289,7 @@ class ListenApp:
         if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS:
             self._accepted.pop(id(connection), None)
             self.slots.give_back()
+            self.on_slots_changed()
             return
         holder = asyncio.ensure_future(self._hold_slot(connection))
         self._holders.add(holder)
@@ -298,6 +303,7 @@ class ListenApp:
         finally:
             self.metrics.active_streams.dec()
             self.slots.give_back()
+            self.on_slots_changed()
             self._accepted.pop(id(connection), None)
 
     @staticmethod

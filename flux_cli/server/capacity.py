@@ -5,10 +5,11 @@ given back when its TCP connection closes, whatever happened in between. With se
 workers the counts live in shared memory made before the fork, so ``--max-streams`` is one
 limit for the whole port, and any worker can answer ``/readyz`` and ``/v1/status`` for all.
 
-Default capacity: ``STREAMS_PER_CORE`` per usable core. On the 2-core machine the project is
-measured on, 8 real-time streams kept the p90 end-of-turn delay within 1.1x of one stream
-(benchmarks/results/); past that, decodes queue and delays grow for everyone, and a 429
-that a load balancer can route elsewhere serves a caller better than a slow stream.
+Default capacity: ``STREAMS_PER_CORE`` per usable core. Measured on the 2-core machine the
+project runs on (``python -m benchmarks.load``, benchmarks/results/load.md), one real-time
+stream costs about 0.2 of a core, and past 3 streams per core end-of-turn delays grow well
+beyond 1.25x of one stream's as decodes queue; a 429 that a load balancer can route
+elsewhere serves a caller better than a slow stream.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-STREAMS_PER_CORE = 4
+STREAMS_PER_CORE = 3
 
 LOADING, READY, DRAINING, STOPPED = 0, 1, 2, 3
 STATE_NAMES = {LOADING: "loading", READY: "ready", DRAINING: "draining", STOPPED: "stopped"}

@@ -106,11 +106,12 @@ def listen_url(options: ServeOptions, sock: socket.socket) -> str:
     return f"ws://{host}:{port}{LISTEN_PATH}"
 
 
-def load_engine_or_fail() -> object:
+def load_engine_or_fail(decodes_at_once: int = 2) -> object:
+    """The engine; ``decodes_at_once`` Whisper decodes run in parallel in this process."""
     from flux_cli.server.loader import load_engine
 
     try:
-        return load_engine()
+        return load_engine(asr_workers=decodes_at_once)
     except EngineUnavailable:
         raise
     except (ImportError, OSError, RuntimeError, ValueError) as exc:
@@ -167,6 +168,13 @@ async def serve_until_stopped(
         slots=slots,
     )
     server = await listen(app, sock=sock)
+    balancer = None
+    if slots.workers > 1:
+        from flux_cli.server.balance import AcceptBalancer
+
+        balancer = AcceptBalancer(list(server.sockets), slots)
+        if balancer.start():
+            app.on_slots_changed = balancer.evaluate
     received: asyncio.Queue[signal.Signals] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     for sig in signals:
@@ -194,6 +202,8 @@ async def serve_until_stopped(
         status(f"{prefix}stopped at once: {len(app.connections)} stream(s) cut")
         return 128 + int(again.result())
     again.cancel()
+    if balancer is not None:
+        balancer.stop()
     if watcher is not None:
         watcher.cancel()
     cut = drain.result()

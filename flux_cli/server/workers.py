@@ -26,7 +26,7 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from flux_cli.errors import FluxError
-from flux_cli.server.capacity import STOPPED, StreamSlots
+from flux_cli.server.capacity import STOPPED, StreamSlots, usable_cores
 from flux_cli.server.metrics import MULTIPROC_ENV, mark_worker_dead
 
 if TYPE_CHECKING:
@@ -117,7 +117,9 @@ def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: 
     from flux_cli.server.service import load_engine_or_fail, serve_until_stopped
 
     slots.bind_worker(index)
-    engine = load_engine_or_fail()
+    # the cores are shared by the workers: one decode at a time per worker's share of them
+    decodes = max(1, usable_cores() // options.worker_count)
+    engine = load_engine_or_fail(int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
         name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",
