@@ -188,7 +188,11 @@ class StreamParams:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ParamError(f"{key} must be a number, got {value!r}")
-            if not math.isfinite(value):
+            try:  # a 400-digit integer is valid JSON and overflows a float
+                finite = math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
                 raise ParamError(f"{key} must be a finite number")
             if key == "eot_threshold":
                 params.eot_threshold = float(value)

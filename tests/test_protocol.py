@@ -217,3 +217,10 @@ def test_language_hints_and_voice_names() -> None:
         StreamParams(language_hint=["de"]).validate()
     with pytest.raises(ParamError, match="text-to-speech voice"):
         StreamParams(model="flux-haley-en").validate()
+
+
+def test_configure_with_a_huge_integer_is_a_param_error_not_a_crash() -> None:
+    from flux_cli.protocol import Configure, ParamError, StreamParams
+
+    with pytest.raises(ParamError, match="finite"):
+        StreamParams().configured(Configure(thresholds={"eot_threshold": 10**400}))

@@ -199,3 +199,31 @@ def test_turn_json_record() -> None:
         "trigger": "manual",
         "finished": True,
     }
+
+
+def test_languages_of_a_multilingual_stream_reach_every_output() -> None:
+    from flux_cli.render.live import PanelInfo, status_line
+    from flux_cli.render.plain import json_line, text_line
+
+    def multi(event: str, transcript: str, languages: list[str]) -> protocol.ServerMessage:
+        return msg({
+            "type": "TurnInfo", "request_id": "r1", "sequence_id": 1, "event": event,
+            "turn_index": 0, "audio_window_start": 0.5, "audio_window_end": 2.0,
+            "transcript": transcript, "words": [], "end_of_turn_confidence": 0.9,
+            "languages": languages, "languages_hinted": ["de", "en"],
+        })
+
+    state = run(multi("StartOfTurn", "Guten", ["de"]))
+    assert state.current is not None and state.current.languages == ("de",)
+    assert state.languages_hinted == ("de", "en")
+    info = PanelInfo(source="a.wav", host="127.0.0.1", duration_s=None,
+                     eot_threshold=0.7, eager_eot_threshold=None)
+    assert "lang de (hints de,en)" in status_line(state, info, width=200).plain
+    state = apply(state, multi("EndOfTurn", "Guten Tag, hello", ["de", "en"]))
+    done = state.turns[-1]
+    assert text_line(done) == "[00:00.50-00:02.00] (de, en) Guten Tag, hello"
+    assert json.loads(json_line(done))["languages"] == ["de", "en"]
+    # an English-only stream's lines are unchanged
+    plain = run(turn_info("EndOfTurn", 0, 0.5, 2.0, "Hello there", trigger="model")).turns[-1]
+    assert text_line(plain) == "[00:00.50-00:02.00] Hello there"
+    assert "languages" not in json.loads(json_line(plain))

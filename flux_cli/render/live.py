@@ -175,6 +175,11 @@ def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> 
     if delays:
         median_ms = statistics.median(delays) * 1000
         parts["delay"] = f"delay last {delays[-1] * 1000:.0f} ms, median {median_ms:.0f} ms"
+    spoken = state.current.languages if state.current else (
+        state.turns[-1].languages if state.turns else ())
+    if spoken or state.languages_hinted:
+        hinted = f" (hints {','.join(state.languages_hinted)})" if state.languages_hinted else ""
+        parts["languages"] = f"lang {','.join(spoken) or '?'}{hinted}"
 
     if state.request_id is None:
         del parts["request"]
@@ -185,7 +190,7 @@ def status_line(state: ViewState, info: PanelInfo, width: int | None = None) -> 
     if width is not None:
         if len(joined()) > width and len(request) > 9:
             parts["request"] = f"request {request[:8]}…"
-        for drop in ("request", "host", "messages"):
+        for drop in ("request", "host", "messages", "languages"):
             if len(joined()) > width:
                 parts.pop(drop, None)
         if len(joined()) > width and "delay" in parts:

@@ -16,9 +16,11 @@ UNFINISHED_MARK = " (unfinished)"
 
 
 def text_line(turn: Turn) -> str:
-    """``[00:01.20-00:03.45] Hello, how are you?`` (plus a marker if the stream cut it short)."""
+    """``[00:01.20-00:03.45] Hello, how are you?`` (plus a marker if the stream cut it short;
+    ``(de, en)`` before the text when a multilingual model reports the languages)."""
     mark = "" if turn.finished else UNFINISHED_MARK
-    return f"{time_span(turn)} {turn.transcript}{mark}"
+    languages = f"({', '.join(turn.languages)}) " if turn.languages else ""
+    return f"{time_span(turn)} {languages}{turn.transcript}{mark}"
 
 
 def json_line(turn: Turn) -> str:

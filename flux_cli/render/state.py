@@ -43,10 +43,11 @@ class Turn:
     finished: bool = False
     end_of_turn_confidence: float = 0.0
     server_delay_s: float | None = None
+    languages: tuple[str, ...] = ()  # detected (flux-general-multi), as last reported
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--output json`` record of a turn."""
-        return {
+        record: dict[str, Any] = {
             "turn_index": self.index,
             "start": round(self.start, 3),
             "end": round(self.end, 3),
@@ -55,6 +56,9 @@ class Turn:
             "trigger": self.trigger,
             "finished": self.finished,
         }
+        if self.languages:
+            record["languages"] = list(self.languages)
+        return record
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class ViewState:
     ended: bool = False
     # thresholds the server confirmed mid-stream (ConfigureSuccess), over the ones asked for
     thresholds: dict[str, float] = field(default_factory=dict)
+    languages_hinted: tuple[str, ...] = ()  # the hints in force, as TurnInfo reports them
 
     @property
     def delays_s(self) -> list[float]:
@@ -111,6 +116,8 @@ def _apply_turn(state: ViewState, msg: TurnInfo, delay_s: float | None) -> ViewS
         end_of_turn_confidence=msg.end_of_turn_confidence,
         audio_window_end=max(state.audio_window_end, msg.audio_window_end),
     )
+    if msg.languages_hinted is not None:
+        state = replace(state, languages_hinted=tuple(msg.languages_hinted))
     if state.current is not None and state.current.index != msg.turn_index:
         state = _close_unfinished(state)
     known = msg.event in protocol.TURN_EVENTS
@@ -136,6 +143,12 @@ def _apply_turn(state: ViewState, msg: TurnInfo, delay_s: float | None) -> ViewS
         end_of_turn_confidence=msg.end_of_turn_confidence,
         # the turn's delay is the EndOfTurn's: an unfinished turn has none to report
         server_delay_s=delay_s if msg.event == "EndOfTurn" else None,
+        languages=(
+            tuple(msg.languages)
+            if msg.languages is not None
+            else previous.languages if previous is not None and previous.index == msg.turn_index
+            else ()
+        ),
     )
     if msg.event == "EndOfTurn":
         return replace(state, turns=(*state.turns, turn), current=None)
