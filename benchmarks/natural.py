@@ -127,11 +127,11 @@ class Sources:
         path = self.cache / f"{key}.words.json"
         if path.exists():
             return [(str(w), float(a), float(b)) for w, a, b in json.loads(path.read_text())]
-        words = self._transcriber_words(audio)
+        words = self.words_of(audio)
         path.write_text(json.dumps(words))
         return words
 
-    def _transcriber_words(self, audio: np.ndarray) -> list[tuple[str, float, float]]:
+    def words_of(self, audio: np.ndarray) -> list[tuple[str, float, float]]:
         """(word, start, end) seconds from our own Whisper."""
         if self._transcriber is None:
             from flux_cli.server.loader import load_engine
@@ -142,7 +142,7 @@ class Sources:
 
     def last_word(self, audio: np.ndarray) -> str:
         """The last word Whisper hears in ``audio`` (checks a cut)."""
-        words = self._transcriber_words(audio)
+        words = self.words_of(audio)
         return words[-1][0] if words else ""
 
     def _audio(self, key: str, make: Any) -> np.ndarray:
@@ -168,11 +168,12 @@ class Sources:
         out = []
         for key, _scenario, text in neural_texts(seed, count):
             key = f"{NEURAL_VERSION}-{seed}-{key}"
-            audio = self._audio(key, lambda t=text: self._speak(t))
+            audio = self._audio(key, lambda t=text: self.speak(t))
             out.append(Utterance(key, "neural", text, audio, self._words(key, audio)))
         return out
 
-    def _speak(self, text: str) -> np.ndarray:
+    def speak(self, text: str) -> np.ndarray:
+        """hibari's ``heart`` voice, the whole text as one utterance (seed 0), at 16 kHz."""
         import soxr
 
         if self._tts is None:

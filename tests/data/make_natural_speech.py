@@ -31,8 +31,8 @@ def floor(seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def utterance(sources: natural.Sources, text: str) -> natural.Utterance:
-    audio = natural.level(natural.trimmed(sources._speak(text)))
-    result = sources._transcriber_words(audio)
+    audio = natural.level(natural.trimmed(sources.speak(text)))
+    result = sources.words_of(audio)
     return natural.Utterance(text, "neural", text, audio, result)
 
 
@@ -83,7 +83,7 @@ def main() -> None:
 
     from benchmarks.natural_corpus import telephone
 
-    word = natural.level(natural.trimmed(sources._speak("Yes.")), -45.0)
+    word = natural.level(natural.trimmed(sources.speak("Yes.")), -45.0)
     dry = np.concatenate([np.zeros(8000, np.float32), word, np.zeros(32000, np.float32)])
     audio = soxr.resample(telephone(dry), 8000, RATE).astype(np.float32)
     audio = (audio + rng.normal(0.0, 1e-3, len(audio))).astype(np.float32)
