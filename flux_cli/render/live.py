@@ -234,15 +234,58 @@ def build_panel(
     return Panel(Group(*rows), title="flux", title_align="left", width=width)
 
 
+class ThrottledLive:
+    """A transient Rich ``Live`` redrawn at most every ``min_interval_s`` unless forced.
+
+    Shared by the single-stream and the channels' panels: lines printed on the console while it
+    runs land above the panel, and stopping it leaves no panel behind.
+    """
+
+    def __init__(self, console: Console, min_interval_s: float) -> None:
+        self.console = console
+        self.min_interval_s = min_interval_s
+        self._live: Live | None = None
+        self._last_draw = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._live is not None
+
+    def ensure(self, make: Callable[[], RenderableType]) -> Live:
+        if self._live is None:
+            self._live = Live(
+                make(),
+                console=self.console,
+                auto_refresh=False,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start(refresh=True)
+        return self._live
+
+    def draw(self, make: Callable[[], RenderableType], force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < self.min_interval_s:
+            return
+        self._last_draw = now
+        self.ensure(make).update(make(), refresh=True)
+
+    def stop(self, last: RenderableType | None = None) -> None:
+        if self._live is not None:
+            if last is not None:
+                self._live.update(last, refresh=True)
+            self._live.stop()
+            self._live = None
+
+
 class LiveOutput:
     """A ``display.Output`` that draws on a Rich console (stdout in a terminal)."""
 
     def __init__(self, console: Console, info: PanelInfo, *, min_interval_s: float = 0.08) -> None:
         self.console = console
         self.info = info
-        self.min_interval_s = min_interval_s
-        self._last_draw = 0.0
-        self._live: Live | None = None
+        self._live = ThrottledLive(console, min_interval_s)
         self.footer: Callable[[], str] | None = None  # e.g. the keys, and what the last did
 
     @classmethod
@@ -255,25 +298,8 @@ class LiveOutput:
         width = max(40, self.console.width - RIGHT_MARGIN)
         return build_panel(state, self.info, width=width, footer=footer)
 
-    def _ensure_live(self, state: ViewState) -> Live:
-        if self._live is None:
-            self._live = Live(
-                self._panel(state),
-                console=self.console,
-                auto_refresh=False,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self._live.start(refresh=True)
-        return self._live
-
     def _draw(self, state: ViewState, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_draw < self.min_interval_s:
-            return
-        self._last_draw = now
-        self._ensure_live(state).update(self._panel(state), refresh=True)
+        self._live.draw(lambda: self._panel(state), force)
 
     def _print(self, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
         for notice in notices:
@@ -283,7 +309,7 @@ class LiveOutput:
             self.console.print(finished_row(turn))
 
     def update(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
-        self._ensure_live(state)
+        self._live.ensure(lambda: self._panel(state))
         self._print(finished, notices)
         self._draw(state, force=bool(finished or notices))
 
@@ -291,9 +317,7 @@ class LiveOutput:
         self._draw(state, force=False)
 
     def close(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
-        if self._live is not None:
-            self._live.update(self._panel(state), refresh=True)
-            self._live.stop()
-            self._live = None
+        if self._live.running:
+            self._live.stop(self._panel(state))
         self._print(finished, notices)
         self.console.print(status_line(state, self.info, self.console.width - RIGHT_MARGIN))

@@ -7,13 +7,11 @@ status lines are the single-stream panel's, over all channels together.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
@@ -21,6 +19,7 @@ from flux_cli.render.live import (
     RIGHT_MARGIN,
     STATE_STYLES,
     PanelInfo,
+    ThrottledLive,
     finished_row,
     progress_line,
     status_line,
@@ -79,9 +78,7 @@ class MultiLiveOutput:
     def __init__(self, console: Console, info: PanelInfo, *, min_interval_s: float = 0.08) -> None:
         self.console = console
         self.info = info
-        self.min_interval_s = min_interval_s
-        self._live: Live | None = None
-        self._last = 0.0
+        self._live = ThrottledLive(console, min_interval_s)
 
     @classmethod
     def on_stream(cls, stream: TextIO, info: PanelInfo) -> MultiLiveOutput:
@@ -94,26 +91,9 @@ class MultiLiveOutput:
         self.console.print(finished_row(turn, name))
 
     def draw(self, states: Mapping[str, ViewState], force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.min_interval_s:
-            return
-        self._last = now
-        if self._live is None:
-            self._live = Live(
-                self._panel(states),
-                console=self.console,
-                auto_refresh=False,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self._live.start(refresh=True)
-        else:
-            self._live.update(self._panel(states), refresh=True)
+        self._live.draw(lambda: self._panel(states), force)
 
     def close(self, states: Mapping[str, ViewState]) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        self._live.stop()
         width = self.console.width - RIGHT_MARGIN
         self.console.print(status_line(combined(states), self.info, width))
