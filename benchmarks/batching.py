@@ -26,8 +26,8 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks import corpus
-from flux_cli.server.asr import MAX_FRAMES, MAX_LENGTH, encoder_frames, silence_level
-from flux_cli.server.engine import SAMPLE_RATE
+from flux_cli.engine.interfaces import SAMPLE_RATE
+from flux_cli.engine.models.asr import MAX_FRAMES, MAX_LENGTH, encoder_frames, silence_level
 
 RESULTS = Path(__file__).with_name("results")
 REPEATS = 3
@@ -53,8 +53,8 @@ def cpu_now() -> float:
 
 
 def main() -> None:
-    from flux_cli.server.asr import WhisperTranscriber
-    from flux_cli.server.loader import load_engine
+    from flux_cli.engine.models.asr import WhisperTranscriber
+    from flux_cli.engine.models.loader import load_engine
 
     engine = load_engine()  # the server's own model settings (2 decodes at once, 1 thread each)
     asr = engine.transcriber

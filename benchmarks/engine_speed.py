@@ -20,7 +20,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio
+from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FRAME = 1280  # 80 ms: what clients send
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from flux_cli.server.loader import load_engine
+    from flux_cli.engine.models.loader import load_engine
 
     audio, rate = sf.read(SAMPLES / "dialogue.wav", dtype="float32")
     assert rate == SAMPLE_RATE
@@ -87,8 +87,8 @@ def main() -> None:
         )
 
     turn = audio[: 8 * SAMPLE_RATE]
-    engine.end_of_turn.predict(turn)
-    st_s = median_seconds(lambda: engine.end_of_turn.predict(turn), max(args.repeats, 20))
+    engine.smart_turn.predict(turn)
+    st_s = median_seconds(lambda: engine.smart_turn.predict(turn), max(args.repeats, 20))
     rows.append(("Smart Turn v3.2, one call (8 s window)", f"{st_s * 1000:.0f} ms"))
 
     errors = total = 0

@@ -1,4 +1,4 @@
-"""Train the end-of-turn model (``flux_cli/server/eot_model.json``) and replay it.
+"""Train the end-of-turn model (``flux_cli/engine/eot_model.json``) and replay it.
 
 Collect: every labelled turn of the training sets is fed alone (oracle turn start, its audio
 then 2 s of silence) through a real :class:`TurnSession` with the real models, whose model
@@ -10,7 +10,7 @@ pause would end (``sigmoid(base + w·s)`` reaches it), scored as false cut-offs 
 also the baselines (VAD silence alone, Smart Turn alone with Pipecat's rule) on the same pauses.
 
     python -m benchmarks.eot_train collect   # all sets, train and test splits (~20 min)
-    python -m benchmarks.eot_train fit       # writes flux_cli/server/eot_model.json
+    python -m benchmarks.eot_train fit       # writes flux_cli/engine/eot_model.json
     python -m benchmarks.eot_train replay    # per-set figures, model vs baselines
 """
 
@@ -31,10 +31,10 @@ import numpy as np
 from benchmarks import corpus, natural_corpus
 from benchmarks.corpus import Call
 from benchmarks.scoring import DEFAULT_SLACK, EARLY, percentile
+from flux_cli.engine.detector import DEFAULT_CONFIG, PauseEvidence
+from flux_cli.engine.eot_model import INTERACTION, MODEL_FILE, SILENCE, EotModel, features
+from flux_cli.engine.session import TurnSession
 from flux_cli.protocol import StreamParams, Word
-from flux_cli.server.detector import DEFAULT_CONFIG, PauseEvidence
-from flux_cli.server.eot_model import INTERACTION, MODEL_FILE, SILENCE, EotModel, features
-from flux_cli.server.session import TurnSession
 
 SR = 16000
 EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence"
@@ -79,21 +79,20 @@ class PauseRecord:
                              tuple(Word(w, c, s, e) for w, c, s, e in self.words), self.speech_s)
 
 
-class _RecordingSession(TurnSession):
-    records: list[PauseRecord]
+class _Recorder:
+    """A ``PauseObserver``: keeps every judged pause of one turn's run."""
 
-    def _judge(self, turn: Any) -> None:
-        super()._judge(turn)
-        ev = turn.evidence
+    def __init__(self) -> None:
+        self.records: list[PauseRecord] = []
+
+    def judged(self, speech_end_s: float, decided_at_s: float, evidence: PauseEvidence) -> None:
         self.records.append(PauseRecord(
-            self._speech.last_end / SR, self._pos / SR, None, ev.smart_turn, ev.transcript,
-            [[w.word, w.confidence, w.start, w.end] for w in ev.words], ev.speech_s))
+            speech_end_s, decided_at_s, None, evidence.smart_turn, evidence.transcript,
+            [[w.word, w.confidence, w.start, w.end] for w in evidence.words], evidence.speech_s))
 
-    def _resume(self, out: list[Any]) -> None:
-        turn = self._turn
-        if turn is not None and turn.evidence is not None and self.records:
-            self.records[-1].resumed_at = self._pos / SR
-        super()._resume(out)
+    def resumed(self, at_s: float) -> None:
+        if self.records:
+            self.records[-1].resumed_at = at_s
 
 
 def set_calls(name: str, split: str) -> list[Call]:
@@ -116,7 +115,7 @@ def _read_16k(path: Path) -> np.ndarray:
 def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
     name, split, index = job
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from flux_cli.server.loader import load_engine
+    from flux_cli.engine.models.loader import load_engine
 
     engine = load_engine(asr_threads=1, asr_workers=1)
     call = set_calls(name, split)[index]
@@ -130,23 +129,23 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
         piece = audio[offset: round(label.end * SR)]
         tail = rng.normal(0.0, 1e-3, round(TAIL_S * SR)).astype(np.float32)
         model = _NeverEnds()
-        session = _RecordingSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
-                                    end_of_turn=engine.end_of_turn,
-                                    params=StreamParams(eot_timeout_ms=10000), request_id="t",
-                                    config=replace(DEFAULT_CONFIG, model=model),
-                                    sync_interim=False)
-        session.records = []
+        recorder = _Recorder()
+        session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
+                              smart_turn=engine.smart_turn,
+                              params=StreamParams(eot_timeout_ms=10000), request_id="t",
+                              config=replace(DEFAULT_CONFIG, model=model),
+                              sync_interim=False, observer=recorder)
         session.start()
         fed = np.concatenate([piece, tail])
         for pos in range(0, len(fed), CHUNK):
             session.feed(fed[pos: pos + CHUNK])
         session.close()
         shift = offset / SR
-        for r in session.records:
+        for r in recorder.records:
             r.speech_end += shift
             r.decided_at += shift
             r.resumed_at = None if r.resumed_at is None else r.resumed_at + shift
-        turns.append([asdict(r) for r in session.records])
+        turns.append([asdict(r) for r in recorder.records])
     return {"set": name, "split": split, "call": call.name, "turns": turns}
 
 

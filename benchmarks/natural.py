@@ -134,7 +134,7 @@ class Sources:
     def words_of(self, audio: np.ndarray) -> list[tuple[str, float, float]]:
         """(word, start, end) seconds from our own Whisper."""
         if self._transcriber is None:
-            from flux_cli.server.loader import load_engine
+            from flux_cli.engine.models.loader import load_engine
 
             self._transcriber = load_engine(asr_threads=2, asr_workers=1).transcriber
         result = self._transcriber.transcribe(audio, offset_s=0.0)

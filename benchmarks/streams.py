@@ -2,7 +2,7 @@
 
 The CLI (``python -m flux_cli transcribe --jsonl``) is what users run, so accuracy and client
 overhead are measured through it. Real-time wall-clock latency needs to know when each frame
-left, which the JSONL log does not say, so those runs drive ``flux_cli.client.Session``
+left, which the JSONL log does not say, so those runs drive ``flux_cli.client.shell.Session``
 directly with a feed that records its own send schedule.
 """
 
@@ -123,7 +123,9 @@ def _pcm_frames(path: Path) -> list[bytes]:
 
 def stream_realtime(url: str, wav: Path, query: str, speed: float = 1.0) -> RealtimeRun:
     """Send ``wav`` at ``speed`` times real time through the client library; record timing."""
-    from flux_cli import client
+    from flux_cli.client import events as ev
+    from flux_cli.client.feed import AudioFeed
+    from flux_cli.client.shell import Session
     from flux_cli.protocol import TurnInfo
 
     frames = _pcm_frames(wav)
@@ -142,10 +144,10 @@ def stream_realtime(url: str, wav: Path, query: str, speed: float = 1.0) -> Real
         sent.append(time.monotonic())
 
     class Listener:
-        def on_connected(self, info: client.ConnectionInfo) -> None:
+        def on_connected(self, info: ev.ConnectionInfo) -> None:
             pass
 
-        def on_message(self, got: client.Received) -> None:
+        def on_message(self, got: ev.Received) -> None:
             now = time.monotonic()
             m = got.message
             if isinstance(m, TurnInfo):
@@ -154,17 +156,17 @@ def stream_realtime(url: str, wav: Path, query: str, speed: float = 1.0) -> Real
                                     m.end_of_turn_confidence, m.trigger, now))
                 received.append(now)
 
-        def on_progress(self, progress: client.Progress) -> None:
+        def on_progress(self, progress: ev.Progress) -> None:
             pass
 
-        def on_reconnect(self, event: client.Reconnect) -> None:
+        def on_reconnect(self, event: ev.Reconnect) -> None:
             pass
 
     def feed() -> Iterator[bytes]:
         yield from frames
 
-    session = client.Session(f"{url}?{query}",
-                             client.AudioFeed(feed(), bytes_per_second=SAMPLE_RATE * 2, pace=pace),
+    session = Session(f"{url}?{query}",
+                             AudioFeed(feed(), bytes_per_second=SAMPLE_RATE * 2, pace=pace),
                              Listener())
     error = None
     try:

@@ -90,11 +90,6 @@ def _normalise(audio: np.ndarray) -> np.ndarray:
     return (audio * (TARGET_PEAK / peak) if peak > 0 else audio).astype(np.float32)
 
 
-def synthesize(text: str, voice: Voice) -> np.ndarray:
-    """Speak ``text`` with ``voice``; float32 mono at 16 kHz, leading/trailing silence trimmed."""
-    return _normalise(_trim(_speak(text, voice)[0]))
-
-
 def _phones(psdur: str) -> list[tuple[str, float]]:
     """flite ``-psdur`` output as (phone, end time in seconds)."""
     out = []

@@ -36,7 +36,7 @@ from benchmarks import eot_train, natural, report, scoring
 from benchmarks.corpus import Call
 from benchmarks.run import RESULTS_DIR, engine_pass, log, realtime, summarise
 from benchmarks.servers import EngineServer
-from flux_cli.server.eot_model import MODEL_FILE, EotModel
+from flux_cli.engine.eot_model import MODEL_FILE, EotModel
 
 TEST_SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k", "synthetic")
 HANDOVER_S = 0.25

@@ -1,9 +1,9 @@
 """The ``flux`` command: parse flags, build settings, and map every failure to an exit code.
 
 This is the only module that imports typer. Commands are thin: ``transcribe`` builds a
-``TranscribeSettings`` and calls ``flux_cli.transcribe.run``; ``serve`` calls the server
-package. ``main`` is the single error boundary: one ``flux: error: ...`` line on stderr and
-a distinct exit code per failure kind (``flux_cli.errors``), tracebacks only with
+``TranscribeSettings`` and calls ``flux_cli.transcribe.command.run_many``; ``serve`` calls
+the server package. ``run`` is the single error boundary: one ``flux: error: ...`` line on
+stderr and a distinct exit code per failure kind (``flux_cli.errors``), tracebacks only with
 ``--debug`` and never with local variables, API keys scrubbed from anything printed.
 """
 
@@ -13,15 +13,33 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
 from flux_cli import __version__
-from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError
+from flux_cli.env import Env
+from flux_cli.errors import (
+    INSTALL_HINT,
+    INTERRUPTED_EXIT_CODE,
+    MIN_SECRET_CHARS,
+    FluxError,
+    UsageError,
+    error_line,
+    redact,
+)
 
 if TYPE_CHECKING:
-    from flux_cli.settings import OutputMode
+    from flux_cli.transcribe.settings import OutputMode
+
+# The streams of the current ``run`` (tests pass their own; ``main`` uses the process's).
+_ENV: ContextVar[Env | None] = ContextVar("flux_env", default=None)
+
+
+def _env() -> Env:
+    return _ENV.get() or Env.from_process()
+
 
 # Commands import what they run inside themselves: ``flux --help`` loads typer and this
 # module only (benchmarks/cli_startup.py measures it against ``import typer, rich``).
@@ -158,10 +176,10 @@ def transcribe(
     version: VersionOption = False,
 ) -> None:
     """Stream each SOURCE (a file, or - for stdin) and print each turn as it ends."""
-    from flux_cli import transcribe as transcribe_mod
     from flux_cli.audio.input_format import InputFormat
     from flux_cli.protocol import StreamParams
-    from flux_cli.settings import Env, TranscribeSettings, resolve_url
+    from flux_cli.transcribe import command as transcribe_mod
+    from flux_cli.transcribe.settings import TranscribeSettings, resolve_url
 
     params = StreamParams(
         model=model,
@@ -199,7 +217,7 @@ def transcribe(
     )
     try:
         code = transcribe_mod.run_many(
-            settings, sources, Env.from_process(), jobs=jobs, multichannel=multichannel,
+            settings, sources, _env(), jobs=jobs, multichannel=multichannel,
             channel_names=channel_names,
         )
     except BrokenPipeError:  # the reader (e.g. `| head -1`) has all it wants
@@ -233,11 +251,10 @@ def report(
     """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
     from flux_cli.report.command import ReportFormat, ReportSettings
     from flux_cli.report.command import run as run_report
-    from flux_cli.settings import Env
 
     settings = ReportSettings(log, cast(ReportFormat, format), plot, compare, channel, window)
     try:
-        run_report(settings, Env.from_process())
+        run_report(settings, _env())
     except BrokenPipeError:
         _quiet_stdout()
 
@@ -286,8 +303,7 @@ def serve(
         from flux_cli.server.service import ServeOptions, run_server
     except ImportError as exc:
         raise EngineUnavailable(
-            f"the local engine is not available ({exc}); install it with "
-            "pip install 'flux-cli[local]'"
+            f"the local engine is not available ({exc}); install it with {INSTALL_HINT}"
         ) from None
     options = ServeOptions(
         host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
@@ -310,19 +326,13 @@ def _secrets(argv: Sequence[str]) -> list[str]:
             found.append(argv[i + 1])
         elif arg.startswith("--api-key="):
             found.append(arg.split("=", 1)[1])
-    return [s for s in found if len(s) >= 4]
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    return [s for s in found if len(s) >= MIN_SECRET_CHARS]
 
 
 def _fail(message: str, code: int, secrets: Sequence[str]) -> int:
-    line = " ".join(redact(message, secrets).split())
-    sys.stderr.write(f"flux: error: {line}\n")
-    sys.stderr.flush()
+    stderr = _env().stderr
+    stderr.write(error_line(message, secrets) + "\n")
+    stderr.flush()
     return code
 
 
@@ -335,9 +345,20 @@ def _quiet_stdout() -> None:
         pass
 
 
-def run(argv: Sequence[str]) -> int:
-    """Run the CLI on ``argv`` and return the exit code (the one place exceptions end)."""
-    argv = list(argv) or ["--help"]
+def run(argv: Sequence[str], env: Env | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (the one place exceptions end).
+
+    ``env``: the streams commands use (default: the process's), so a test or an embedding
+    program runs ``flux`` in-process and reads what it printed.
+    """
+    token = _ENV.set(env)
+    try:
+        return _run(list(argv) or ["--help"])
+    finally:
+        _ENV.reset(token)
+
+
+def _run(argv: list[str]) -> int:
     secrets = _secrets(argv)
     debug = "--debug" in argv
     try:
@@ -371,8 +392,9 @@ def run(argv: Sequence[str]) -> int:
 
 def _print_traceback(exc: BaseException, secrets: Sequence[str]) -> None:
     text = "".join(traceback.format_exception(exc))  # frames and source lines, never locals
-    sys.stderr.write(redact(text, secrets))
-    sys.stderr.flush()
+    stderr = _env().stderr
+    stderr.write(redact(text, secrets))
+    stderr.flush()
 
 
 def main() -> NoReturn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class FluxError(Exception):
     """Base of every failure we expect; carries its exit code and a one-line message."""
@@ -62,3 +64,22 @@ class OutputFailed(FluxError):
 
 
 INTERRUPTED_EXIT_CODE = 130
+MIN_SECRET_CHARS = 4  # shorter "keys" would blank out ordinary words
+
+
+def redact(text: str, secrets: Sequence[str | None]) -> str:
+    """``text`` with every secret (API key) replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
+    return text
+
+
+def error_line(message: str, secrets: Sequence[str | None] = (), label: str | None = None) -> str:
+    """The one-line form of every error we print: ``flux: error: [label: ]message``, on one
+    line, keys redacted. The single stream, batch, channels and parallel runs all use it."""
+    if label is not None and not message.startswith(f"{label}:"):
+        message = f"{label}: {message}"
+    return "flux: error: " + " ".join(redact(message, secrets).split())
+# How to get the local engine, named once for every message that needs it.
+INSTALL_HINT = "pip install 'flux-cli[local]'"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_testutil import UNTIL_EOF, PipeWriter, fmt_chunk, pcm16, tone, wav_header
 from conftest import timeout
+from helpers.audio_testutil import UNTIL_EOF, PipeWriter, fmt_chunk, pcm16, tone, wav_header
 
 from flux_cli.audio import ENCODINGS, bytes_per_sample, decode, open_source
 from flux_cli.audio.pipeline import wire_frames

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from audio_testutil import tone
+from helpers.audio_testutil import tone
 from numpy.typing import NDArray
 
 from flux_cli.audio.resample import StreamResampler

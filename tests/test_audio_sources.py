@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_testutil import UNTIL_EOF, fmt_chunk, pcm16, pipe_from_process, tone, wav_header
 from conftest import timeout
+from helpers.audio_testutil import UNTIL_EOF, fmt_chunk, pcm16, pipe_from_process, tone, wav_header
 from numpy.typing import NDArray
 
 from flux_cli.audio.inputs import AudioSource, InputFormat, open_source
@@ -138,6 +138,7 @@ def test_ogg_opus_pass_through_is_the_file_in_whole_pages(files: dict[str, Path]
     assert ends[-1] == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.slow
 def test_stdin_wav_stream_through_a_real_pipe(files: dict[str, Path]) -> None:
     proc = pipe_from_process(files["wav16"])  # another process writing into a pipe
     assert proc.stdout is not None
@@ -150,6 +151,7 @@ def test_stdin_wav_stream_through_a_real_pipe(files: dict[str, Path]) -> None:
     assert abs(len(out) - 16000) <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fmt", "subtype", "width"),
     [

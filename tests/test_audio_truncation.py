@@ -55,6 +55,7 @@ def test_a_cut_file_streams_what_it_holds_then_fails(
     assert got > 16000 // 2
 
 
+@pytest.mark.slow
 def test_the_mp3_warning_of_libmpg123_does_not_reach_the_terminal(tmp_path: Path) -> None:
     write(tmp_path / "a.mp3", "MP3")
     cut = cut_in_half(tmp_path / "a.mp3")

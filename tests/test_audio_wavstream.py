@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_testutil import (
+from conftest import timeout
+from helpers.audio_testutil import (
     UNTIL_EOF,
     PipeWriter,
     chunk,
@@ -22,7 +23,6 @@ from audio_testutil import (
     tone,
     wav_header,
 )
-from conftest import timeout
 from numpy.typing import NDArray
 
 from flux_cli.audio.wavstream import WavError, WavStreamParser, iter_wav_stream, parse_fmt
@@ -165,6 +165,7 @@ FFMPEG_PIPE_HEADER = wav_header(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "header",
     [SOX_PIPE_HEADER, FFMPEG_PIPE_HEADER],

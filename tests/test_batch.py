@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import timeout
-from speech import RATE, load_clip
-from test_cli import FLUX, env
+from helpers.cli import FLUX, env
+from helpers.speech import RATE, load_clip
 
-from flux_cli.batch import check_inputs, per_input_paths
 from flux_cli.errors import UsageError
-from flux_cli.settings import TranscribeSettings
+from flux_cli.transcribe.batch import check_inputs, per_input_paths
+from flux_cli.transcribe.settings import TranscribeSettings
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 
 def padded_clip(tmp_path: Path, name: str) -> tuple[Path, str]:

@@ -12,8 +12,8 @@ from benchmarks.eot_train import Pause, PauseRecord, model_rule, replay, samples
 from benchmarks.scoring import Event
 from benchmarks.synth import TurnLabel
 from benchmarks.turns import handover
-from flux_cli.server.detector import DEFAULT_CONFIG, Detector
-from flux_cli.server.eot_model import EotModel
+from flux_cli.engine.detector import DEFAULT_CONFIG, Detector
+from flux_cli.engine.eot_model import EotModel
 
 MODEL = EotModel({"bias": -2.0, "silence_s": 4.0, "kind_period": 1.0,
                   "kind_continuation": -3.0})

@@ -190,6 +190,7 @@ def test_rss_growth_flat_and_leaking() -> None:
     assert rss_growth(leak) > 15e6
 
 
+@pytest.mark.slow
 def test_runner_smoke(tmp_path: Path) -> None:
     """The whole pipeline on one tiny call: corpus, server, CLI, scoring, report."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -15,40 +15,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from audio_testutil import pipe_from_process
 from conftest import timeout
-from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
-from speech import RATE as SPEECH_RATE
-from speech import load_clip
+from helpers.audio_testutil import pipe_from_process
+from helpers.cli import FLUX, env, flux, speechless
+from helpers.scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
+from helpers.speech import RATE as SPEECH_RATE
+from helpers.speech import load_clip
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 SECRET = "sk-test-4f3c2b1a0099"
-FLUX = [sys.executable, "-m", "flux_cli"]
-
-
-def env(**extra: str) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k not in ("DEEPGRAM_API_KEY", "FLUX_URL")}
-    out.pop("NO_COLOR", None)
-    out.update(extra)
-    return out
-
-
-def flux(*args: str, stdin: bytes | None = None, **kw: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FLUX, *args],
-        input=None if stdin is None else stdin.decode("latin-1"),
-        capture_output=True,
-        text=True,
-        encoding="latin-1",
-        env=env(**kw),
-        timeout=timeout(60),
-    )
-
-
-def speechless(path: Path, seconds: float, rate: int = 16000) -> np.ndarray:
-    t = np.arange(round(seconds * rate)) / rate
-    data = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
-    sf.write(path, data, rate, subtype="PCM_16")
-    return data
 
 
 TURNS = [

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import srt
 import webvtt
 from conftest import timeout
-from scripted_server import Script, ScriptedServer, Step, turn
-from test_cli import FLUX, env, flux, speechless
+from helpers.cli import FLUX, env, flux, speechless
+from helpers.scripted_server import Script, ScriptedServer, Step, turn
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 
 def timed(text: str, start: float, per_word: float = 0.3) -> list[dict[str, Any]]:

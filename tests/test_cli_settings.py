@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flux_cli.cli import redact
-from flux_cli.errors import UsageError
+from flux_cli.errors import UsageError, redact
 from flux_cli.protocol import DEFAULT_URL, StreamParams
-from flux_cli.settings import (
+from flux_cli.transcribe.settings import (
     TranscribeSettings,
     normalise_url,
     resolve_output,

@@ -6,6 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
+
 HEAVY = ("numpy", "soundfile", "soxr", "websocket", "websockets")
 
 PROBE = """
@@ -30,7 +34,8 @@ def test_help_imports_no_audio_or_transport_library() -> None:
 
 
 def test_the_light_audio_modules_stay_light() -> None:
-    code = "import sys, flux_cli.audio.input_format, flux_cli.settings, flux_cli.client_core; "
+    code = "import sys, flux_cli.audio.input_format, flux_cli.transcribe.settings, "
+    code += "flux_cli.client.core; "
     code += f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

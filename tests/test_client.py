@@ -1,6 +1,6 @@
 """The streaming client over real loopback WebSockets against a scripted server.
 
-These run ``flux_cli.transcribe.run`` in-process (real audio files, real sockets, real
+These run ``flux_cli.transcribe.single.run`` in-process (real audio files, real sockets, real
 threads) with swapped stdout/stderr, and look at both what the server received and what
 the user was shown.
 """
@@ -12,30 +12,22 @@ import json
 import socket
 import statistics
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
 from conftest import timeout
-from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
+from helpers.client_runs import TURNS, settings, tone
+from helpers.scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
-from flux_cli.client import AudioFeed, Session
+from flux_cli.client.events import ConnectionInfo, Progress, Received, Reconnect
+from flux_cli.client.feed import AudioFeed
+from flux_cli.client.shell import Session
+from flux_cli.env import Env
 from flux_cli.errors import AudioInputError, ConnectionFailed, ServerError, UsageError
 from flux_cli.protocol import StreamParams
-from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
-from flux_cli.settings import Env, TranscribeSettings
-from flux_cli.transcribe import run
-
-
-def tone(path: Path, seconds: float, rate: int = 16000, channels: int = 1) -> np.ndarray:
-    """A test signal with a different tone per channel; returns the mono mix (float32)."""
-    t = np.arange(round(seconds * rate)) / rate
-    data = np.stack([0.2 * np.sin(2 * np.pi * (300 + 200 * c) * t) for c in range(channels)], 1)
-    sf.write(path, data.astype(np.float32), rate, subtype="PCM_16")
-    written, _ = sf.read(path, dtype="float32", always_2d=True)
-    return np.asarray(written.mean(axis=1), dtype=np.float32)
+from flux_cli.transcribe.single import run
 
 
 def opus_of(wav: Path, ogg: Path) -> None:
@@ -51,22 +43,6 @@ class Streams:
         self.env = Env(
             stdin=io.BytesIO(stdin), stdout=self.out, stderr=self.err, stdout_isatty=False
         )
-
-
-def settings(source: Path | str, url: str, **kw: Any) -> TranscribeSettings:
-    """Settings for a test run: as fast as possible, plain text, unless told otherwise."""
-    kw = {"speed": 0.0, "output": "text", **kw}
-    return TranscribeSettings(source=str(source), url=url, **kw)
-
-
-TURNS = [
-    Step(4, turn("StartOfTurn", 0, 0.0, 0.32, "Hello")),
-    Step(
-        10, turn("EndOfTurn", 0, 0.0, 0.8, "Hello, how are you?", confidence=0.9, trigger="model")
-    ),
-    Step(15, turn("StartOfTurn", 1, 1.0, 1.2, "Fine")),
-    Step("CloseStream", turn("Update", 1, 1.0, 2.0, "Fine thanks")),
-]
 
 
 def test_frames_query_header_and_close_stream(tmp_path: Path) -> None:

@@ -15,14 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import timeout
-from scripted_server import ScriptedServer
-from speech import load_clip
+from helpers.scripted_server import ScriptedServer
+from helpers.speech import load_clip
 
 from flux_cli import protocol
-from flux_cli.client import AudioFeed, Session
+from flux_cli.client.events import ConnectionInfo, Progress, Received, Reconnect
+from flux_cli.client.feed import AudioFeed
+from flux_cli.client.shell import Session
 from flux_cli.protocol import ParamError
 from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
-from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 FLUX = [sys.executable, "-m", "flux_cli"]
 FRAME = 1280  # 80 ms at 16 kHz

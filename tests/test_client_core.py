@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flux_cli import protocol
-from flux_cli.client_core import ClientCore, Phase, SendAudio, SendText, backoff_s
+from flux_cli.client.core import ClientCore, Phase, SendAudio, SendText, backoff_s
 from flux_cli.protocol import ParamError, StreamParams
 
 BPS = 32000.0  # 16 kHz linear16

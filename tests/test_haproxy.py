@@ -24,9 +24,11 @@ from typing import Any
 
 import pytest
 from conftest import timeout
-from serve_process import ServeProcess, http_get, start
+from helpers.serve_process import ServeProcess, http_get, start
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 
 def free_port() -> int:

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 from conftest import timeout
-from scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
-from test_cli import env, speechless
+from helpers.cli import env, speechless
+from helpers.scripted_server import REQUEST_ID, Script, ScriptedServer, Step, turn
 
-from flux_cli.keys import Action, Controls, KeyPanel, action_for, next_threshold
+from flux_cli.transcribe.keys import Action, Controls, KeyPanel, action_for, next_threshold
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 
 def test_keymap() -> None:
@@ -94,7 +97,7 @@ def test_keys_through_a_pty_end_the_turn_change_the_threshold_and_finish(tmp_pat
 def test_keys_come_from_the_terminal_when_stdin_carries_the_audio(tmp_path: Path) -> None:
     """``producer | flux transcribe -`` in a terminal: keys still work, q ends a quiet pipe."""
     speechless(tmp_path / "a.wav", 4.0)
-    writer = Path(__file__).resolve().parent / "pipe_writer.py"
+    writer = Path(__file__).resolve().parent / "helpers" / "pipe_writer.py"
     # one second of audio, then the producer keeps the pipe open and says nothing for 60 s
     producer = f"{sys.executable} {writer} {tmp_path / 'a.wav'} 4096 32044 60"
     with ScriptedServer(Script(steps=SCRIPT)) as srv:

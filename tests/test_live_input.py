@@ -14,12 +14,15 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from conftest import timeout
-from scripted_server import Script, ScriptedServer, Step, turn
+from helpers.scripted_server import Script, ScriptedServer, Step, turn
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 FLUX = [sys.executable, "-m", "flux_cli"]
-PIPE_WRITER = Path(__file__).resolve().parent / "pipe_writer.py"
+PIPE_WRITER = Path(__file__).resolve().parent / "helpers" / "pipe_writer.py"
 STALL_S = 60.0
 
 
@@ -171,7 +174,7 @@ def test_silence_ends_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_a_live_pipe_resumes_after_a_drop_with_every_byte_sent(tmp_path: Path) -> None:
-    from test_reconnect import FIRST, SECOND
+    from helpers.reconnect import FIRST, SECOND
 
     tone_wav(tmp_path / "a.wav", 3.0)
     pcm = (tmp_path / "a.wav").read_bytes()[44:]
@@ -194,7 +197,7 @@ def test_ctrl_c_while_reconnecting_is_exit_130_with_the_turns_shown(tmp_path: Pa
     import signal
     import time
 
-    from test_reconnect import FIRST
+    from helpers.reconnect import FIRST
 
     tone_wav(tmp_path / "a.wav", 3.0)
     args = ["--output", "text", "--speed", "4", "--reconnect", "6"]

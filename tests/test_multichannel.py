@@ -11,13 +11,15 @@ import pytest
 import soundfile as sf
 import webvtt
 from conftest import timeout
-from speech import RATE, load_clip
-from test_cli import FLUX, env
+from helpers.cli import FLUX, env
+from helpers.speech import RATE, load_clip
 
 from flux_cli.errors import UsageError
-from flux_cli.multichannel import parse_names
 from flux_cli.render.merge import DONE, TimeOrderMerger
 from flux_cli.render.state import Turn
+from flux_cli.transcribe.channels import parse_names
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 
 def stereo_call(path: Path) -> tuple[str, str]:

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from scripted_server import Script, ScriptedServer, Step, turn
+from helpers.reconnect import FIRST, SECOND
+from helpers.scripted_server import Script, ScriptedServer
 
+from flux_cli.env import Env
 from flux_cli.errors import ConnectionFailed
-from flux_cli.settings import Env, TranscribeSettings
-from flux_cli.transcribe import run
+from flux_cli.transcribe.settings import TranscribeSettings
+from flux_cli.transcribe.single import run
 
 BYTES_PER_S = 32000
 
@@ -43,22 +45,7 @@ def settings(path: Path, url: str, **kw: Any) -> TranscribeSettings:
     return TranscribeSettings(source=str(path), url=url, **{"speed": 4.0, "output": "text", **kw})
 
 
-FIRST = Script(
-    steps=[
-        Step(10, turn("EndOfTurn", 0, 0.0, 0.8, "Hello there.", trigger="model")),
-        Step(14, turn("StartOfTurn", 1, 1.0, 1.12, "Second")),
-        Step(18, turn("Update", 1, 1.0, 1.44, "Second turn")),
-    ],
-    drop_after_frames=20,
-)
 # The resumed connection counts from 0.8 s of the file (where turn 0 ended).
-SECOND = Script(
-    steps=[
-        Step(4, turn("StartOfTurn", 0, 0.2, 0.32, "Second")),
-        Step(12, turn("EndOfTurn", 0, 0.2, 0.96, "Second turn, again.", trigger="model")),
-        Step("CloseStream", turn("Update", 1, 1.2, 2.2, "")),
-    ]
-)
 
 
 def test_a_drop_mid_turn_resumes_with_no_audio_lost(tmp_path: Path) -> None:

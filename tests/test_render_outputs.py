@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import json
 
+from helpers.scripted_server import turn
 from rich.console import Console
-from scripted_server import turn
 
+from flux_cli.client.events import ConnectionInfo, Progress, Received
 from flux_cli.protocol import parse_server_message
 from flux_cli.render.display import Display
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo, build_panel
 from flux_cli.render.plain import PlainOutput
 from flux_cli.render.state import ViewState, apply
-from flux_cli.session_events import ConnectionInfo, Progress, Received
 
 
 def received(
@@ -174,7 +174,7 @@ def test_low_confidence_words_are_styled() -> None:
 def test_live_output_prints_finished_turns_and_closes_with_status() -> None:
     console = Console(record=True, width=100, color_system=None, force_terminal=False)
     display = Display([LiveOutput(console, INFO, min_interval_s=0.0)])
-    display.on_progress(Progress(audio_sent_s=2.0, frames_sent=25, input_done=False))
+    display.on_progress(Progress(audio_sent_s=2.0, input_done=False))
     feed(display)
     text = console.export_text()
     assert "[00:01.20-00:03.45] Hello, how are you?  +300 ms" in text

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.scripted_server import turn
 from rich.console import Console
-from scripted_server import turn
 
 from flux_cli.protocol import parse_server_message
 from flux_cli.render.live import RIGHT_MARGIN, PanelInfo, build_panel, finished_row

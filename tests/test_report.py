@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 import srt
 import webvtt
+from helpers.cli import FLUX, env
+from helpers.client_runs import TURNS, settings, tone
+from helpers.scripted_server import Script, ScriptedServer
 from matplotlib import image
 from rich.console import Console
-from scripted_server import Script, ScriptedServer
-from test_cli import FLUX, env
-from test_client import TURNS, settings, tone
 
 from flux_cli.audio import open_source
-from flux_cli.client import Session
+from flux_cli.client.shell import Session
 from flux_cli.render.display import Display
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.live import LiveOutput, PanelInfo
@@ -33,7 +33,9 @@ from flux_cli.render.state import Turn
 from flux_cli.render.summary import percentile
 from flux_cli.report.log import LogError, read_log
 from flux_cli.report.summary import compare, summarise, turn_rows
-from flux_cli.transcribe import build_feed
+from flux_cli.transcribe.single import build_feed
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
 LOG = LOGS / "dialogue.jsonl"

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import timeout
-from serve_process import ROOT, http_get, start
-from speech import dialogue_info, load_clip
+from helpers.serve_process import ROOT, http_get, start
+from helpers.speech import dialogue_info, load_clip
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 QUERY = "model=flux-general-en&encoding=linear16&sample_rate=16000"
 FRAME = 1280  # 80 ms at 16 kHz

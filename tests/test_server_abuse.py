@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import socket
 import time
@@ -22,10 +21,13 @@ import numpy as np
 import psutil
 import pytest
 from conftest import timeout
-from serve_process import ServeProcess, http_get, start
-from speech import load_clip
+from helpers.serve_process import ServeProcess, http_get, start
+from helpers.speech import load_clip
+from helpers.ws_frames import masked_text_frame
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 QUERY = "model=flux-general-en&encoding=linear16&sample_rate=16000"
 FRAME_BYTES = 2560
@@ -250,21 +252,6 @@ def test_fuzz_10000_items_each_bad_connection_gets_error_and_close(
 
 
 # --------------------------------------------------------------------------- slow, idle
-
-
-def masked_text_frame(text: str) -> bytes:
-    """One client→server WebSocket text frame (RFC 6455: clients mask what they send)."""
-    payload = text.encode()
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        header = bytes([0x81, 0x80 | n])
-    elif n < 1 << 16:
-        header = bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
-    else:
-        header = bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + body
 
 
 def never_reading_client(port: int) -> str:

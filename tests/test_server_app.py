@@ -11,25 +11,15 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import numpy as np
 import pytest
 from conftest import timeout
-from server_fakes import PINNED, FixedEndOfTurn, LevelVadFactory, fake_engine, quiet, script
+from helpers.server_fakes import PINNED, FixedSmartTurn, LevelVadFactory, fake_engine, quiet, script
+from helpers.ws_app import DIALOGUE, QUERY, pcm16, receive_all, stream, turn_events
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
+from flux_cli.engine.interfaces import Audio, Engine, Transcript
 from flux_cli.server.app import serve, server_port
-from flux_cli.server.engine import Audio, Engine, Transcript
-
-QUERY = "model=flux-general-en&encoding=linear16&sample_rate=16000"
-FRAME_BYTES = 2560  # 80 ms of linear16 at 16 kHz
-
-DIALOGUE = script(("silence", 0.5), ("speech", 1.5), ("silence", 2.0), ("speech", 1.0),
-                  ("silence", 2.0))
-
-
-def pcm16(audio: Audio) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 def with_server(
@@ -47,31 +37,6 @@ def with_server(
             await server.wait_closed()
 
     asyncio.run(main())
-
-
-async def receive_all(ws: ClientConnection) -> list[dict[str, Any]]:
-    """Every message until the server closes."""
-    out: list[dict[str, Any]] = []
-    try:
-        async for frame in ws:
-            out.append(json.loads(frame))
-    except ConnectionClosed:
-        pass
-    return out
-
-
-async def stream(ws: ClientConnection, audio: Audio, *, pace: float = 0.0) -> None:
-    """Send audio in 80 ms frames (``pace`` > 0: that many times real time), then CloseStream."""
-    data = pcm16(audio)
-    for i in range(0, len(data), FRAME_BYTES):
-        await ws.send(data[i : i + FRAME_BYTES])
-        if pace:
-            await asyncio.sleep(0.08 / pace)
-    await ws.send(json.dumps({"type": "CloseStream"}))
-
-
-def turn_events(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["event"] for m in messages if m["type"] == "TurnInfo" and m["event"] != "Update"]
 
 
 def refused(path_and_query: str, *, api_key: str | None = None, **kwargs: Any) -> InvalidStatus:
@@ -261,7 +226,7 @@ def test_a_failing_connection_does_not_disturb_another() -> None:
 
 def test_an_exception_in_the_engine_is_contained() -> None:
     engine = Engine(vad=LevelVadFactory(), transcriber=ExplodingTranscriber(),
-                    end_of_turn=FixedEndOfTurn())
+                    smart_turn=FixedSmartTurn())
 
     async def body(base: str) -> None:
         async with connect(f"{base}/v2/listen?{QUERY}") as ws:

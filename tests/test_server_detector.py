@@ -8,11 +8,13 @@ import json
 import math
 
 import pytest
-from server_fakes import PINNED_MODEL
+from helpers.server_fakes import PINNED_MODEL
 
+from flux_cli.engine.detector import DEFAULT_CONFIG, Detector
+from flux_cli.engine.endings import ending_kind
+from flux_cli.engine.eot_model import MODEL_FILE, EotModel, default_model, features
+from flux_cli.engine.evidence import PauseEvidence
 from flux_cli.protocol import Word
-from flux_cli.server.detector import DEFAULT_CONFIG, Detector, PauseEvidence, ending_kind
-from flux_cli.server.eot_model import MODEL_FILE, EotModel, default_model, features
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ with an overlap floor, never as exact strings, except where two runs must agree 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +17,16 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-import soxr
 from conftest import timeout
-from speech import dialogue_info, load_clip
+from helpers.e2e import RATE, encode, ends, overlap, query_url, run_stream, words
+from helpers.speech import dialogue_info, load_clip
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from flux_cli.engine.models.loader import load_engine
 from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
-from flux_cli.server.loader import load_engine
 
-RATE = 16000
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 # The dialogue is committed (tests/data/make_speech.py): agent (slt) and caller (rms) turns,
 # each segment trimmed, with 2-2.5 s gaps and a 0.8 s pause inside turn 2 after "and".
@@ -65,92 +64,10 @@ def server() -> Iterator[EmbeddedServer]:
 # --------------------------------------------------------------------------- helpers
 
 
-def encode(audio: np.ndarray, encoding: str, rate: int) -> bytes:
-    """The client side of each wire encoding, written independently of the server's decoder."""
-    if rate != RATE:
-        audio = soxr.resample(audio, RATE, rate).astype(np.float32)
-    audio = np.clip(audio, -1.0, 1.0)
-    if encoding == "linear16":
-        return (audio * 32767).astype("<i2").tobytes()
-    if encoding == "linear32":
-        return (audio * 2147483647).astype("<i4").tobytes()
-    pcm = (audio * 32767).astype(np.int32)
-    if encoding == "mulaw":
-        return bytes(_mulaw(int(s)) for s in pcm)
-    if encoding == "alaw":
-        return bytes(_alaw(int(s)) for s in pcm)
-    raise ValueError(encoding)
-
-
-def _mulaw(sample: int) -> int:
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(abs(sample), 32635) + 0x84
-    exponent = max(magnitude.bit_length() - 8, 0)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def _alaw(sample: int) -> int:
-    sign = 0x00 if sample < 0 else 0x80
-    magnitude = min(abs(sample), 32767) >> 3
-    if magnitude < 32:
-        code = magnitude >> 1
-    else:
-        exponent = magnitude.bit_length() - 5
-        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
-    return (sign | code) ^ 0x55
-
-
 def wav_bytes(audio: np.ndarray, tmp: Path) -> bytes:
     path = tmp / "clip.wav"
     sf.write(path, audio, RATE, subtype="PCM_16")
     return path.read_bytes()
-
-
-def run_stream(
-    url: str, payload: bytes, *, frame: int = 2560, pace_bps: float = 0.0, **kwargs: Any
-) -> list[dict[str, Any]]:
-    """Send ``payload`` in frames (``pace_bps`` > 0: bytes per second), CloseStream, read all."""
-    import threading
-    import time
-
-    messages: list[dict[str, Any]] = []
-    with connect(url, open_timeout=timeout(20), **kwargs) as ws:
-
-        def send() -> None:
-            for i in range(0, len(payload), frame):
-                ws.send(payload[i : i + frame])
-                if pace_bps:
-                    time.sleep(frame / pace_bps)
-            ws.send(json.dumps({"type": "CloseStream"}))
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        try:
-            while True:
-                messages.append(json.loads(ws.recv(timeout=timeout(60))))
-        except ConnectionClosed:
-            pass
-        sender.join(timeout(10))
-        assert ws.close_code == 1000
-    return messages
-
-
-def query_url(server: EmbeddedServer, query: str) -> str:
-    return f"{server.url}?model=flux-general-en&{query}"
-
-
-def ends(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m for m in messages if m.get("event") == "EndOfTurn"]
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def overlap(expected: str, got: str) -> float:
-    want = words(expected)
-    return len(want & words(got)) / len(want)
 
 
 # --------------------------------------------------------------------------- tests

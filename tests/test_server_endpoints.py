@@ -7,48 +7,19 @@ about the service around the turn session, not the models.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
-from conftest import timeout
+from helpers.endpoints import get, with_server
+from helpers.server_fakes import quiet
+from helpers.ws_app import DIALOGUE, QUERY, pcm16, receive_all, stream, turn_events
 from prometheus_client.parser import text_string_to_metric_families
-from server_fakes import PINNED, fake_engine, quiet
-from test_server_app import DIALOGUE, QUERY, pcm16, receive_all, stream, turn_events
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from flux_cli.server.app import language_refusal, serve, server_port
+from flux_cli.server.app import language_refusal
 from flux_cli.server.service import ServeOptions
-
-
-async def get(port: int, path: str) -> tuple[int, str, dict[str, str]]:
-    def blocking() -> tuple[int, str, dict[str, str]]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout(10))
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            headers = {k.lower(): v for k, v in response.getheaders()}
-            return response.status, response.read().decode(), headers
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(blocking)
-
-
-def with_server(body: Callable[[int], Awaitable[None]], **kwargs: Any) -> None:
-    async def main() -> None:
-        server = await serve(port=0, engine=fake_engine(), detector=PINNED, **kwargs)
-        try:
-            await asyncio.wait_for(body(server_port(server)), timeout(30))
-        finally:
-            server.close()
-            await server.wait_closed()
-
-    asyncio.run(main())
 
 
 def metric_values(text: str) -> dict[str, float]:

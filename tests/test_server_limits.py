@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from conftest import timeout
-from server_fakes import quiet
-from test_server_abuse import masked_text_frame
-from test_server_app import QUERY, pcm16, receive_all
-from test_server_endpoints import get, with_server
+from helpers.endpoints import get, with_server
+from helpers.server_fakes import quiet
+from helpers.ws_app import QUERY, pcm16, receive_all
+from helpers.ws_frames import masked_text_frame
 from websockets.asyncio.client import connect
 
-from flux_cli.server import app as app_module
-from flux_cli.server.app import MAX_MESSAGE_BYTES
+from flux_cli.server import handshake as handshake_module
+from flux_cli.server.stream_core import MAX_MESSAGE_BYTES
 
 
 def test_a_message_above_the_limit_is_refused_with_error_and_1009() -> None:
@@ -91,7 +91,7 @@ def test_the_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
         seen.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(app_module.hmac, "compare_digest", recording)
+    monkeypatch.setattr(handshake_module.hmac, "compare_digest", recording)
 
     async def body(port: int) -> None:
         url = f"ws://127.0.0.1:{port}/v2/listen?{QUERY}"

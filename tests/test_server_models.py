@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from speech import speak as committed_speech
+from helpers.speech import speak as committed_speech
 
-from flux_cli.errors import EngineUnavailable
-from flux_cli.server import loader
-from flux_cli.server.asr import (
+from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, Engine
+from flux_cli.engine.models import loader
+from flux_cli.engine.models.asr import (
     AsrOptions,
     WhisperTranscriber,
     compression_ratio,
@@ -30,8 +30,7 @@ from flux_cli.server.asr import (
     token_start_times,
     trim_to_sound,
 )
-from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio, Engine
-from flux_cli.server.smart_turn import (
+from flux_cli.engine.models.smart_turn import (
     MODEL_SHA256,
     ModelFileError,
     SmartTurn,
@@ -39,6 +38,9 @@ from flux_cli.server.smart_turn import (
     last_8_seconds,
     smart_turn_path,
 )
+from flux_cli.errors import EngineUnavailable
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 Speak = Callable[..., Audio]
 
@@ -70,8 +72,8 @@ def transcriber(engine: Engine) -> WhisperTranscriber:
 
 @pytest.fixture(scope="module")
 def smart_turn(engine: Engine) -> SmartTurn:
-    assert isinstance(engine.end_of_turn, SmartTurn)
-    return engine.end_of_turn
+    assert isinstance(engine.smart_turn, SmartTurn)
+    return engine.smart_turn
 
 
 # ---------------------------------------------------------------------------- loader

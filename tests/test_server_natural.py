@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from test_server_e2e import encode, ends, overlap, query_url, run_stream
+from helpers.e2e import encode, ends, overlap, query_url, run_stream
 
 from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
+
+pytestmark = pytest.mark.slow  # real models or processes: the full tier
 
 NATURAL = Path(__file__).resolve().parent / "data" / "natural"
 INFO: dict[str, Any] = json.loads((NATURAL / "natural.json").read_text())

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from speech import clip_path, encode_ogg
+from helpers.speech import clip_path, encode_ogg
 
 from flux_cli.audio.ogg import FLAG_CONTINUED, FLAG_FIRST, OPUS_RATE, OggError, ogg_crc, parse_page
-from flux_cli.server.ogg import OggOpusDecoder, OggPacketReader, OpusHead
+from flux_cli.server.opus import OggOpusDecoder, OggPacketReader, OpusHead
 
 
 def make_page(

@@ -7,8 +7,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from server_fakes import PINNED, CountingTranscriber, FixedEndOfTurn, LevelVad, quiet, script
+from helpers.server_fakes import (
+    PINNED,
+    CountingTranscriber,
+    FixedSmartTurn,
+    LevelVad,
+    quiet,
+    script,
+)
 
+from flux_cli.engine.configure import active_config
+from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, Transcript
+from flux_cli.engine.session import TurnSession, has_words
 from flux_cli.protocol import (
     CloseStream,
     Configure,
@@ -24,8 +34,6 @@ from flux_cli.protocol import (
     WarningMessage,
     Word,
 )
-from flux_cli.server.engine import SAMPLE_RATE, VAD_WINDOW, Audio, Transcript
-from flux_cli.server.session import TurnSession, has_words
 
 
 def make(
@@ -33,13 +41,13 @@ def make(
     ending: str = ".",
     p_smart: float = 0.9,
     query: str = "model=flux-general-en&encoding=linear16&sample_rate=16000",
-) -> tuple[TurnSession, CountingTranscriber, FixedEndOfTurn]:
+) -> tuple[TurnSession, CountingTranscriber, FixedSmartTurn]:
     transcriber = CountingTranscriber(ending)
-    eot = FixedEndOfTurn(p_smart)
+    eot = FixedSmartTurn(p_smart)
     session = TurnSession(
         vad=LevelVad(),
         transcriber=transcriber,
-        end_of_turn=eot,
+        smart_turn=eot,
         params=StreamParams.from_query(query),
         request_id="req-1",
         config=PINNED,
@@ -252,11 +260,11 @@ def test_configure_success_returns_the_whole_config_and_applies() -> None:
 )
 def test_configure_failure_changes_nothing(thresholds: dict[str, object]) -> None:
     session, _, _ = make()
-    before = session.active_config()
+    before = active_config(session.params)
     [fail] = session.control(Configure(thresholds=thresholds, keyterms=["x"]))  # type: ignore[arg-type]
     assert isinstance(fail, ConfigureFailure)
     assert fail.description
-    assert session.active_config() == before
+    assert active_config(session.params) == before
     assert session.params.keyterm == []
 
 
@@ -345,7 +353,7 @@ def test_a_short_word_below_the_start_minimum_starts_a_turn_once_its_burst_ends(
     # 128 ms of speech: less than min_start_speech_s (192 ms), a whole short word
     audio = script(("silence", 0.5), ("speech", 0.128), ("silence", 2.5))
     session = TurnSession(
-        vad=LevelVad(), transcriber=OneWordTranscriber(), end_of_turn=FixedEndOfTurn(0.9),
+        vad=LevelVad(), transcriber=OneWordTranscriber(), smart_turn=FixedSmartTurn(0.9),
         params=StreamParams(), request_id="req-1",
         config=dataclasses.replace(PINNED, min_word_speech_s=min_word_s),
     )
@@ -372,7 +380,7 @@ class FadingTranscriber(OneWordTranscriber):
 def test_an_end_of_turn_keeps_the_words_a_later_empty_decode_would_drop() -> None:
     audio = script(("silence", 0.5), ("speech", 0.4), ("silence", 2.5))
     session = TurnSession(
-        vad=LevelVad(), transcriber=FadingTranscriber(), end_of_turn=FixedEndOfTurn(0.9),
+        vad=LevelVad(), transcriber=FadingTranscriber(), smart_turn=FixedSmartTurn(0.9),
         params=StreamParams(), request_id="req-1", config=PINNED,
     )
     out = infos(run(session, audio))

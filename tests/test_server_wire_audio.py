@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from speech import clip_path, encode_ogg
+from helpers.speech import clip_path, encode_ogg
 
 from flux_cli.audio.encoding import encode
-from flux_cli.server.engine import SAMPLE_RATE
-from flux_cli.server.ogg import OggPacketReader
+from flux_cli.engine.interfaces import SAMPLE_RATE
+from flux_cli.server.opus import OggPacketReader
 from flux_cli.server.wire_audio import AudioDecodeError, AudioDecoder, make_decoder
 
 RATES = (8000, 16000, 24000, 44100, 48000)
@@ -139,8 +139,9 @@ def test_bare_opus_packets_one_per_frame(speech: Path) -> None:
     assert np.sqrt(np.mean(out**2)) > 0.3 * np.sqrt(np.mean(original**2))
 
 
+@pytest.mark.slow
 def test_decoded_opus_speech_is_recognised(speech: Path) -> None:
-    from flux_cli.server.loader import load_engine
+    from flux_cli.engine.models.loader import load_engine
 
     data = opus_file(speech, compression_level=0.97)  # about 16 kbit/s
     out = decode_all(make_decoder(None, None), data, [1200])

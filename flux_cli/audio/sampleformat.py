@@ -75,11 +75,6 @@ class PcmDeinterleaver:
         self.frame_bytes = sample_width(sample_format) * channels
         self._carry = b""
 
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes of an incomplete sample frame held back (dropped if the stream ends here)."""
-        return len(self._carry)
-
     def feed(self, data: bytes) -> NDArray[np.float32]:
         """All whole frames now available; shape (n, channels), n may be 0."""
         if self._carry:

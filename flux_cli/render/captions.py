@@ -180,10 +180,6 @@ def format_cues(cues: Sequence[Cue], fmt: CaptionFormat) -> str:
     return "".join(srt_block(i, cue) for i, cue in enumerate(cues, 1))
 
 
-def format_for_path(path: str) -> CaptionFormat:
-    return "vtt" if path.lower().endswith(".vtt") else "srt"
-
-
 class CaptionWriter:
     """Writes cues to ``stream`` as turns arrive; every cue is whole and flushed.
 

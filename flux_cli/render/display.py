@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from flux_cli.client.events import ConnectionInfo, Progress, Received, Reconnect
 from flux_cli.render import state as view
 from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.state import Notice, Turn, ViewState
-from flux_cli.session_events import ConnectionInfo, Progress, Received, Reconnect
 
 
 class Output(Protocol):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from flux_cli.env import Env
 from flux_cli.errors import LogInputError, UsageError
 from flux_cli.report import formats
 from flux_cli.report.log import LogError, RunLog, read_log
 from flux_cli.report.summary import compare, summarise, turn_rows
-from flux_cli.settings import Env
 
 ReportFormat = Literal["text", "json", "srt", "vtt"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("text", "json", "srt", "vtt")
@@ -86,7 +86,7 @@ def run(settings: ReportSettings, env: Env) -> int:
     elif env.stdout_isatty:
         from flux_cli.render.report_table import print_report
 
-        print_report(env.stdout, summary, rows, comparison)
+        print_report(env.stdout, formats.report_table(summary, rows, comparison))
     else:
         env.stdout.write(formats.text_report(summary, rows, comparison))
     env.stdout.flush()

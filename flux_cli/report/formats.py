@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flux_cli.render.captions import CaptionFormat, format_cues, turn_cues
 from flux_cli.render.state import format_time
 from flux_cli.report.log import RunLog
 from flux_cli.report.summary import END_TOLERANCE_S, Difference, Summary, TurnRow
+
+if TYPE_CHECKING:
+    from flux_cli.render.report_table import ReportTable
 
 COLUMNS = ("#", "start", "end", "dur", "words", "trigger", "conf", "delay", "transcript")
 NUMERIC = frozenset({"#", "dur", "words", "conf", "delay"})
@@ -133,6 +136,25 @@ def text_report(
     if comparison is not None:
         lines += ["", *comparison_lines(summary, *comparison)]
     return "\n".join(lines) + "\n"
+
+
+def report_table(
+    summary: Summary,
+    rows: Sequence[TurnRow],
+    comparison: tuple[Summary, Sequence[Difference]] | None = None,
+) -> ReportTable:
+    """The terminal's table: the same lines and cells as ``text_report`` (Rich loads here)."""
+    from flux_cli.render.report_table import ReportTable
+
+    footer = comparison_lines(summary, *comparison) if comparison is not None else []
+    return ReportTable(
+        header=summary_lines(summary),
+        columns=COLUMNS,
+        numeric=NUMERIC,
+        wide="transcript",
+        rows=[(row_cells(row), row.finished) for row in rows],
+        footer=footer,
+    )
 
 
 def json_report(

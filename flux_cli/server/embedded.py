@@ -1,4 +1,4 @@
-"""The local server inside the client's process: ``flux listen --local`` with nothing to start.
+"""The local server inside the client's process: ``flux transcribe --local`` with nothing to start.
 
 The engine loads in the caller's thread, so a missing model raises ``EngineUnavailable``
 where the CLI can map it to an exit code; only then does a daemon thread start its own event
@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from flux_cli.errors import EngineUnavailable
 from flux_cli.protocol import LISTEN_PATH
 from flux_cli.server.app import require_websockets, serve, server_port
+from flux_cli.server.options import IDLE_TIMEOUT_S
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
 
-    from flux_cli.server.engine import Engine
+    from flux_cli.engine.interfaces import Engine
 
 START_TIMEOUT_S = 30.0
 
@@ -28,7 +29,7 @@ class EmbeddedServer:
     """A running loopback server; ``url`` to connect, ``close()`` to stop it."""
 
     def __init__(
-        self, engine: Engine, *, api_key: str | None = None, idle_timeout_s: float = 10.0
+        self, engine: Engine, *, api_key: str | None = None, idle_timeout_s: float = IDLE_TIMEOUT_S
     ) -> None:
         self._engine = engine
         self._api_key = api_key
@@ -89,15 +90,11 @@ class EmbeddedServer:
 def start_embedded_server(*, on_status: Callable[[str], None]) -> EmbeddedServer:
     """Load the engine here (errors raise ``EngineUnavailable``), then serve in the background."""
     require_websockets()
-    from flux_cli.server.loader import load_engine
+    from flux_cli.engine.models import LOADING_LINE
+    from flux_cli.engine.models.loader import load_engine
 
-    on_status("loading the local engine (Whisper tiny.en, Silero VAD, Smart Turn)…")
-    try:
-        engine = load_engine()
-    except EngineUnavailable:
-        raise
-    except (ImportError, OSError, RuntimeError, ValueError) as exc:
-        raise EngineUnavailable(f"cannot load the local engine: {exc}") from None
+    on_status(LOADING_LINE)
+    engine = load_engine()
     server = EmbeddedServer(engine)
     server.start()
     on_status(f"local engine ready at {server.url}")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from flux_cli.server.engine import Audio, EndOfTurnModel, Engine, Transcriber, Transcript
+from flux_cli.engine.interfaces import Audio, Engine, SmartTurnModel, Transcriber, Transcript
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -122,10 +122,10 @@ class TimedTranscriber:
             self._histogram.observe(time.perf_counter() - start)
 
 
-class TimedEndOfTurn:
+class TimedSmartTurn:
     """An end-of-turn model that reports each call's wall time."""
 
-    def __init__(self, inner: EndOfTurnModel, histogram: Any) -> None:
+    def __init__(self, inner: SmartTurnModel, histogram: Any) -> None:
         self.inner = inner
         self._histogram = histogram
 
@@ -139,8 +139,10 @@ class TimedEndOfTurn:
 
 def timed_engine(engine: Engine, metrics: ServerMetrics) -> Engine:
     """The same models, with their latency going to ``metrics``."""
+    interim = engine.interim_transcriber or engine.transcriber
     return Engine(
         vad=engine.vad,
         transcriber=TimedTranscriber(engine.transcriber, metrics.decode_seconds),
-        end_of_turn=TimedEndOfTurn(engine.end_of_turn, metrics.smart_turn_seconds),
+        smart_turn=TimedSmartTurn(engine.smart_turn, metrics.smart_turn_seconds),
+        interim_transcriber=TimedTranscriber(interim, metrics.decode_seconds),
     )

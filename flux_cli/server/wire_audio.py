@@ -15,9 +15,9 @@ import numpy as np
 from flux_cli.audio import encoding as wire
 from flux_cli.audio.resample import StreamResampler
 from flux_cli.audio.wavstream import WavError, WavStreamParser
+from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
 from flux_cli.protocol import RAW_ENCODINGS
-from flux_cli.server.engine import SAMPLE_RATE, Audio
-from flux_cli.server.ogg import OPUS_RATE, OggError, OggOpusDecoder, OpusPacketDecoder
+from flux_cli.server.opus import OPUS_RATE, OggError, OggOpusDecoder, OpusPacketDecoder
 
 SNIFF_BYTES = 4
 MAGICS = (b"OggS", b"RIFF", b"RF64")

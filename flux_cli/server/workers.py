@@ -23,20 +23,17 @@ import shutil
 import signal
 import socket
 import tempfile
-from typing import TYPE_CHECKING
 
+from flux_cli.engine.models import LOADING_LINE
 from flux_cli.errors import FluxError
 from flux_cli.server.capacity import STOPPED, StreamSlots, usable_cores
+from flux_cli.server.lifetime import serve_until_stopped
 from flux_cli.server.metrics import MULTIPROC_ENV, mark_worker_dead
-
-if TYPE_CHECKING:
-    from flux_cli.server.service import ServeOptions, Status
+from flux_cli.server.options import ServeOptions, Status, listen_url
 
 
 def run_workers(options: ServeOptions, sock: socket.socket, status: Status) -> int:
     """Fork ``options.worker_count`` workers and supervise them until they have all exited."""
-    from flux_cli.server.service import LOADING_LINE, listen_url
-
     count = options.worker_count
     own_dir = None
     if not os.environ.get(MULTIPROC_ENV):
@@ -114,12 +111,12 @@ def _fork_worker(index: int, options: ServeOptions, sock: socket.socket, slots: 
 
 def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: StreamSlots,
                  status: Status, parent: int) -> int:
-    from flux_cli.server.service import load_engine_or_fail, serve_until_stopped
-
     slots.bind_worker(index)
     # the cores are shared by the workers: one decode at a time per worker's share of them
     decodes = max(1, usable_cores() // options.worker_count)
-    engine = load_engine_or_fail(int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
+    from flux_cli.engine.models.loader import load_engine
+
+    engine = load_engine(asr_workers=int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
         name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",

@@ -1,0 +1,65 @@
+"""What the turn session needs from the models, as small protocols.
+
+The session (``session.py``) depends only on these, so its tests use scripted fakes while
+the real engine (``load_engine``) wires in Silero VAD, Whisper tiny.en and Smart Turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from flux_cli.protocol import Word
+
+SAMPLE_RATE = 16000
+VAD_WINDOW = 512  # samples at 16 kHz: 32 ms
+
+Audio = npt.NDArray[np.float32]
+
+
+class VadStream(Protocol):
+    """Speech probabilities for one connection; carries model state and a sample remainder."""
+
+    def process(self, samples: Audio) -> list[float]:
+        """One probability per complete 512-sample window, in stream order."""
+        ...
+
+
+class Vad(Protocol):
+    def new_stream(self) -> VadStream: ...
+
+
+@dataclass
+class Transcript:
+    text: str
+    words: list[Word]
+
+
+class Transcriber(Protocol):
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+    ) -> Transcript:
+        """Decode ``audio``; word times are shifted by ``offset_s`` into stream seconds."""
+        ...
+
+
+class SmartTurnModel(Protocol):
+    def predict(self, audio: Audio) -> float:
+        """Probability that the turn whose audio ends here is complete (acoustics only)."""
+        ...
+
+
+@dataclass
+class Engine:
+    """The three models, loaded once per process and shared by every connection."""
+
+    vad: Vad
+    transcriber: Transcriber
+    smart_turn: SmartTurnModel
+    # Interim (Update-text) decodes, if they should go elsewhere than ``transcriber``
+    # (metrics and benchmarks tell the two apart this way); None: ``transcriber``.
+    interim_transcriber: Transcriber | None = None

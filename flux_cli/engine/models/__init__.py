@@ -1,0 +1,7 @@
+"""The models behind the engine's interfaces (VAD, Whisper, Smart Turn) and their loader.
+
+Importing this package is cheap (the models' packages load in ``loader.py``), so a server can
+announce what it is about to load before it forks or loads anything.
+"""
+
+LOADING_LINE = "loading the local engine (Whisper tiny.en, Silero VAD, Smart Turn)…"

@@ -1,0 +1,447 @@
+"""One connection's turn state machine: audio and control messages in, server messages out.
+
+The design is ``docs/TURNS.md``. This object never touches a socket or a clock, so the same
+audio gives the same turns however it is chunked or paced: audio is consumed in fixed
+512-sample VAD windows, and every decision (start, pause judgement, end) happens at a window
+boundary and looks only at audio. The one exception is the text of interim ``Update``s, which
+the app may compute in the background on a snapshot (:meth:`TurnSession.interim_job`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from flux_cli.engine.cadence import TICK, UpdateCadence
+from flux_cli.engine.configure import reconfigured
+from flux_cli.engine.detector import DEFAULT_CONFIG, Detector, DetectorConfig
+from flux_cli.engine.evidence import PauseEvidence, PauseObserver
+from flux_cli.engine.interfaces import (
+    SAMPLE_RATE,
+    VAD_WINDOW,
+    Audio,
+    SmartTurnModel,
+    Transcriber,
+    Transcript,
+    VadStream,
+)
+from flux_cli.engine.speech_tracker import SpeechTracker
+from flux_cli.engine.speech_tracker import samples as _samples
+from flux_cli.engine.turn import State, Turn
+from flux_cli.engine.turn_audio import (
+    EMPTY,
+    AudioBuffer,
+    CachedDecoder,
+    InterimJob,
+    has_words,
+    join_transcripts,
+    plain_word,
+)
+from flux_cli.protocol import (
+    ClientMessage,
+    Configure,
+    ConfigureFailure,
+    ConfigureSuccess,
+    Connected,
+    ErrorMessage,
+    Finalize,
+    ForceEndTurn,
+    KeepAlive,
+    ServerMessage,
+    StreamParams,
+    TurnInfo,
+    WarningMessage,
+)
+
+
+def _seconds(samples: int) -> float:
+    return samples / SAMPLE_RATE
+
+
+class TurnSession:
+    """The per-connection state machine of ``docs/TURNS.md``.
+
+    ``sync_interim=True`` decodes interim text inside :meth:`feed` (deterministic; tests and
+    offline runs). With ``False`` the owner runs :meth:`interim_job` in the background and
+    hands the result to :meth:`apply_interim`, so a slow decode never delays decisions.
+    """
+
+    def __init__(
+        self,
+        *,
+        vad: VadStream,
+        transcriber: Transcriber,
+        smart_turn: SmartTurnModel,
+        params: StreamParams,
+        request_id: str,
+        config: DetectorConfig = DEFAULT_CONFIG,
+        sync_interim: bool = True,
+        observer: PauseObserver | None = None,
+        interim_transcriber: Transcriber | None = None,
+    ) -> None:
+        self.params = replace(params, keyterm=list(params.keyterm))
+        self.request_id = request_id
+        self.config = config
+        self.detector = Detector(config)
+        self.sync_interim = sync_interim
+        self._observer = observer
+        self._interim_transcriber = interim_transcriber or transcriber
+        self._vad = vad
+        self._transcriber = transcriber
+        self._smart_turn = smart_turn
+        self._seq = 0
+        self._buffer = AudioBuffer()
+        self._decoder = CachedDecoder(self._buffer, transcriber)
+        self._speech = SpeechTracker(config)
+        self._cadence = UpdateCadence()
+        self._pending = np.zeros(0, dtype=np.float32)  # < one VAD window, not yet processed
+        self._pos = 0  # samples processed
+        self._last_reported = 0
+        self.state = State.IDLE
+        self.turn_index = 0
+        self._turn: Turn | None = None
+        self._serial = 0
+        self._next_start_try = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self) -> list[ServerMessage]:
+        """The ``Connected`` message, which takes sequence id 0."""
+        return [Connected(request_id=self.request_id, sequence_id=self._next_seq())]
+
+    def feed(self, audio: Audio) -> list[ServerMessage]:
+        """Consume 16 kHz float32 audio of any length; return the messages it causes."""
+        if self._closed:
+            return []
+        data = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if len(self._pending):
+            data = np.concatenate([self._pending, data])
+        usable = len(data) - len(data) % VAD_WINDOW
+        self._pending = data[usable:].copy()
+        if usable == 0:
+            return []
+        out: list[ServerMessage] = []
+        probs = self._vad.process(data[:usable])
+        for i, p in enumerate(probs[: usable // VAD_WINDOW]):
+            window = data[i * VAD_WINDOW : (i + 1) * VAD_WINDOW]
+            self._step(window, float(p), out)
+        return out
+
+    def control(self, message: ClientMessage) -> list[ServerMessage]:
+        """A control message, applied at the current (window-aligned) audio position."""
+        if isinstance(message, ForceEndTurn | Finalize):
+            return self._force_end()
+        if isinstance(message, Configure):
+            return [self._configure(message)]
+        if isinstance(message, KeepAlive):
+            return []
+        return self.close()  # CloseStream
+
+    def close(self) -> list[ServerMessage]:
+        """CloseStream: process everything, send the Updates it produces, no EndOfTurn."""
+        if self._closed:
+            return []
+        out: list[ServerMessage] = []
+        if len(self._pending):
+            rest = self._pending
+            self._pending = np.zeros(0, dtype=np.float32)
+            padded = np.concatenate([rest, np.zeros(VAD_WINDOW - len(rest), np.float32)])
+            probs = self._vad.process(padded)
+            self._step(rest, float(probs[0]) if probs else 0.0, out)
+        if self.state is State.IDLE and self._speech.candidate is not None:
+            self._try_start(out, force=True)
+        if self._turn is not None:
+            turn = self._turn
+            full = turn.eager or turn.decided or self._full_decode(self._pos)
+            turn.interim, turn.interim_end = full, self._pos
+            out.append(self._turn_info("Update", full, self._current_conf()))
+        elif self._pos > self._last_reported or not out:
+            out.append(self._turn_info("Update", EMPTY, 0.0))
+        self._closed = True
+        return out
+
+    def error(self, code: str, description: str) -> ErrorMessage:
+        """A fatal Error, numbered in the same sequence as everything else."""
+        return ErrorMessage(sequence_id=self._next_seq(), code=code, description=description)
+
+    def interim_job(self) -> InterimJob | None:
+        """A snapshot to decode in the background, when the turn has grown since the last."""
+        turn = self._turn
+        if turn is None or turn.decided is not None or self._closed:
+            return None
+        end = self._pos
+        if end - turn.interim_end < VAD_WINDOW * 4:
+            return None
+        return InterimJob(
+            turn_serial=turn.serial,
+            end=end,
+            audio=self._buffer.slice(turn.decode_start, end),
+            offset_s=_seconds(turn.decode_start),
+            hotwords=tuple(self.params.keyterm),
+            transcriber=self._interim_transcriber,
+        )
+
+    def apply_interim(self, job: InterimJob, transcript: Transcript) -> None:
+        """Use a background decode for the next Updates, if it still describes this turn."""
+        turn = self._turn
+        if turn is None or turn.serial != job.turn_serial or turn.decided is not None:
+            return
+        if job.end > turn.interim_end:
+            turn.interim = join_transcripts(turn.committed, transcript)
+            turn.interim_end = job.end
+
+    # ------------------------------------------------------------------ the window step
+
+    def _step(self, window: Audio, p: float, out: list[ServerMessage]) -> None:
+        start = self._pos
+        self._buffer.append(window)
+        self._pos += len(window)
+        in_pause = self.state in (State.PAUSED, State.EAGER)
+        speech = self._speech.step(p, start, self._pos, in_pause=in_pause)
+        if self.state is State.IDLE:
+            self._step_idle(start, speech, out)
+        elif self.state is State.SPEAKING:
+            self._step_speaking(speech, out)
+        else:
+            self._step_paused(out)
+        self._tick(out)
+        self._trim()
+
+    def _step_idle(self, start: int, speech: bool, out: list[ServerMessage]) -> None:
+        tracker = self._speech
+        if speech and tracker.candidate is None:
+            self._next_start_try = 0
+        tracker.track_burst(speech, start, self._pos)
+        if self._pos >= self._next_start_try and tracker.burst_ready(speech, self._pos):
+            self._try_start(out, force=False)
+
+    def _try_start(self, out: list[ServerMessage], *, force: bool) -> None:
+        """Start a turn if the candidate burst decodes to words (a cough does not)."""
+        onset = self._speech.candidate
+        assert onset is not None
+        c = self.config
+        # A short word's VAD onset comes late when the word starts quietly (measured on a
+        # -45 dBFS telephone "Yes.": 0.2 s of padding decoded empty, 0.4 s decoded it).
+        short = self._speech.candidate_speech < _samples(c.min_start_speech_s)
+        pad = c.short_word_pad_s if short else c.start_pad_s
+        decode_start = max(0, onset - _samples(pad))
+        end = min(self._pos, self._speech.last_end + _samples(c.tail_pad_s))
+        text = self._decode(decode_start, end)
+        if not has_words(text.text):
+            self._next_start_try = self._pos + TICK
+            return
+        self._serial += 1
+        self._turn = Turn(
+            serial=self._serial,
+            start=onset,
+            decode_start=decode_start,
+            interim=text,
+            interim_end=end,
+            last_interim_at=self._pos,
+        )
+        self._speech.candidate = None
+        self.state = State.SPEAKING
+        out.append(self._turn_info("StartOfTurn", text, self.detector.speaking()))
+        if not force and not self._speech.in_speech:
+            self._step_speaking(False, out)
+
+    def _step_speaking(self, speech: bool, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        if not speech:
+            self.state = State.PAUSED
+            self._step_paused(out)
+            return
+        if self._pos - turn.decode_start > _samples(self.config.max_decode_s):
+            self._commit_head(turn)
+        if self.sync_interim and self._pos - turn.last_interim_at >= _samples(
+            self.config.interim_interval_s
+        ):
+            turn.interim = self._full_decode(self._pos)
+            turn.interim_end = turn.last_interim_at = self._pos
+
+    def _step_paused(self, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        c = self.config
+        if self._speech.resumed:
+            self._resume(out)
+            return
+        silence = self._speech.silence(self._pos)
+        if turn.line is None and silence >= _samples(c.decide_after_s):
+            self._judge(turn)
+        if turn.line is None:
+            if silence >= _samples(self.params.effective_eot_timeout_ms / 1000):
+                self._end(out, "timeout")
+            return
+        conf = self._current_conf()
+        eager = self.params.eager_eot_threshold
+        if eager is not None and self.state is State.PAUSED and conf >= eager:
+            turn.eager = turn.decided
+            self.state = State.EAGER
+            out.append(self._turn_info("EagerEndOfTurn", turn.eager or EMPTY, conf))
+        if conf >= self.params.effective_eot_threshold:
+            self._end(out, "model")
+        elif silence >= _samples(self.params.effective_eot_timeout_ms / 1000):
+            self._end(out, "timeout")
+
+    def _judge(self, turn: Turn) -> None:
+        """The pause's decision point: one full decode and one Smart Turn call."""
+        speech_end = min(self._pos, self._speech.last_end + _samples(self.config.tail_pad_s))
+        decided = self._full_decode(speech_end)
+        if not has_words(decided.text) and has_words(turn.interim.text):
+            # Whisper's no-speech filter can reject a whole quiet turn that an earlier, shorter
+            # decode heard: an EndOfTurn keeps the words it had rather than going empty.
+            decided = turn.interim
+        p_smart = 0.5  # neutral: a model that gives it no weight does not pay for the call
+        if self.detector.model.uses_smart_turn:
+            window_start = max(
+                turn.decode_start, self._pos - _samples(self.config.smart_turn_window_s)
+            )
+            p_smart = self._smart_turn.predict(self._buffer.slice(window_start, self._pos))
+        turn.decided = decided
+        turn.interim, turn.interim_end = decided, speech_end
+        turn.evidence = PauseEvidence(
+            smart_turn=p_smart,
+            transcript=decided.text,
+            words=tuple(decided.words),
+            speech_s=_seconds(self._speech.last_end - turn.start),
+        )
+        turn.line = self.detector.judge(turn.evidence)
+        if self._observer is not None:
+            speech_end_s = _seconds(self._speech.last_end)
+            self._observer.judged(speech_end_s, _seconds(self._pos), turn.evidence)
+
+    def _resume(self, out: list[ServerMessage]) -> None:
+        turn = self._turn
+        assert turn is not None
+        if self._observer is not None and turn.evidence is not None:
+            self._observer.resumed(_seconds(self._pos))
+        if self.state is State.EAGER and turn.eager is not None:
+            out.append(self._turn_info("TurnResumed", turn.eager, self.detector.speaking()))
+        turn.eager = None
+        turn.decided = None
+        turn.evidence = None
+        turn.line = None
+        self.state = State.SPEAKING
+
+    def _end(self, out: list[ServerMessage], trigger: str) -> None:
+        turn = self._turn
+        assert turn is not None
+        conf = self._current_conf()
+        if turn.eager is not None:
+            final = turn.eager
+        elif turn.decided is not None:
+            final = turn.decided
+        else:
+            speaking = self.state is State.SPEAKING
+            end = self._pos if speaking else self._speech.last_end + _samples(
+                self.config.tail_pad_s
+            )
+            final = self._full_decode(min(end, self._pos))
+        out.append(self._turn_info("EndOfTurn", final, conf, trigger=trigger))
+        self.turn_index += 1
+        self._turn = None
+        self.state = State.IDLE
+        self._speech.candidate = None
+        self._decoder.forget()
+
+    # ------------------------------------------------------------------ controls
+
+    def _force_end(self) -> list[ServerMessage]:
+        out: list[ServerMessage] = []
+        if self.state is State.IDLE and self._speech.candidate is not None:
+            self._try_start(out, force=True)
+        if self._turn is None:
+            out.append(
+                WarningMessage(
+                    sequence_id=self._next_seq(),
+                    code="FORCE_END_TURN_NO_ACTIVE_TURN",
+                    description="ForceEndTurn received but no turn is active",
+                )
+            )
+            return out
+        self._end(out, "manual")
+        return out
+
+    def _configure(self, message: Configure) -> ConfigureSuccess | ConfigureFailure:
+        """Validate like the query string; on any error nothing changes."""
+        self.params, reply = reconfigured(self.params, message, self.request_id, self._next_seq())
+        if isinstance(reply, ConfigureSuccess):
+            self._decoder.forget()  # keyterms may have changed: decodes are stale
+        return reply
+
+    # ------------------------------------------------------------------ helpers
+
+    def _tick(self, out: list[ServerMessage]) -> None:
+        if not self._cadence.due(self._pos):
+            return
+        if self._cadence.update_needed():
+            turn = self._turn
+            if turn is None:
+                out.append(self._turn_info("Update", EMPTY, 0.0))
+            else:
+                out.append(self._turn_info("Update", turn.interim, self._current_conf()))
+        self._cadence.advance(self._pos)
+
+    def _current_conf(self) -> float:
+        turn = self._turn
+        if turn is None or self.state is State.SPEAKING:
+            return self.detector.speaking() if turn is not None else 0.0
+        silence_s = _seconds(self._speech.silence(self._pos))
+        if turn.line is None:
+            return self.detector.undecided(silence_s)
+        return self.detector.paused(turn.line, silence_s)
+
+    def _turn_info(
+        self, event: str, text: Transcript, conf: float, *, trigger: str | None = None
+    ) -> TurnInfo:
+        if event != "Update":
+            self._cadence.event_sent()
+        turn = self._turn
+        window_start = self._cadence.tick_start if turn is None else turn.start
+        self._last_reported = self._pos
+        return TurnInfo(
+            request_id=self.request_id,
+            sequence_id=self._next_seq(),
+            event=event,
+            turn_index=self.turn_index,
+            audio_window_start=_seconds(window_start),
+            audio_window_end=_seconds(self._pos),
+            transcript=text.text,
+            words=[plain_word(w) for w in text.words],
+            end_of_turn_confidence=conf,
+            trigger=trigger,
+        )
+
+    def _full_decode(self, end: int) -> Transcript:
+        """The whole turn up to ``end``: the committed head plus a decode of the rest."""
+        turn = self._turn
+        assert turn is not None
+        return join_transcripts(turn.committed, self._decode(turn.decode_start, end))
+
+    def _decode(self, start: int, end: int) -> Transcript:
+        return self._decoder.decode(start, end, tuple(self.params.keyterm))
+
+    def _commit_head(self, turn: Turn) -> None:
+        """A turn longer than Whisper's window: freeze its head's text and move on."""
+        head = self._decode(turn.decode_start, self._pos)
+        turn.committed = join_transcripts(turn.committed, head)
+        turn.decode_start = self._pos
+
+    def _trim(self) -> None:
+        if self._turn is not None:
+            keep = self._turn.decode_start
+        elif self._speech.candidate is not None:
+            keep = self._speech.candidate - _samples(self.config.start_pad_s)
+        else:
+            keep = self._pos - _samples(self.config.start_pad_s) - VAD_WINDOW
+        self._buffer.trim_before(keep)
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq += 1
+        return seq
+

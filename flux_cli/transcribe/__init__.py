@@ -1,0 +1,1 @@
+"""The ``flux transcribe`` command: settings, shared set-up, and the three runners."""

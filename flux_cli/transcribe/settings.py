@@ -1,0 +1,116 @@
+"""Everything ``flux transcribe`` was asked to do, resolved and checked before any I/O.
+
+The CLI parses flags into a ``TranscribeSettings``; the library code takes it from there.
+Keeping resolution here (URL defaults, output mode, flag ranges) makes those rules plain
+functions that tests call directly, and means a bad value fails before we connect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from flux_cli.audio.input_format import InputFormat
+from flux_cli.errors import UsageError
+from flux_cli.protocol import DEFAULT_URL, LISTEN_PATH, ParamError, StreamParams
+
+OutputMode = Literal["auto", "live", "text", "json"]
+OUTPUT_MODES: tuple[OutputMode, ...] = ("auto", "live", "text", "json")
+Resolved = Literal["live", "text", "json", "none"]
+CHUNK_MS_RANGE = (10, 1000)
+MAX_RECONNECT = 100
+
+
+@dataclass
+class TranscribeSettings:
+    source: str
+    params: StreamParams = field(default_factory=StreamParams)
+    url: str | None = None  # None: the embedded local engine
+    api_key: str | None = field(default=None, repr=False)
+    chunk_ms: int = 80
+    speed: float = 1.0
+    force_end_turn: bool = False
+    reconnect: int = 3  # attempts after a drop (0: fail at once, as before)
+    channel: int | None = None
+    raw: InputFormat = field(default_factory=InputFormat)
+    output: OutputMode = "auto"
+    jsonl: str | None = None
+    srt: str | None = None
+    vtt: str | None = None
+    debug: bool = False
+
+    def validate(self) -> None:
+        """Raise UsageError (exit 2) on the first bad value, before anything is opened."""
+        try:
+            self.params.validate()
+        except ParamError as exc:
+            raise UsageError(str(exc)) from None
+        if self.params.encoding == "opus":
+            raise UsageError(
+                "--encoding opus means bare Opus packets, which flux does not make; use "
+                "--encoding ogg-opus to send an Ogg/Opus file as it is, or a PCM encoding"
+            )
+        if not 0 <= self.reconnect <= MAX_RECONNECT:
+            raise UsageError(
+                f"--reconnect must be between 0 (off) and {MAX_RECONNECT}, got {self.reconnect}"
+            )
+        lo, hi = CHUNK_MS_RANGE
+        if not lo <= self.chunk_ms <= hi:
+            raise UsageError(f"--chunk-ms must be between {lo} and {hi}, got {self.chunk_ms}")
+        if not self.speed >= 0:
+            raise UsageError(f"--speed must be 0 (as fast as possible) or more, got {self.speed}")
+        if self.channel is not None and self.channel < 0:
+            raise UsageError(f"--channel must be 0 or more, got {self.channel}")
+        if self.output not in OUTPUT_MODES:
+            raise UsageError(f"--output must be one of {', '.join(OUTPUT_MODES)}")
+        if self.jsonl == "-" and self.output != "auto":
+            raise UsageError("--jsonl - writes the log to stdout; drop --output or log to a file")
+        same = self.srt is not None and self.srt == self.vtt
+        if same and not (str(self.srt).endswith(os.sep) or os.path.isdir(str(self.srt))):
+            raise UsageError("--srt and --vtt need different files")
+        if self.url is not None:
+            self.url = normalise_url(self.url)
+
+
+def resolve_url(url: str | None, api_key: str | None, local: bool) -> str | None:
+    """The server to use; None means start the embedded local engine.
+
+    An explicit URL wins; with an API key and no URL we go to Deepgram; with neither (or
+    ``--local``) we stay on this machine rather than fail.
+    """
+    if local:
+        return None
+    if url:
+        return url
+    if api_key:
+        return DEFAULT_URL
+    return None
+
+
+def normalise_url(url: str) -> str:
+    """Check the scheme and fill in ``/v2/listen`` when only a host was given."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise UsageError(f"--url must start with ws:// or wss://, got {url!r}")
+    if not parts.netloc:
+        raise UsageError(f"--url has no host: {url!r}")
+    path = parts.path if parts.path not in ("", "/") else LISTEN_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def stream_url(base: str, params: StreamParams) -> str:
+    """``base`` plus the stream's query string (after any query the user put in the URL)."""
+    query = params.to_query()
+    joiner = "&" if urlsplit(base).query else "?"
+    return f"{base}{joiner}{query}"
+
+
+def resolve_output(mode: OutputMode, jsonl: str | None, stdout_isatty: bool) -> Resolved:
+    """``auto``: the live panel in a terminal, else plain lines; nothing if JSONL has stdout."""
+    if jsonl == "-":
+        return "none"
+    if mode == "auto":
+        return "live" if stdout_isatty else "text"
+    return mode

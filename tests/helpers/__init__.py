@@ -1,0 +1,1 @@
+"""Test helpers: shared fixtures, fakes and servers (never a test module)."""
