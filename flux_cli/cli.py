@@ -31,6 +31,7 @@ from flux_cli.errors import (
 )
 
 if TYPE_CHECKING:
+    from flux_cli.evaluate.settings import EvalFormat
     from flux_cli.transcribe.settings import OutputMode
 
 # The streams of the current ``run`` (tests pass their own; ``main`` uses the process's).
@@ -257,6 +258,140 @@ def report(
         run_report(settings, _env())
     except BrokenPipeError:
         _quiet_stdout()
+
+
+@app.command(name="eval")
+def eval_(
+    calls: Annotated[
+        list[str],
+        typer.Argument(help="Call recordings: stereo (speaker and agent on separate channels), "
+                       "or mono with --labels.", metavar="CALL..."),
+    ],
+    speaker_channel: Annotated[
+        int | None,
+        typer.Option(help="The channel of the speaker whose turns are scored (stereo; "
+                     "default 0). Only this channel is streamed."),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Truth from labels: an Audacity label track, RTTM or flux JSON "
+                     "file, or a directory with CALL.txt/.rttm/.json."),
+    ] = None,
+    speaker: Annotated[
+        str | None, typer.Option(help="With --labels: score only this speaker's turns.")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="FLUX_URL",
+                     help="Server URL (default: Deepgram when an API key is set, else the "
+                     "local engine)."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="DEEPGRAM_API_KEY", show_envvar=True, show_default=False,
+                     help="Sent as 'Authorization: Token <key>'; never printed."),
+    ] = None,
+    local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
+    model: Annotated[str, typer.Option(help="Flux model.")] = "flux-general-en",
+    eot_threshold: Annotated[
+        str | None,
+        typer.Option(help="Thresholds to score, e.g. 0.6,0.7,0.8,0.9 (default: the server's)."),
+    ] = None,
+    sweep: Annotated[
+        bool, typer.Option("--sweep", help="Score eot_threshold 0.5, 0.6, 0.7, 0.8 and 0.9.")
+    ] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(help="Replay lower thresholds from one run's Update confidences "
+                     "(--no-replay: one run per threshold)."),
+    ] = True,
+    eager_eot_threshold: Annotated[
+        float | None, typer.Option(help="Also score EagerEndOfTurn at this threshold.")
+    ] = None,
+    eot_timeout_ms: Annotated[
+        int | None, typer.Option(help="End a turn after this much silence (500-60000 ms).")
+    ] = None,
+    target_cutoffs: Annotated[
+        str, typer.Option(help="Recommend the fastest threshold with at most this rate of "
+                          "false cut-offs, e.g. 5%.")
+    ] = "5%",
+    speed: Annotated[
+        float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
+    ] = 1.0,
+    fast: Annotated[bool, typer.Option("--fast", help="Same as --speed 0.")] = False,
+    jobs: Annotated[int, typer.Option(help="Stream this many calls at once.")] = 1,
+    format: Annotated[str, typer.Option("--format", help="text (tables) or json.")] = "text",
+    plot: Annotated[
+        str | None,
+        typer.Option(help="Draw the trade-off curve to FILE.png ([report] extra)."),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Another server (a ws:// URL, or 'local') run on the same calls, "
+                     "or an earlier --format json result."),
+    ] = None,
+    worst: Annotated[int, typer.Option(help="List this many worst cases.")] = 10,
+    min_pause: Annotated[
+        float, typer.Option(help="Shortest silence (s) that counts as a pause.")
+    ] = 0.2,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before sending audio to the paid service.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and engine status.")
+    ] = False,
+) -> None:
+    """Score end-of-turn detection on your own calls: false cut-offs, missed ends, latency.
+
+    The truth comes from the recording (a stereo call's channels) or from labels; see
+    docs/EVAL.md for the definitions and rules.
+    """
+    from flux_cli.evaluate.command import run as run_eval
+    from flux_cli.evaluate.settings import EvalSettings, parse_thresholds
+    from flux_cli.evaluate.tradeoff import parse_rate
+    from flux_cli.protocol import StreamParams
+    from flux_cli.transcribe.settings import resolve_url
+
+    if local and url and url != os.environ.get("FLUX_URL"):
+        raise UsageError("--local and --url both say where to connect; give one of them")
+    try:
+        target = parse_rate(target_cutoffs)
+    except ValueError:
+        raise UsageError(
+            f"--target-cutoffs takes a rate such as 5% or 0.05, got {target_cutoffs!r}"
+        ) from None
+    if format not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got {format!r}")
+    settings = EvalSettings(
+        calls=list(calls),
+        params=StreamParams(model=model, encoding="linear16", sample_rate=16000,
+                            eager_eot_threshold=eager_eot_threshold,
+                            eot_timeout_ms=eot_timeout_ms),
+        url=resolve_url(url, api_key, local),
+        api_key=api_key or None,
+        speaker_channel=speaker_channel,
+        labels=labels,
+        speaker=speaker,
+        thresholds=parse_thresholds(eot_threshold, sweep),
+        replay=replay,
+        speed=0.0 if fast else speed,
+        jobs=jobs,
+        target=target,
+        format=cast("EvalFormat", format),
+        plot=plot,
+        compare=compare,
+        worst=worst,
+        min_pause=min_pause,
+        yes=yes,
+        debug=debug,
+    )
+    try:
+        code = run_eval(settings, _env())
+    except BrokenPipeError:
+        _quiet_stdout()
+        code = 0
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
