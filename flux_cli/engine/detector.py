@@ -10,10 +10,11 @@ lengthening, the speaking rate, and the silence so far. Figures live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flux_cli.engine.eot_model import default_model
 from flux_cli.engine.evidence import ConfidenceModel, PauseEvidence, sigmoid
+from flux_cli.engine.voice_change import VoiceChangeConfig
 
 _CONF_MAX = 0.999  # eot_threshold=1.0 means "the model never ends a turn": never reach it
 
@@ -44,8 +45,10 @@ class DetectorConfig:
     smart_turn_window_s: float = 8.0
     # Whisper decodes at most this much; a longer turn commits its head and decodes the rest.
     max_decode_s: float = 25.0
-    # Interim Update decodes in sync mode: at most one per this much audio.
+    # Interim (Update-text) decodes: at most one per this much new audio of a turn, each over
+    # at most the last ``interim_window_s`` of it (the earlier words are kept as they were).
     interim_interval_s: float = 0.5
+    interim_window_s: float = 8.0
 
     # Before a pause's decision point only its length is known (logit units).
     speaking_logit: float = -4.0  # while words are still coming
@@ -53,6 +56,8 @@ class DetectorConfig:
     undecided_slope_per_s: float = 2.5
     # The confidence of a judged pause; None: the committed learned model (``eot_model.json``).
     model: ConfidenceModel | None = None
+    # Another voice after a pause ends the turn (with a speaker encoder in the engine).
+    voice_change: VoiceChangeConfig = field(default_factory=VoiceChangeConfig)
 
 
 DEFAULT_CONFIG = DetectorConfig()

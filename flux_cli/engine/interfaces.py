@@ -53,6 +53,12 @@ class SmartTurnModel(Protocol):
         ...
 
 
+class SpeakerEncoder(Protocol):
+    def embed(self, audio: Audio) -> npt.NDArray[np.float32]:
+        """A voice embedding of 16 kHz speech (compared by cosine: same voice ~ close)."""
+        ...
+
+
 @dataclass
 class Engine:
     """The three models, loaded once per process and shared by every connection."""
@@ -63,3 +69,5 @@ class Engine:
     # Interim (Update-text) decodes, if they should go elsewhere than ``transcriber``
     # (metrics and benchmarks tell the two apart this way); None: ``transcriber``.
     interim_transcriber: Transcriber | None = None
+    # Speaker embeddings, to end a turn where another voice starts (None: not listened for).
+    speaker: SpeakerEncoder | None = None

@@ -22,10 +22,12 @@ from flux_cli.engine.interfaces import (
     VAD_WINDOW,
     Audio,
     SmartTurnModel,
+    SpeakerEncoder,
     Transcriber,
     Transcript,
     VadStream,
 )
+from flux_cli.engine.interim import InterimPlanner, apply_interim
 from flux_cli.engine.speech_tracker import SpeechTracker
 from flux_cli.engine.speech_tracker import samples as _samples
 from flux_cli.engine.turn import State, Turn
@@ -38,6 +40,7 @@ from flux_cli.engine.turn_audio import (
     join_transcripts,
     plain_word,
 )
+from flux_cli.engine.voice_change import VoiceWatch
 from flux_cli.protocol import (
     ClientMessage,
     Configure,
@@ -53,6 +56,8 @@ from flux_cli.protocol import (
     TurnInfo,
     WarningMessage,
 )
+
+VOICE_CHANGE_CONFIDENCE = 0.9  # reported on an EndOfTurn that another voice caused
 
 
 def _seconds(samples: int) -> float:
@@ -79,6 +84,7 @@ class TurnSession:
         sync_interim: bool = True,
         observer: PauseObserver | None = None,
         interim_transcriber: Transcriber | None = None,
+        speaker: SpeakerEncoder | None = None,
     ) -> None:
         self.params = replace(params, keyterm=list(params.keyterm))
         self.request_id = request_id
@@ -87,12 +93,16 @@ class TurnSession:
         self.sync_interim = sync_interim
         self._observer = observer
         self._interim_transcriber = interim_transcriber or transcriber
+        self._voice = VoiceWatch(speaker, config.voice_change)
         self._vad = vad
         self._transcriber = transcriber
         self._smart_turn = smart_turn
         self._seq = 0
         self._buffer = AudioBuffer()
         self._decoder = CachedDecoder(self._buffer, transcriber)
+        self._interims = InterimPlanner(
+            config, self._buffer, self._decoder, self._interim_transcriber
+        )
         self._speech = SpeechTracker(config)
         self._cadence = UpdateCadence()
         self._pending = np.zeros(0, dtype=np.float32)  # < one VAD window, not yet processed
@@ -167,30 +177,24 @@ class TurnSession:
         return ErrorMessage(sequence_id=self._next_seq(), code=code, description=description)
 
     def interim_job(self) -> InterimJob | None:
-        """A snapshot to decode in the background, when the turn has grown since the last."""
-        turn = self._turn
-        if turn is None or turn.decided is not None or self._closed:
+        """The next interim decode, when one is due in audio time (``interim.py``).
+
+        The owner may run it anywhere (``job.run()``) and hand the result back through
+        :meth:`apply_interim`; a decision on the same slice waits for it rather than decode
+        it again. An owner that is behind the audio (a client sending faster than real time)
+        simply does not ask: interim text is only for the Updates of a live listener.
+        """
+        if self._turn is None or self._closed:
             return None
-        end = self._pos
-        if end - turn.interim_end < VAD_WINDOW * 4:
-            return None
-        return InterimJob(
-            turn_serial=turn.serial,
-            end=end,
-            audio=self._buffer.slice(turn.decode_start, end),
-            offset_s=_seconds(turn.decode_start),
-            hotwords=tuple(self.params.keyterm),
-            transcriber=self._interim_transcriber,
+        return self._interims.job(
+            self._turn, speaking=self.state is State.SPEAKING, pos=self._pos,
+            speech_end=self._speech.last_end, hotwords=tuple(self.params.keyterm),
         )
 
     def apply_interim(self, job: InterimJob, transcript: Transcript) -> None:
         """Use a background decode for the next Updates, if it still describes this turn."""
-        turn = self._turn
-        if turn is None or turn.serial != job.turn_serial or turn.decided is not None:
-            return
-        if job.end > turn.interim_end:
-            turn.interim = join_transcripts(turn.committed, transcript)
-            turn.interim_end = job.end
+        if self._turn is not None:
+            apply_interim(self._turn, job, transcript)
 
     # ------------------------------------------------------------------ the window step
 
@@ -239,7 +243,7 @@ class TurnSession:
             decode_start=decode_start,
             interim=text,
             interim_end=end,
-            last_interim_at=self._pos,
+            interim_asked=self._pos,
         )
         self._speech.candidate = None
         self.state = State.SPEAKING
@@ -250,17 +254,24 @@ class TurnSession:
     def _step_speaking(self, speech: bool, out: list[ServerMessage]) -> None:
         turn = self._turn
         assert turn is not None
+        if self._voice.due(self._pos, speaking=speech) and self._voice_changed(out):
+            return
         if not speech:
             self.state = State.PAUSED
+            turn.pause_end = self._speech.last_end
             self._step_paused(out)
             return
         if self._pos - turn.decode_start > _samples(self.config.max_decode_s):
             self._commit_head(turn)
-        if self.sync_interim and self._pos - turn.last_interim_at >= _samples(
-            self.config.interim_interval_s
-        ):
-            turn.interim = self._full_decode(self._pos)
-            turn.interim_end = turn.last_interim_at = self._pos
+        self._sync_interim()
+
+    def _sync_interim(self) -> None:
+        """In sync mode interim decodes run here, on the same audio-time schedule."""
+        if not self.sync_interim:
+            return
+        job = self.interim_job()
+        if job is not None:
+            self.apply_interim(job, job.run())
 
     def _step_paused(self, out: list[ServerMessage]) -> None:
         turn = self._turn
@@ -270,6 +281,8 @@ class TurnSession:
             self._resume(out)
             return
         silence = self._speech.silence(self._pos)
+        if turn.line is None:
+            self._sync_interim()
         if turn.line is None and silence >= _samples(c.decide_after_s):
             self._judge(turn)
         if turn.line is None:
@@ -319,6 +332,8 @@ class TurnSession:
         assert turn is not None
         if self._observer is not None and turn.evidence is not None:
             self._observer.resumed(_seconds(self._pos))
+        onset = self._pos - self._speech.run
+        self._voice.resumed(turn.pause_end, onset, turn.start)
         if self.state is State.EAGER and turn.eager is not None:
             out.append(self._turn_info("TurnResumed", turn.eager, self.detector.speaking()))
         turn.eager = None
@@ -327,10 +342,31 @@ class TurnSession:
         turn.line = None
         self.state = State.SPEAKING
 
-    def _end(self, out: list[ServerMessage], trigger: str) -> None:
+    def _voice_changed(self, out: list[ServerMessage]) -> bool:
+        """Another voice after the pause: the turn ended there, and this is the next one."""
+        watch = self._voice
+        onset, pause_end, window = watch.onset, watch.pause_end, watch.window()
+        turn = self._turn
+        if window is None or onset is None or pause_end is None or turn is None:
+            watch.clear()
+            return False
+        threshold = self.params.effective_eot_threshold
+        (b0, b1), (a0, a1) = window
+        before, after = self._buffer.slice(b0, b1), self._buffer.slice(a0, min(a1, self._pos))
+        if not watch.changed(before, after) or threshold >= 1.0:
+            return False
+        turn.eager = None
+        turn.decided = self._full_decode(pause_end + _samples(self.config.tail_pad_s))
+        self._end(out, "model", conf=max(threshold, VOICE_CHANGE_CONFIDENCE))
+        self._speech.candidate, self._speech.candidate_speech = onset, self._pos - onset
+        self._try_start(out, force=True)
+        return True
+
+    def _end(self, out: list[ServerMessage], trigger: str, conf: float | None = None) -> None:
         turn = self._turn
         assert turn is not None
-        conf = self._current_conf()
+        self._voice.clear()
+        conf = self._current_conf() if conf is None else conf
         if turn.eager is not None:
             final = turn.eager
         elif turn.decided is not None:

@@ -27,7 +27,8 @@ class Turn:
     committed: Transcript = field(default_factory=lambda: EMPTY)
     interim: Transcript = field(default_factory=lambda: EMPTY)
     interim_end: int = 0
-    last_interim_at: int = 0
+    interim_asked: int = 0  # end of the last interim decode asked for
+    pause_end: int = 0  # where the speech stopped at the latest pause
     evidence: PauseEvidence | None = None  # what the judged pause found
     line: tuple[float, float] | None = None  # its logit line over silence: (base, slope)
     decided: Transcript | None = None  # the judged pause's full decode

@@ -1,12 +1,14 @@
 """The stream's recent audio, its decodes cached by slice, and how transcripts are joined.
 
 A pause's decision point, ``EndOfTurn`` and ``CloseStream`` often ask for the same slice with
-the same keyterms: it is decoded once. Positions are absolute sample indices.
+the same keyterms, and an interim decode started as the speech stops covers the slice the
+decision point will ask for: each is decoded once. Positions are absolute sample indices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,30 +54,78 @@ class AudioBuffer:
         self._base += drop
 
 
+SliceKey = tuple[int, int, tuple[str, ...]]  # (start, end, keyterms)
+
+
 class CachedDecoder:
-    """Decodes slices of an ``AudioBuffer``; the last slice's result is kept."""
+    """Decodes slices of an ``AudioBuffer``; each slice with the same keyterms is decoded once.
+
+    A background interim decode (``InterimJob``) of a slice registers it as in flight; the
+    decision path asking for the same slice then waits for that decode instead of running a
+    second one (the interim started just before, so waiting is never slower). A few recent
+    results are kept: the decision point, ``EndOfTurn`` and ``CloseStream`` often ask again.
+    """
+
+    KEEP = 4
 
     def __init__(self, buffer: AudioBuffer, transcriber: Transcriber) -> None:
         self.buffer = buffer
         self.transcriber = transcriber
-        self._cache: tuple[tuple[int, int, tuple[str, ...]], Transcript] | None = None
+        self._done: dict[SliceKey, Transcript] = {}
+        self._flight: dict[SliceKey, threading.Event] = {}
+        self._lock = threading.Lock()
 
     def decode(self, start: int, end: int, hotwords: tuple[str, ...]) -> Transcript:
-        """Decode [start, end); the same slice with the same keyterms is decoded once."""
+        """Decode [start, end) here, unless it is known or being decoded elsewhere."""
         key = (start, end, hotwords)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        with self._lock:
+            known = self._done.get(key)
+            waiting = self._flight.get(key)
+        if known is not None:
+            return known
+        if waiting is not None:
+            waiting.wait()
+            with self._lock:
+                known = self._done.get(key)
+            if known is not None:
+                return known  # else that decode failed: do it here
         audio = self.buffer.slice(start, end)
         if len(audio) == 0:
             return EMPTY
         result = self.transcriber.transcribe(audio, offset_s=start / SAMPLE_RATE,
                                              hotwords=hotwords)
-        result = Transcript(text=result.text.strip(), words=list(result.words))
-        self._cache = (key, result)
-        return result
+        return self.put(key, result)
+
+    def claim(self, key: SliceKey) -> bool:
+        """Mark ``key`` as being decoded elsewhere; False if it is known or claimed already."""
+        with self._lock:
+            if key in self._done or key in self._flight:
+                return False
+            self._flight[key] = threading.Event()
+            return True
+
+    def put(self, key: SliceKey, result: Transcript) -> Transcript:
+        """Keep a decode of ``key`` (and wake whoever waits for it)."""
+        clean = Transcript(text=result.text.strip(), words=list(result.words))
+        with self._lock:
+            self._done[key] = clean
+            while len(self._done) > self.KEEP:
+                del self._done[next(iter(self._done))]
+            event = self._flight.pop(key, None)
+        if event is not None:
+            event.set()
+        return clean
+
+    def abandon(self, key: SliceKey) -> None:
+        """A claimed decode failed or was dropped: waiters decode it themselves."""
+        with self._lock:
+            event = self._flight.pop(key, None)
+        if event is not None:
+            event.set()
 
     def forget(self) -> None:
-        self._cache = None
+        with self._lock:
+            self._done.clear()
 
 
 def has_words(text: str) -> bool:
@@ -100,16 +150,33 @@ def join_transcripts(head: Transcript, tail: Transcript) -> Transcript:
 
 @dataclass
 class InterimJob:
-    """A snapshot of the current turn for a background decode (interim ``Update`` text)."""
+    """A snapshot of the current turn for a background decode (interim ``Update`` text).
+
+    ``start`` may be later than the turn's decode start (a long turn's interims decode a
+    bounded tail); ``head`` is then the earlier interim's words before it.
+    """
 
     turn_serial: int
+    start: int
     end: int
     audio: Audio
     offset_s: float
     hotwords: tuple[str, ...]
     transcriber: Transcriber
+    decoder: CachedDecoder
+    head: Transcript = field(default_factory=lambda: EMPTY)
+
+    @property
+    def key(self) -> SliceKey:
+        return (self.start, self.end, self.hotwords)
 
     def run(self) -> Transcript:
-        return self.transcriber.transcribe(
-            self.audio, offset_s=self.offset_s, hotwords=self.hotwords
-        )
+        """Decode (any thread); the result also serves a decision on the same slice."""
+        try:
+            result = self.transcriber.transcribe(
+                self.audio, offset_s=self.offset_s, hotwords=self.hotwords
+            )
+        except BaseException:
+            self.decoder.abandon(self.key)
+            raise
+        return self.decoder.put(self.key, result)

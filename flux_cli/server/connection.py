@@ -48,7 +48,6 @@ from flux_cli.server.stream_core import (
     CLOSE_NORMAL,
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
-    INTERIM_MIN_GAP_S,
     MAX_MESSAGE_BYTES,
     QUEUE_FRAMES,
     SHUTDOWN_GRACE_S,
@@ -102,8 +101,6 @@ class Connection:
         self.processing_s = 0.0
         self._interim: asyncio.Future[Transcript] | None = None
         self._interim_job: InterimJob | None = None
-        self._interim_started = 0.0
-        self._interim_next = 0.0
         self.finished = asyncio.Event()
 
     async def run(self) -> None:
@@ -305,15 +302,16 @@ class Connection:
         if future is None or job is None or not future.done():
             return
         self._interim = self._interim_job = None
-        took = time.monotonic() - self._interim_started
-        # adaptive cadence: the next pass waits at least as long as this one took
-        self._interim_next = time.monotonic() + max(took, INTERIM_MIN_GAP_S)
         if future.cancelled() or future.exception() is not None:
             return
         self.session.apply_interim(job, future.result())
 
     def _start_interim(self) -> None:
-        if self._interim is not None or time.monotonic() < self._interim_next:
+        """Interim text is for a listener who is live: decode it only when this stream has
+        caught up with its audio (nothing queued), at most one at a time per connection and
+        ``interim_limit`` across the server, so decisions always find a free core. The
+        session says when one is due, in audio time."""
+        if self._interim is not None or not self.queue.empty():
             return
         if self.app.interim_running >= self.app.interim_limit:
             return
@@ -322,7 +320,6 @@ class Connection:
             return
         self.app.interim_running += 1
         self._interim_job = job
-        self._interim_started = time.monotonic()
         self._interim = asyncio.ensure_future(asyncio.to_thread(job.run))
         self._interim.add_done_callback(self._interim_finished)
 

@@ -23,7 +23,6 @@ CLOSE_GOING_AWAY = 1001  # the server is shutting down
 CLOSE_POLICY = 1008  # the client broke the protocol (unparsable message, undecodable audio)
 CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011  # our side gave up (idle timeout, internal error)
-INTERIM_MIN_GAP_S = 0.1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: 80 ms of the widest audio we take is 15 KB
 HARD_MAX_MESSAGE_BYTES = 4 << 20  # above this websockets refuses the frame before reading it
 QUEUE_FRAMES = 64  # about 5 s of 80 ms frames waiting for the session

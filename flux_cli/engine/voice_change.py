@@ -1,0 +1,102 @@
+"""Did another voice start after a pause? In a mono call that ends the previous turn.
+
+When speech resumes inside a turn, the first ``check_s`` of the new speech is compared with
+the last ``reference_s`` of the turn's speech before the pause (a speaker embedding each,
+cosine similarity). Below ``threshold`` the voices differ: the turn ended at the pause, and
+the new speech is the next turn. Decided in audio time, once per resume, so it costs two
+embeddings per resumed pause and nothing while one voice speaks on. A change with no pause
+at all (overlap) is not seen here: the VAD has to hear a gap first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
+
+
+@dataclass(frozen=True)
+class VoiceChangeConfig:
+    check_s: float = 0.48  # new speech heard before comparing (the decision's latency)
+    min_check_s: float = 0.32  # a resume shorter than this is not compared
+    reference_s: float = 3.0  # the turn's speech before the pause that stands for its voice
+    min_reference_s: float = 0.5
+    threshold: float = 0.72  # cosine below this: another voice
+
+
+@dataclass
+class _Pending:
+    pause_end: int  # where the turn's speech stopped (absolute samples)
+    onset: int  # where the new speech began
+    turn_start: int
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b)) / denom if denom > 0 else 1.0
+
+
+class VoiceWatch:
+    """One connection's watch over resumed pauses (pure: the caller passes the audio)."""
+
+    def __init__(self, encoder: SpeakerEncoder | None, config: VoiceChangeConfig) -> None:
+        self.encoder = encoder
+        self.config = config
+        self._pending: _Pending | None = None
+        self.last_similarity: float | None = None
+
+    def resumed(self, pause_end: int, onset: int, turn_start: int) -> None:
+        """Speech came back in a turn: compare once ``check_s`` of it has been heard."""
+        if self.encoder is not None:
+            self._pending = _Pending(pause_end, onset, turn_start)
+
+    def clear(self) -> None:
+        self._pending = None
+
+    def due(self, pos: int, *, speaking: bool) -> bool:
+        """Time to compare: enough new speech, or the new speech stopped after enough of it."""
+        p = self._pending
+        if p is None:
+            return False
+        heard = pos - p.onset
+        if heard >= _samples(self.config.check_s):
+            return True
+        if not speaking:
+            if heard >= _samples(self.config.min_check_s):
+                return True
+            self._pending = None  # a blip of a resume: nothing to compare
+        return False
+
+    def window(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """The two slices to compare: (before the pause, after it); None if too short."""
+        p = self._pending
+        if p is None:
+            return None
+        c = self.config
+        before = (max(p.turn_start, p.pause_end - _samples(c.reference_s)), p.pause_end)
+        after = (p.onset, p.onset + _samples(c.check_s))
+        if before[1] - before[0] < _samples(c.min_reference_s):
+            return None
+        return before, after
+
+    def changed(self, before: Audio, after: Audio) -> bool:
+        """Compare the two voices (and forget the pending check)."""
+        self._pending = None
+        assert self.encoder is not None
+        similarity = cosine(self.encoder.embed(before), self.encoder.embed(after))
+        self.last_similarity = similarity
+        return similarity < self.config.threshold
+
+    @property
+    def onset(self) -> int | None:
+        return None if self._pending is None else self._pending.onset
+
+    @property
+    def pause_end(self) -> int | None:
+        return None if self._pending is None else self._pending.pause_end
+
+
+def _samples(seconds: float) -> int:
+    return round(seconds * SAMPLE_RATE)

@@ -1,0 +1,65 @@
+"""Another voice after a pause ends the turn (mono calls): the session with a fake encoder.
+
+Two "voices" are square waves of different pitch; the fake encoder's embedding is the share
+of energy below and above 500 Hz, so the same voice scores ~1 and the other ~0. The real
+encoder's separation is measured in the benchmark; here the state machine is checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, LevelVad, quiet
+
+from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
+from flux_cli.engine.session import TurnSession
+from flux_cli.protocol import StreamParams, TurnInfo
+
+
+def voice(hz: float, seconds: float) -> Audio:
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.3 * np.sign(np.sin(2 * np.pi * hz * t))).astype(np.float32)
+
+
+class PitchEncoder:
+    def embed(self, audio: Audio) -> np.ndarray:
+        spectrum = np.abs(np.fft.rfft(audio)) ** 2
+        hz = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
+        return np.array([spectrum[hz < 500].sum(), spectrum[hz >= 500].sum()], np.float32)
+
+
+def run(audio: Audio, *, speaker: PitchEncoder | None = None) -> list[TurnInfo]:
+    session = TurnSession(vad=LevelVad(), transcriber=CountingTranscriber(),
+                          smart_turn=FixedSmartTurn(0.05), params=StreamParams(),
+                          request_id="r", config=PINNED, speaker=speaker)
+    out = session.start()
+    for i in range(0, len(audio), 1280):
+        out += session.feed(audio[i : i + 1280])
+    return [m for m in out if isinstance(m, TurnInfo) and m.event != "Update"]
+
+
+def call(second_hz: float, gap_s: float) -> Audio:
+    return np.concatenate([quiet(0.5), voice(220, 1.5), quiet(gap_s), voice(second_hz, 1.5),
+                           quiet(0.3)])
+
+
+def test_another_voice_after_a_short_gap_ends_the_turn_within_600_ms() -> None:
+    events = run(call(1500, 0.15), speaker=PitchEncoder())
+    assert [m.event for m in events] == ["StartOfTurn", "EndOfTurn", "StartOfTurn"]
+    first_end, second_start = events[1], events[2]
+    change_s = 0.5 + 1.5 + 0.15
+    assert first_end.trigger == "model"
+    assert change_s < first_end.audio_window_end <= change_s + 0.6
+    assert abs(second_start.audio_window_start - change_s) < 0.05  # the new voice's onset
+    assert second_start.audio_window_end == first_end.audio_window_end
+    # the ended turn holds only the first voice's words (one word per 0.25 s: 1.5 s -> 6)
+    assert len(first_end.words) == 6
+
+
+def test_the_same_voice_after_the_same_gap_holds_the_turn() -> None:
+    events = run(call(220, 0.15), speaker=PitchEncoder())
+    assert [m.event for m in events] == ["StartOfTurn"]
+
+
+def test_without_an_encoder_nothing_is_listened_for() -> None:
+    events = run(call(1500, 0.15))
+    assert [m.event for m in events] == ["StartOfTurn"]
