@@ -7,6 +7,7 @@ Sets (each split into ``train`` and ``test``; every reported figure comes from `
 | ``real`` | the Asterisk voice (a real person) | prompts: the second half, alphabetically |
 | ``neural`` | hibari ``heart`` (natural prosody) | scenario: bank/internet/travel turns |
 | ``twoparty`` | real and neural voices taking turns, 150-600 ms gaps | both of the above |
+| ``twoparty_close`` | the same voices with 0-300 ms gaps (speaker changes in a mono call) | both |
 | ``noisy20``/``noisy10`` | real + neural calls with babble or filtered noise at 20/10 dB SNR | |
 | ``tel8k`` | real + neural calls through a 300-3400 Hz band at 8 kHz, sent as µ-law | |
 
@@ -30,7 +31,7 @@ from benchmarks.natural import Sources, Utterance
 from benchmarks.synth import SAMPLE_RATE, TurnLabel, quiet_runs, write_wav
 
 VERSION = "natural3"
-SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k")
+SETS = ("real", "neural", "twoparty", "twoparty_close", "noisy20", "noisy10", "tel8k")
 NEURAL_TURNS = 240
 NEURAL_SEED = 7
 NEURAL_TEST_SCENARIOS = {"bank", "internet", "travel"}
@@ -166,13 +167,14 @@ def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
         rng.shuffle(utts)
         placed = [place(u, rng, sources) for u in utts]
         calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
-    elif name == "twoparty":
+    elif name in ("twoparty", "twoparty_close"):
         a, b = list(real), list(neural_utts)
         rng.shuffle(a)
         rng.shuffle(b)
         mixed = [u for pair in zip(a, b, strict=False) for u in pair]
         placed = [place(u, rng, sources) for u in mixed]
-        calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (0.15, 0.6), rng, name, out_dir)
+        gaps = (0.15, 0.6) if name == "twoparty" else (0.0, 0.3)
+        calls = _calls_from(_chunks(placed, TURNS_PER_CALL), gaps, rng, name, out_dir)
     elif name in ("noisy20", "noisy10", "tel8k"):
         base = build("real", split, cache_dir, seed)[:4] + build("neural", split, cache_dir,
                                                                  seed)[:3]

@@ -78,3 +78,16 @@ def test_interim_decodes_come_once_per_interval_of_audio() -> None:
     as_server(session, script(("silence", 0.5), ("speech", 6.0), ("silence", 2.0)))
     interims = asr.slices[1:-1]
     assert 4 <= len(interims) <= 6  # ~one per second of speech, not one per frame
+
+
+def test_the_shared_decision_slice_is_decoded_as_the_decision_would() -> None:
+    """Interim text may be decoded cheaply, but never the slice a decision reads: the turns
+    must not depend on whether an interim ran (real time) or not (--fast)."""
+    final, interim = RecordingTranscriber(), RecordingTranscriber()
+    session = TurnSession(vad=LevelVad(), transcriber=final, smart_turn=FixedSmartTurn(0.9),
+                          params=StreamParams(), request_id="r", sync_interim=False,
+                          config=PINNED, interim_transcriber=interim)
+    as_server(session, script(("silence", 0.5), ("speech", 3.0), ("silence", 2.0)))
+    assert interim.slices  # the speaking interims went to the cheap transcriber
+    assert max(s for _, s in final.slices) > max(s for _, s in interim.slices)
+    assert final.slices[-1][1] > 3.0  # the whole turn, for the decision, by the final one

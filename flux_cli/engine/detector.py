@@ -47,7 +47,7 @@ class DetectorConfig:
     max_decode_s: float = 25.0
     # Interim (Update-text) decodes: at most one per this much new audio of a turn, each over
     # at most the last ``interim_window_s`` of it (the earlier words are kept as they were).
-    interim_interval_s: float = 0.5
+    interim_interval_s: float = 1.0
     interim_window_s: float = 8.0
 
     # Before a pause's decision point only its length is known (logit units).

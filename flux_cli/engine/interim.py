@@ -30,8 +30,8 @@ class InterimPlanner:
                  transcriber: Transcriber) -> None:
         self.config = config
         self.buffer = buffer
-        self.decoder = decoder
-        self.transcriber = transcriber
+        self.decoder = decoder  # its transcriber decodes the slices decisions use
+        self.transcriber = transcriber  # the (cheaper) one for text that is soon replaced
 
     def job(self, turn: Turn, *, speaking: bool, pos: int, speech_end: int,
             hotwords: tuple[str, ...]) -> InterimJob | None:
@@ -51,7 +51,10 @@ class InterimPlanner:
             head = Transcript(text=" ".join(w.word for w in kept), words=kept)
         return InterimJob(
             turn_serial=turn.serial, start=start, end=end, audio=self.buffer.slice(start, end),
-            offset_s=start / SAMPLE_RATE, hotwords=hotwords, transcriber=self.transcriber,
+            offset_s=start / SAMPLE_RATE, hotwords=hotwords,
+            # the slice a decision will use is decoded as the decision would decode it, so
+            # the turns are the same whether this decode ran or not (real time or --fast)
+            transcriber=self.transcriber if speaking else self.decoder.transcriber,
             decoder=self.decoder, head=head,
         )
 

@@ -17,6 +17,7 @@ is read-only after ``__init__``, so one instance serves every connection.
 
 from __future__ import annotations
 
+import copy
 import math
 import string
 import zlib
@@ -125,6 +126,12 @@ class WhisperTranscriber:
         )
 
     # ------------------------------------------------------------------ public
+
+    def with_options(self, options: AsrOptions) -> WhisperTranscriber:
+        """The same loaded model, decoding with other options (e.g. greedy for interims)."""
+        other = copy.copy(self)
+        other.options = options
+        return other
 
     def transcribe(
         self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()

@@ -7,11 +7,12 @@ become one-line ``EngineUnavailable`` errors (exit code 6) instead of import tra
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
 
-from flux_cli.engine.interfaces import SAMPLE_RATE, Engine
+from flux_cli.engine.interfaces import SAMPLE_RATE, Engine, SpeakerEncoder
 from flux_cli.errors import INSTALL_HINT, EngineUnavailable
 
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
@@ -66,12 +67,15 @@ def _load(asr_threads: int, asr_workers: int) -> Engine:
         smart_turn = SmartTurn()
     except ModelFileError as exc:
         raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {NEEDS_EXTRA}") from None
+    transcriber = WhisperTranscriber(asr_dir, intra_threads=asr_threads, inter_threads=asr_workers)
     engine = Engine(
         vad=SileroVad(vad_file),
-        transcriber=WhisperTranscriber(
-            asr_dir, intra_threads=asr_threads, inter_threads=asr_workers
-        ),
+        transcriber=transcriber,
         smart_turn=smart_turn,
+        # Interim text is replaced within a second: greedy decoding is cheaper and enough.
+        interim_transcriber=transcriber.with_options(
+            dataclasses.replace(transcriber.options, beam_size=1)
+        ),
     )
     _warm_up(engine)
     return engine
@@ -83,3 +87,15 @@ def _warm_up(engine: Engine) -> None:
     engine.vad.new_stream().process(noise)
     engine.transcriber.transcribe(noise, offset_s=0.0)
     engine.smart_turn.predict(noise)
+
+
+def load_speaker_encoder() -> SpeakerEncoder | None:
+    """The speaker encoder for voice changes, or None where its weights are not installed."""
+    try:
+        from flux_cli.engine.models.speaker import SpeakerEncoder as Encoder
+    except ImportError:
+        return None
+    try:
+        return Encoder()
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,145 @@
+"""``python -m benchmarks.voice_change``: do turns end where another voice starts (mono calls)?
+
+Held-out two-party calls only (``natural_corpus`` set ``twoparty_close``: the real Asterisk
+voice and hibari's neural voice taking turns with 0-300 ms gaps, test split), plus the
+one-voice held-out sets (``real``, ``neural``) for the cost: false cut-offs in pauses inside a
+turn. Each call goes through a ``TurnSession`` with the real models in this process, at audio
+time (decisions do not depend on pacing), once without the speaker encoder and once with it.
+
+A speaker change is a labelled turn followed by another voice's turn; it is "ended" when an
+``EndOfTurn`` comes between the first turn's end (- 150 ms) and 600 ms after the second
+voice's onset. Results: ``benchmarks/results/voice_change.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import corpus, natural_corpus, scoring
+from benchmarks.corpus import Call
+
+RESULTS = Path(__file__).with_name("results")
+WITHIN_S = 0.6
+SETS = ("twoparty_close", "real", "neural")
+
+
+def read_16k(path: Path) -> np.ndarray:
+    import soundfile as sf
+    import soxr
+
+    audio, rate = sf.read(path, dtype="float32")
+    if rate != 16000:
+        audio = soxr.resample(audio, rate, 16000)
+    return np.asarray(audio, dtype=np.float32)
+
+
+def end_times(engine: Any, call: Call, speaker: Any) -> list[float]:
+    from flux_cli.engine.session import TurnSession
+    from flux_cli.protocol import StreamParams, TurnInfo
+
+    session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
+                          smart_turn=engine.smart_turn, params=StreamParams(),
+                          request_id="voice", speaker=speaker)
+    audio = read_16k(call.path)
+    out = list(session.start())
+    for pos in range(0, len(audio), 1280):
+        out += session.feed(audio[pos: pos + 1280])
+    return [m.audio_window_end for m in out if isinstance(m, TurnInfo) and m.event == "EndOfTurn"]
+
+
+def changes_ended(call: Call, ends: list[float]) -> tuple[int, int, list[float]]:
+    """(ended within WITHIN_S of the new voice's onset, changes, latencies from the onset)."""
+    ok = total = 0
+    latencies = []
+    for turn, nxt in itertools.pairwise(call.turns):
+        if nxt.voice == turn.voice:
+            continue
+        total += 1
+        hits = [t for t in ends if turn.end - scoring.EARLY <= t <= nxt.start + WITHIN_S]
+        if hits:
+            ok += 1
+            latencies.append(hits[0] - nxt.start)
+    return ok, total, latencies
+
+
+def run_set(engine: Any, name: str, speaker: Any, cache: Path) -> dict[str, Any]:
+    calls = natural_corpus.build(name, "test", cache)
+    score = scoring.TurnScore()
+    ok = total = 0
+    latencies: list[float] = []
+    audio_s = 0.0
+    for call in calls:
+        ends = end_times(engine, call, speaker)
+        score.add(scoring.score_turns(call.turns, ends))
+        a, b, lat = changes_ended(call, ends)
+        ok, total, latencies = ok + a, total + b, latencies + lat
+        audio_s += call.duration
+    return {
+        "calls": len(calls), "audio_s": audio_s, "changes": total, "changes_ended": ok,
+        "change_rate": ok / total if total else None,
+        "change_latency_p50": scoring.percentile(latencies, 50),
+        "pauses": score.pauses, "false_cutoffs": score.false_cutoff_rate,
+        "missed": score.missed_rate,
+        "eot_p50": scoring.percentile(score.latencies, 50),
+        "eot_p90": scoring.percentile(score.latencies, 90),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    out = ["| set | speaker encoder | calls | changes ended within 600 ms | p50 from onset | "
+           "false cut-offs | missed ends | EOT p50 | p90 |",
+           "|---|---|---|---|---|---|---|---|---|"]
+
+    def ms(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1000:.0f} ms"
+
+    for r in rows:
+        rate = "-" if r["change_rate"] is None else (
+            f"{r['change_rate']:.0%} ({r['changes_ended']}/{r['changes']})")
+        out.append(f"| {r['set']} | {r['encoder']} | {r['calls']} | {rate} | "
+                   f"{ms(r['change_latency_p50'])} | {r['false_cutoffs']:.1%} of {r['pauses']} | "
+                   f"{r['missed']:.1%} | {ms(r['eot_p50'])} | {ms(r['eot_p90'])} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change")
+    p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
+    p.add_argument("--sets", default=",".join(SETS))
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
+
+    engine = load_engine(asr_threads=2, asr_workers=1)
+    encoder = load_speaker_encoder()
+    rows = []
+    for name in [s for s in args.sets.split(",") if s]:
+        for label, speaker in (("off", None), ("on", encoder)):
+            start = time.monotonic()
+            row = run_set(engine, name, speaker, args.cache_dir)
+            row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})
+            rows.append(row)
+            print(f"[voice_change] {name} encoder {label}: {row}", file=sys.stderr, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    result = {"command": "python -m benchmarks.voice_change " + " ".join(argv or sys.argv[1:]),
+              "load_avg": os.getloadavg(), "rows": rows}
+    (RESULTS / "voice_change.json").write_text(json.dumps(result, indent=1) + "\n")
+    md = ("# Turns that end where another voice starts\n\n"
+          f"`{result['command']}`: held-out sets only (test splits), in-process, audio time. "
+          "A change counts as ended when an EndOfTurn comes before the new voice has spoken "
+          "600 ms.\n\n" + table(rows) + "\n")
+    (RESULTS / "voice_change.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
