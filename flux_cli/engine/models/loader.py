@@ -7,14 +7,15 @@ become one-line ``EngineUnavailable`` errors (exit code 6) instead of import tra
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Engine, SpeakerEncoder
+from flux_cli.engine.models.asr import AsrOptions
 from flux_cli.errors import INSTALL_HINT, EngineUnavailable
 
+INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
 _lock = threading.Lock()
@@ -72,10 +73,9 @@ def _load(asr_threads: int, asr_workers: int) -> Engine:
         vad=SileroVad(vad_file),
         transcriber=transcriber,
         smart_turn=smart_turn,
-        # Interim text is replaced within a second: greedy decoding is cheaper and enough.
-        interim_transcriber=transcriber.with_options(
-            dataclasses.replace(transcriber.options, beam_size=1)
-        ),
+        # Interim text is replaced within a second: greedy decoding of a shorter encoder
+        # input (the encoder's cost is most of a decode) is cheaper and enough.
+        interim_transcriber=transcriber.with_options(INTERIM_OPTIONS),
     )
     _warm_up(engine)
     return engine
