@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.auc import roc_auc
 from flux_cli.engine.models.text_eou import (
     WEIGHTS_FILE,
     TextEndOfUtterance,
@@ -109,25 +110,6 @@ def samples(convs: list[list[list[str]]], seed: int) -> tuple[list[str], np.ndar
 
 def featurize(texts: list[str], bits: int) -> np.ndarray:
     return np.stack([hashed(feature_names(words(t)), bits) for t in texts])
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks over ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i: j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = labels > 0.5
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if not n_pos or not n_neg:
-        return float("nan")
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def fit(index: np.ndarray, labels: np.ndarray, bits: int, epochs: int = EPOCHS,
