@@ -1,0 +1,92 @@
+"""The speaker embedding on committed clips: a voice change against a same-voice pause."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from flux_cli.engine.models.speaker import (
+    WEIGHTS_FILE,
+    cosine,
+    default_encoder,
+    mel_filters,
+    partial_starts,
+)
+
+DATA = Path(__file__).parent / "data"
+RATE = 16000
+# The committed clips measure 0.76-0.80 for one voice and 0.40-0.55 across voices; the
+# separation on many voices, and a threshold: benchmarks/speaker_separation.py.
+SAME_VOICE_ABOVE = 0.7
+CHANGE_BELOW = 0.6
+
+
+def clip(path: Path, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+    audio, rate = sf.read(path, dtype="float32")
+    assert rate == RATE
+    return audio[round(start_s * RATE): None if end_s is None else round(end_s * RATE)]
+
+
+def natural_clip(name: str) -> tuple[np.ndarray, dict]:
+    info = json.loads((DATA / "natural" / "natural.json").read_text())[name]
+    return clip(DATA / "natural" / f"{name}.wav"), info
+
+
+def test_a_voice_change_after_a_short_gap_is_far_apart() -> None:
+    """hibari's voice, 300 ms of silence, then flite's rms: the call changed hands."""
+    audio, info = natural_clip("two_party")
+    (a0, a1), (b0, b1) = info["turns_s"]
+    before = audio[round(a0 * RATE): round(a1 * RATE)]
+    after = audio[round(b0 * RATE): round(b1 * RATE)]
+    encoder = default_encoder()
+    assert cosine(encoder.embed(before), encoder.embed(after)) < CHANGE_BELOW
+
+
+def test_the_same_voice_after_a_pause_stays_close() -> None:
+    """hibari's voice pausing for 0.9 s inside one sentence."""
+    audio, info = natural_clip("table_pause")
+    pause_start, pause_end = info["pause_s"]
+    before = audio[round(info["speech_start_s"] * RATE): round(pause_start * RATE)]
+    after = audio[round(pause_end * RATE): round(info["speech_end_s"] * RATE)]
+    encoder = default_encoder()
+    assert cosine(encoder.embed(before), encoder.embed(after)) > SAME_VOICE_ABOVE
+
+
+def test_flite_voices_one_second_each_side() -> None:
+    """Short segments still separate: the last second of one turn, the first of the next."""
+    encoder = default_encoder()
+    rms_end = encoder.embed(clip(DATA / "speech" / "order_calling.wav")[-RATE:])
+    rms_start = encoder.embed(clip(DATA / "speech" / "order_not_arrived.wav")[:RATE])
+    slt_start = encoder.embed(clip(DATA / "speech" / "fox_slt.wav")[:RATE])
+    same, change = cosine(rms_end, rms_start), cosine(rms_end, slt_start)
+    assert same > SAME_VOICE_ABOVE > CHANGE_BELOW > change
+
+
+def test_embeddings_are_unit_vectors_of_256() -> None:
+    e = default_encoder().embed(clip(DATA / "speech" / "fox_rms.wav"))
+    assert e.shape == (256,)
+    assert np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_partials_cover_long_audio_in_1_6_second_windows() -> None:
+    assert partial_starts(RATE) == [0]  # shorter than one partial: one (padded or not)
+    assert partial_starts(3 * RATE) == [0, 77, 154]  # 1.6 s windows, 1.3 a second
+    assert partial_starts(round(1.8 * RATE)) == [0]  # a last window under 75% full: dropped
+
+
+def test_mel_filters_are_40_unit_area_triangles_up_to_8_khz() -> None:
+    filters = mel_filters()
+    assert filters.shape == (40, 201)
+    assert np.all(filters >= 0)
+    assert np.count_nonzero(filters[:, -1]) == 0  # nothing above the last band's top
+    hz_per_bin = 8000 / 200
+    # Slaney normalisation: each triangle's area in Hz is 1
+    assert np.allclose(filters.sum(axis=1) * hz_per_bin, 1.0, rtol=0.15)
+
+
+def test_weights_are_small_enough_to_ship() -> None:
+    assert WEIGHTS_FILE.stat().st_size < 30_000_000
