@@ -21,7 +21,7 @@ from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
 class VoiceChangeConfig:
     check_s: float = 0.48  # new speech heard before comparing (the decision's latency)
     min_check_s: float = 0.32  # a resume shorter than this is not compared
-    reference_s: float = 3.0  # the turn's speech before the pause that stands for its voice
+    reference_s: float = 1.5  # the turn's speech before the pause that stands for its voice
     min_reference_s: float = 0.5
     threshold: float = 0.72  # cosine below this: another voice
 

@@ -89,6 +89,7 @@ class Connection:
             transcriber=app.engine.transcriber,
             smart_turn=app.engine.smart_turn,
             interim_transcriber=app.engine.interim_transcriber,
+            speaker=app.engine.speaker,
             params=accepted.params,
             request_id=accepted.request_id,
             config=app.detector,

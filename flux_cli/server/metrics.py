@@ -145,4 +145,5 @@ def timed_engine(engine: Engine, metrics: ServerMetrics) -> Engine:
         transcriber=TimedTranscriber(engine.transcriber, metrics.decode_seconds),
         smart_turn=TimedSmartTurn(engine.smart_turn, metrics.smart_turn_seconds),
         interim_transcriber=TimedTranscriber(interim, metrics.decode_seconds),
+        speaker=engine.speaker,
     )
