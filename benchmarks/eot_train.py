@@ -267,6 +267,42 @@ def fit(sets: Sequence[str], inside_weight: float = INSIDE_WEIGHT) -> EotModel:
     return EotModel({n: round(float(t), 4) for n, t in zip(names, theta, strict=True)}, info)
 
 
+def fit_added(sets: Sequence[str], model: EotModel, name: str,
+              inside_weight: float = INSIDE_WEIGHT) -> EotModel:
+    """``model`` plus one new feature's weight, fitted with every other weight held fixed.
+
+    One parameter on the train splits of ``sets``: the rest of the model keeps what it learnt
+    from every family, so a family left out of ``sets`` still tests how the new signal carries
+    over (and a weak signal cannot reshape the model).
+    """
+    xs: list[float] = []
+    offsets: list[float] = []
+    labels: list[int] = []
+    weights: list[float] = []
+    for set_name in sets:
+        x, y = samples(pauses_of(set_name, "train"))
+        share = SET_WEIGHTS.get(set_name, 1.0) * 1000 / max(len(x), 1)
+        for row, end in zip(x, y, strict=True):
+            xs.append(row.get(name, 0.0))
+            offsets.append(sum(model.weights.get(k, 0.0) * v for k, v in row.items()
+                               if k != name))
+            labels.append(end)
+            weights.append(share * (1.0 if end else inside_weight))
+    x_arr, off, y_arr, w = (np.array(v, dtype=float) for v in (xs, offsets, labels, weights))
+    theta = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(off + theta * x_arr)))
+        grad = float(np.sum(w * (p - y_arr) * x_arr)) + L2 * theta
+        hess = float(np.sum(w * p * (1 - p) * x_arr * x_arr)) + L2
+        step = grad / hess
+        theta -= step
+        if abs(step) < 1e-9:
+            break
+    info = {**model.info, f"{name}_fitted_on": {n: "train split" for n in sets},
+            f"{name}_by": "python -m benchmarks.eot_train fit-added --feature " + name}
+    return EotModel({**model.weights, name: round(theta, 4)}, info)
+
+
 # --------------------------------------------------------------------------- replay
 
 
@@ -368,7 +404,8 @@ ALL_SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k", "synthe
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.eot_train")
-    p.add_argument("action", choices=["collect", "fit", "replay"])
+    p.add_argument("action", choices=["collect", "fit", "fit-added", "replay"])
+    p.add_argument("--feature", default="text_eou", help="fit-added: the new feature")
     p.add_argument("--sets", default=",".join(ALL_SETS))
     p.add_argument("--splits", default="train,test")
     p.add_argument("--processes", type=int, default=2)
@@ -377,6 +414,12 @@ def main(argv: list[str] | None = None) -> None:
     sets = args.sets.split(",")
     if args.action == "collect":
         collect(sets, args.splits.split(","), args.processes)
+    elif args.action == "fit-added":
+        base = EotModel.from_json(MODEL_FILE.read_text())
+        base = EotModel({k: v for k, v in base.weights.items() if k != args.feature}, base.info)
+        model = fit_added(sets, base, args.feature)
+        MODEL_FILE.write_text(model.to_json() + "\n")
+        print(json.dumps({args.feature: model.weights[args.feature]}, indent=1))
     elif args.action == "fit":
         model = fit(sets)
         MODEL_FILE.write_text(model.to_json() + "\n")

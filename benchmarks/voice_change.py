@@ -94,6 +94,44 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path) -> dict[str, Any]
     }
 
 
+def similarities(encoder: Any, calls: list[Call]) -> tuple[list[float], list[float]]:
+    """(cosines across speaker changes, cosines across same-voice pauses), as the engine
+    compares them: the last ``reference_s`` before the gap against ``check_s`` after it."""
+    from flux_cli.engine.voice_change import VoiceChangeConfig, cosine
+
+    c = VoiceChangeConfig()
+    change: list[float] = []
+    same: list[float] = []
+
+    def compare(audio: np.ndarray, start: float, end: float, after: float) -> float:
+        a = audio[int(max(start, end - c.reference_s) * 16000): int(end * 16000)]
+        b = audio[int(after * 16000): int((after + c.check_s) * 16000)]
+        return cosine(encoder.embed(a), encoder.embed(b))
+
+    for call in calls:
+        audio = read_16k(call.path)
+        for turn, nxt in itertools.pairwise(call.turns):
+            if nxt.voice != turn.voice and turn.end - turn.start >= c.min_reference_s:
+                change.append(compare(audio, turn.start, turn.end, nxt.start))
+        for turn in call.turns:
+            for a, b in turn.pauses:
+                if a - turn.start >= c.min_reference_s and turn.end - b >= c.min_check_s:
+                    same.append(compare(audio, turn.start, a, b))
+    return change, same
+
+
+def calibrate(encoder: Any, cache: Path, budget: float = 0.05) -> dict[str, Any]:
+    """The threshold on the *train* split: the highest that calls at most ``budget`` of the
+    same-voice pauses a change (cosine below it)."""
+    change, same = similarities(encoder, natural_corpus.build("twoparty_close", "train", cache))
+    ordered = sorted(same)
+    threshold = ordered[int(budget * len(ordered))] if ordered else 0.5
+    caught = sum(x < threshold for x in change) / max(len(change), 1)
+    return {"threshold": round(threshold, 3), "same_voice_pauses": len(same),
+            "changes": len(change), "changes_below": round(caught, 3),
+            "same_p50": scoring.percentile(same, 50), "change_p50": scoring.percentile(change, 50)}
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| set | speaker encoder | calls | changes ended within 600 ms | p50 from onset | "
            "false cut-offs | missed ends | EOT p50 | p90 |",
@@ -115,15 +153,24 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--sets", default=",".join(SETS))
+    p.add_argument("--encoder", default="off,on", help="off, on or both (off,on)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="only print the threshold chosen on the train split")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
 
     engine = load_engine(asr_threads=2, asr_workers=1)
     encoder = load_speaker_encoder()
+    if encoder is None and ("on" in args.encoder or args.calibrate):
+        raise SystemExit("the speaker encoder's weights are not installed")
+    if args.calibrate:
+        print(json.dumps(calibrate(encoder, args.cache_dir), indent=1))
+        return
     rows = []
     for name in [s for s in args.sets.split(",") if s]:
-        for label, speaker in (("off", None), ("on", encoder)):
+        for label in args.encoder.split(","):
+            speaker = encoder if label == "on" else None
             start = time.monotonic()
             row = run_set(engine, name, speaker, args.cache_dir)
             row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})

@@ -29,6 +29,15 @@ SMART = "smart_logit"
 INTERACTION = "*s"  # suffix of a feature's weight on the silence slope
 SMART_CLIP = 0.02
 SHORT_TURN_WORDS = 4
+TEXT = "text_eou"  # is the sentence finished, from its words (``models/text_eou.py``)
+TEXT_CLIP = 0.01
+
+
+def text_eou_logit(text: str) -> float:
+    """The text model's logit, clipped like Smart Turn's (it reads English words)."""
+    from flux_cli.engine.models.text_eou import default_model
+
+    return logit(default_model().probability(text), TEXT_CLIP)
 
 
 def _median(values: list[float]) -> float:
@@ -45,6 +54,7 @@ def features(evidence: PauseEvidence) -> dict[str, float]:
     if kind == "empty":
         return out
     out[f"kind_{kind}"] = 1.0
+    out[TEXT] = text_eou_logit(text)
     if is_short_turn(text, kind, SHORT_TURN_WORDS):
         out["short_turn"] = 1.0
     n_words = max(len(evidence.words), len(text.split()))

@@ -23,7 +23,7 @@ class VoiceChangeConfig:
     min_check_s: float = 0.32  # a resume shorter than this is not compared
     reference_s: float = 1.5  # the turn's speech before the pause that stands for its voice
     min_reference_s: float = 0.5
-    threshold: float = 0.72  # cosine below this: another voice
+    threshold: float = 0.5  # cosine below this: another voice (benchmarks.voice_change --calibrate)
 
 
 @dataclass
