@@ -146,3 +146,13 @@ def test_unspaced_japanese_keeps_no_word_counts() -> None:
     japanese = features(_evidence("みせは あした なんじに あきますか。", "ja"))
     assert japanese.get("kind_period") == 1.0 and "last_conf" in japanese
     assert not {"log_words", "rate", "last_stretch"} & set(japanese)
+
+
+def test_transcribe_refuses_an_unknown_asr_name_before_connecting() -> None:
+    from flux_cli.errors import UsageError
+    from flux_cli.transcribe.settings import TranscribeSettings
+
+    with pytest.raises(UsageError) as info:
+        TranscribeSettings(source="x.wav", asr="large").validate()
+    assert "--asr must be one of tiny.en, base, small" in info.value.message
+    TranscribeSettings(source="x.wav", asr="base").validate()
