@@ -21,6 +21,7 @@ import soundfile as sf
 from conftest import timeout
 from helpers.cli import flux
 from helpers.e2e import RATE, encode, ends, run_stream
+from helpers.serve_process import http_get, start
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -179,3 +180,24 @@ def test_serve_without_a_complete_model_package_exits_6_naming_the_reason() -> N
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flux: error: Whisper small")
     assert "--asr base" in lines[0]
+
+
+def test_flux_serve_asr_base_names_its_model_and_serves_the_multi_model() -> None:
+    server = start("--asr", "base", "--workers", "2", "--max-streams", "4")
+    try:
+        assert "loading the local engine (Whisper base, Silero VAD, Smart Turn)" \
+            in server.stderr_text()
+        assert "(Whisper base; max 4 streams over 2 workers" in server.stderr_text()
+        status, body, _ = http_get(server.port, "/v1/status")
+        assert status == 200 and json.loads(body)["models"]["asr"] == "base"
+        audio = load(SAMPLES / "multilingual" / "es_1_espeak.flac")
+        padded = np.concatenate([np.zeros(RATE // 2, np.float32), audio,
+                                 np.zeros(RATE * 2, np.float32)])
+        messages = run_stream(f"{server.url}?{MULTI}&language_hint=es",
+                              encode(padded, "linear16", RATE))
+        finals = ends(messages)
+        assert finals and finals[0]["languages"] == ["es"]
+        assert finals[0]["languages_hinted"] == ["es"]
+    finally:
+        server.signal()
+        assert server.wait(60) == 0
