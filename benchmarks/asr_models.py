@@ -116,6 +116,7 @@ def stream_cost(engine: Engine, model: str = "flux-general-en") -> dict[str, flo
     audio, rate = sf.read(SAMPLES / "dialogue.wav", dtype="float32")
     assert rate == SAMPLE_RATE
     session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
+                          interim_transcriber=engine.interim_transcriber,
                           smart_turn=engine.smart_turn, params=StreamParams(model=model),
                           request_id="bench", sync_interim=True)
     start = time.process_time()
