@@ -69,10 +69,12 @@ class _Timed:
     def __init__(self, inner: Any, meter: Meter, stage: str, clock: Any = _cpu) -> None:
         self._inner, self._meter, self._stage, self._clock = inner, meter, stage, clock
 
-    def transcribe(self, audio: Any, *, offset_s: float, hotwords: Sequence[str] = ()) -> Any:
+    def transcribe(self, audio: Any, *, offset_s: float, hotwords: Sequence[str] = (),
+                   languages: Any = None) -> Any:
         start = self._clock()
         try:
-            return self._inner.transcribe(audio, offset_s=offset_s, hotwords=hotwords)
+            return self._inner.transcribe(audio, offset_s=offset_s, hotwords=hotwords,
+                                          languages=languages)
         finally:
             self._meter.add(self._stage, self._clock() - start, len(audio) / 16000)
 

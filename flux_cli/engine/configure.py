@@ -7,6 +7,7 @@ stream goes on with a ``ConfigureFailure``.
 from __future__ import annotations
 
 from flux_cli.protocol import (
+    MULTILINGUAL_MODEL,
     Configure,
     ConfigureFailure,
     ConfigureSuccess,
@@ -43,5 +44,7 @@ def reconfigured(
         sequence_id=sequence_id,
         thresholds=active_config(updated),
         keyterms=list(updated.keyterm),
+        language_hints=(list(updated.language_hint) if updated.model == MULTILINGUAL_MODEL
+                        else None),
     )
     return updated, success

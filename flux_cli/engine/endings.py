@@ -120,3 +120,31 @@ def is_short_turn(text: str, kind: str, max_words: int) -> bool:
         and 0 < len(words) <= max_words
         and words[0] not in SHORT_ANSWERS
     )
+
+
+# Sentence punctuation of the other Flux languages' scripts (Japanese, Hindi's danda).
+_FULL_STOPS = (".", "!", "\u3002", "\uff01", "\u0964")
+_QUESTION_MARKS = ("?", "\uff1f")
+_COMMAS = (",", ";", ":", "-", "\u2014", "\u3001", "\uff0c")
+
+
+def punctuation_kind(text: str) -> str:
+    """How a transcript the word lists cannot read ends, from its punctuation alone.
+
+    The classes are a subset of ``ending_kind``'s, so the learned model's weights for them
+    apply unchanged: Whisper punctuates every language it writes.
+    """
+    stripped = text.strip()
+    if not any(ch.isalnum() for ch in stripped):
+        return "empty"
+    if stripped.endswith(("...", "\u2026")):
+        return "ellipsis"
+    if stripped.endswith(_COMMAS):
+        return "comma"
+    if stripped[-1].isdigit():
+        return "number"
+    if stripped.endswith(_QUESTION_MARKS):
+        return "question"
+    if stripped.endswith(_FULL_STOPS):
+        return "period"
+    return "no_punct"

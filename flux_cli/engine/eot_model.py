@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from flux_cli.engine.endings import SHORT_ANSWERS, ending_kind, is_short_turn
+from flux_cli.engine.endings import SHORT_ANSWERS, ending_kind, is_short_turn, punctuation_kind
 from flux_cli.engine.evidence import PauseEvidence, logit
+from flux_cli.engine.languages import TEXT_FEATURE_LANGUAGES, UNSPACED_LANGUAGES
 
 MODEL_FILE = Path(__file__).with_name("eot_model.json")
 SILENCE = "silence_s"
@@ -47,23 +48,34 @@ def _median(values: list[float]) -> float:
 
 
 def features(evidence: PauseEvidence) -> dict[str, float]:
-    """The named features of one judged pause (absent features are 0)."""
+    """The named features of one judged pause (absent features are 0).
+
+    The word features (the ending's class from its words, short turns, reply words) read
+    English word lists: on a turn detected as another language only its punctuation, the
+    last word's confidence and the timing speak; in a language written without spaces
+    (Japanese) word counts, speaking rate and the last word's length are left out too.
+    """
     text = evidence.transcript
-    kind = ending_kind(text)
+    language = evidence.language or "en"
+    readable = language in TEXT_FEATURE_LANGUAGES
+    kind = ending_kind(text) if readable else punctuation_kind(text)
     out: dict[str, float] = {"bias": 1.0, SMART: logit(evidence.smart_turn, SMART_CLIP)}
     if kind == "empty":
         return out
     out[f"kind_{kind}"] = 1.0
-    out[TEXT] = text_eou_logit(text)
-    if is_short_turn(text, kind, SHORT_TURN_WORDS):
+    if readable:
+        out[TEXT] = text_eou_logit(text)
+    if readable and is_short_turn(text, kind, SHORT_TURN_WORDS):
         out["short_turn"] = 1.0
+    if evidence.words:
+        out["last_conf"] = float(evidence.words[-1].confidence)
+    if language in UNSPACED_LANGUAGES:
+        return out
     n_words = max(len(evidence.words), len(text.split()))
     out["log_words"] = math.log1p(n_words)
     if evidence.speech_s > 0:
         out["rate"] = min(n_words / max(evidence.speech_s, 0.3), 6.0)
     if evidence.words:
-        last = evidence.words[-1]
-        out["last_conf"] = float(last.confidence)
         spans = [
             (w.end - w.start) for w in evidence.words if w.start is not None and w.end is not None
         ]
@@ -73,7 +85,7 @@ def features(evidence: PauseEvidence) -> dict[str, float]:
             if typical > 0:
                 out["last_stretch"] = max(-2.0, min(2.0, math.log(spans[-1] / typical)))
         first = evidence.words[0].word.lower().strip(".,!?")
-        if n_words <= 2 and first in SHORT_ANSWERS:
+        if readable and n_words <= 2 and first in SHORT_ANSWERS:
             out["reply_word"] = 1.0
     return out
 

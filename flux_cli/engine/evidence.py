@@ -33,6 +33,7 @@ class PauseEvidence:
     transcript: str  # the turn's decode up to the speech end
     words: tuple[Word, ...] = ()  # its words, with times and confidences
     speech_s: float = 0.0  # from the turn's start to the speech end
+    language: str | None = None  # detected (flux-general-multi); None: an English decode
 
 
 class PauseObserver(Protocol):

@@ -7,12 +7,13 @@ the real engine (``load_engine``) wires in Silero VAD, Whisper tiny.en and Smart
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from flux_cli.engine.languages import LanguageChoice
 from flux_cli.protocol import Word
 
 SAMPLE_RATE = 16000
@@ -37,13 +38,23 @@ class Vad(Protocol):
 class Transcript:
     text: str
     words: list[Word]
+    languages: list[str] = field(default_factory=list)  # detected, most likely first
 
 
 class Transcriber(Protocol):
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self,
+        audio: Audio,
+        *,
+        offset_s: float,
+        hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
-        """Decode ``audio``; word times are shifted by ``offset_s`` into stream seconds."""
+        """Decode ``audio``; word times are shifted by ``offset_s`` into stream seconds.
+
+        ``languages`` None: English. Otherwise the decode detects its language among the
+        candidates and reports it in ``Transcript.languages``.
+        """
         ...
 
 
@@ -59,6 +70,16 @@ class SpeakerEncoder(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AsrInfo:
+    """Which Whisper the engine runs: the start-up line, ``/v1/status`` and the handshake
+    (``flux-general-multi`` needs a multilingual one) read it."""
+
+    name: str = "tiny.en"
+    label: str = "Whisper tiny.en (English, CTranslate2)"
+    multilingual: bool = False
+
+
 @dataclass
 class Engine:
     """The three models, loaded once per process and shared by every connection."""
@@ -71,3 +92,4 @@ class Engine:
     interim_transcriber: Transcriber | None = None
     # Speaker embeddings, to end a turn where another voice starts (None: not listened for).
     speaker: SpeakerEncoder | None = None
+    asr: AsrInfo = field(default_factory=AsrInfo)

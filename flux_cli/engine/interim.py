@@ -42,7 +42,8 @@ class InterimPlanner:
             return None
         start, end = span
         turn.interim_asked = end
-        if not self.decoder.claim((start, end, hotwords)):
+        languages = self.decoder.languages
+        if not self.decoder.claim((start, end, hotwords, languages)):
             return None  # decoded already, or in flight
         head = turn.committed
         if start > turn.decode_start:
@@ -55,7 +56,7 @@ class InterimPlanner:
             # the slice a decision will use is decoded as the decision would decode it, so
             # the turns are the same whether this decode ran or not (real time or --fast)
             transcriber=self.transcriber if speaking else self.decoder.transcriber,
-            decoder=self.decoder, head=head,
+            decoder=self.decoder, head=head, languages=languages,
         )
 
     def _slice(self, turn: Turn, speaking: bool, pos: int,

@@ -28,6 +28,7 @@ from flux_cli.engine.interfaces import (
     VadStream,
 )
 from flux_cli.engine.interim import InterimPlanner, apply_interim
+from flux_cli.engine.languages import choice_for
 from flux_cli.engine.speech_tracker import SpeechTracker
 from flux_cli.engine.speech_tracker import samples as _samples
 from flux_cli.engine.turn import State, Turn
@@ -100,6 +101,8 @@ class TurnSession:
         self._seq = 0
         self._buffer = AudioBuffer()
         self._decoder = CachedDecoder(self._buffer, transcriber)
+        # None: English decodes; flux-general-multi: detect among its languages, hints biased
+        self._languages = self._decoder.languages = choice_for(params.model, params.language_hint)
         self._interims = InterimPlanner(
             config, self._buffer, self._decoder, self._interim_transcriber
         )
@@ -321,6 +324,7 @@ class TurnSession:
             transcript=decided.text,
             words=tuple(decided.words),
             speech_s=_seconds(self._speech.last_end - turn.start),
+            language=decided.languages[0] if decided.languages else None,
         )
         turn.line = self.detector.judge(turn.evidence)
         if self._observer is not None:
@@ -407,6 +411,8 @@ class TurnSession:
         self.params, reply = reconfigured(self.params, message, self.request_id, self._next_seq())
         if isinstance(reply, ConfigureSuccess):
             self._decoder.forget()  # keyterms may have changed: decodes are stale
+            self._languages = self._decoder.languages = choice_for(
+                self.params.model, self.params.language_hint)
         return reply
 
     # ------------------------------------------------------------------ helpers
@@ -450,6 +456,10 @@ class TurnSession:
             words=[plain_word(w) for w in text.words],
             end_of_turn_confidence=conf,
             trigger=trigger,
+            # flux-general-multi's fields: what this turn's decode detected, the hints in force
+            languages=None if self._languages is None else list(text.languages),
+            languages_hinted=None if self._languages is None
+            else list(self.params.language_hint),
         )
 
     def _full_decode(self, end: int) -> Transcript:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, Transcriber, Transcript
+from flux_cli.engine.languages import LanguageChoice, merged
 from flux_cli.protocol import Word
 
 EMPTY = Transcript(text="", words=[])
@@ -54,7 +55,7 @@ class AudioBuffer:
         self._base += drop
 
 
-SliceKey = tuple[int, int, tuple[str, ...]]  # (start, end, keyterms)
+SliceKey = tuple[int, int, tuple[str, ...], LanguageChoice | None]  # + keyterms, languages
 
 
 class CachedDecoder:
@@ -74,10 +75,12 @@ class CachedDecoder:
         self._done: dict[SliceKey, Transcript] = {}
         self._flight: dict[SliceKey, threading.Event] = {}
         self._lock = threading.Lock()
+        # the stream's language choice (flux-general-multi; None: English): the session sets it
+        self.languages: LanguageChoice | None = None
 
     def decode(self, start: int, end: int, hotwords: tuple[str, ...]) -> Transcript:
         """Decode [start, end) here, unless it is known or being decoded elsewhere."""
-        key = (start, end, hotwords)
+        key = (start, end, hotwords, self.languages)
         with self._lock:
             known = self._done.get(key)
             waiting = self._flight.get(key)
@@ -93,7 +96,7 @@ class CachedDecoder:
         if len(audio) == 0:
             return EMPTY
         result = self.transcriber.transcribe(audio, offset_s=start / SAMPLE_RATE,
-                                             hotwords=hotwords)
+                                             hotwords=hotwords, languages=self.languages)
         return self.put(key, result)
 
     def claim(self, key: SliceKey) -> bool:
@@ -106,7 +109,8 @@ class CachedDecoder:
 
     def put(self, key: SliceKey, result: Transcript) -> Transcript:
         """Keep a decode of ``key`` (and wake whoever waits for it)."""
-        clean = Transcript(text=result.text.strip(), words=list(result.words))
+        clean = Transcript(text=result.text.strip(), words=list(result.words),
+                           languages=list(result.languages))
         with self._lock:
             self._done[key] = clean
             while len(self._done) > self.KEEP:
@@ -145,7 +149,8 @@ def plain_word(word: Word) -> Word:
 
 def join_transcripts(head: Transcript, tail: Transcript) -> Transcript:
     text = " ".join(part for part in (head.text.strip(), tail.text.strip()) if part)
-    return Transcript(text=text, words=[*head.words, *tail.words])
+    return Transcript(text=text, words=[*head.words, *tail.words],
+                      languages=merged(head.languages, tail.languages))
 
 
 @dataclass
@@ -165,16 +170,18 @@ class InterimJob:
     transcriber: Transcriber
     decoder: CachedDecoder
     head: Transcript = field(default_factory=lambda: EMPTY)
+    languages: LanguageChoice | None = None
 
     @property
     def key(self) -> SliceKey:
-        return (self.start, self.end, self.hotwords)
+        return (self.start, self.end, self.hotwords, self.languages)
 
     def run(self) -> Transcript:
         """Decode (any thread); the result also serves a decision on the same slice."""
         try:
             result = self.transcriber.transcribe(
-                self.audio, offset_s=self.offset_s, hotwords=self.hotwords
+                self.audio, offset_s=self.offset_s, hotwords=self.hotwords,
+                languages=self.languages,
             )
         except BaseException:
             self.decoder.abandon(self.key)

@@ -128,16 +128,20 @@ class ConfigureSuccess:
     sequence_id: int
     thresholds: dict[str, float | int | None]
     keyterms: list[str]
+    language_hints: list[str] | None = None  # flux-general-multi only
     type: Literal["ConfigureSuccess"] = "ConfigureSuccess"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "type": self.type,
             "request_id": self.request_id,
             "sequence_id": self.sequence_id,
             "thresholds": dict(self.thresholds),
             "keyterms": list(self.keyterms),
         }
+        if self.language_hints is not None:
+            out["language_hints"] = list(self.language_hints)
+        return out
 
 
 @dataclass
@@ -256,6 +260,7 @@ def parse_server_message(text: str | bytes) -> ServerMessage:
                 sequence_id=_int(data.get("sequence_id", -1)),
                 thresholds=dict(data.get("thresholds") or {}),
                 keyterms=[str(k) for k in data.get("keyterms") or []],
+                language_hints=_strings(data.get("language_hints")),
             )
         if kind == "ConfigureFailure":
             return ConfigureFailure(

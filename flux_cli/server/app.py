@@ -21,7 +21,7 @@ from flux_cli.errors import INSTALL_HINT, EngineUnavailable
 from flux_cli.protocol import LISTEN_PATH, ParamError, StreamParams
 from flux_cli.server.capacity import DRAINING, READY, StreamSlots, default_max_streams
 from flux_cli.server.connection import Connection
-from flux_cli.server.endpoints import PATHS, ServerState, answer
+from flux_cli.server.endpoints import PATHS, ServerState, answer, models_document
 from flux_cli.server.handshake import (
     Accepted,
     Refusal,
@@ -78,7 +78,7 @@ class ListenApp:
         self.limits = limits
         self.detector = detector
         self.slots = slots or StreamSlots(default_max_streams())
-        self.state = ServerState(self.slots, self.metrics)
+        self.state = ServerState(self.slots, self.metrics, models=models_document(engine.asr))
         self._accepted: dict[int, Accepted] = {}
         self._request_ids: dict[int, str] = {}
         self._holders: set[asyncio.Task[None]] = set()
@@ -118,7 +118,7 @@ class ListenApp:
                            "loading")
         if self.api_key is not None and not authorised(request, self.api_key):
             raise Refusal(http.HTTPStatus.UNAUTHORIZED, "invalid credentials", "unauthorized")
-        language = language_refusal(query)
+        language = language_refusal(query, self.engine.asr.multilingual)
         if language is not None:
             raise Refusal(http.HTTPStatus.BAD_REQUEST, language, "bad_request")
         try:

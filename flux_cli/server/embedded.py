@@ -87,14 +87,21 @@ class EmbeddedServer:
         await server.wait_closed()
 
 
-def start_embedded_server(*, on_status: Callable[[str], None]) -> EmbeddedServer:
-    """Load the engine here (errors raise ``EngineUnavailable``), then serve in the background."""
-    require_websockets()
-    from flux_cli.engine.models import LOADING_LINE
-    from flux_cli.engine.models.loader import load_engine
+def start_embedded_server(
+    *, on_status: Callable[[str], None], asr: str = "tiny.en"
+) -> EmbeddedServer:
+    """Load the engine here (errors raise ``EngineUnavailable``), then serve in the background.
 
-    on_status(LOADING_LINE)
-    engine = load_engine()
+    ``asr``: which Whisper (``whisper_models.MODELS``).
+    """
+    require_websockets()
+    from flux_cli.engine.models import loading_line
+    from flux_cli.engine.models.loader import load_engine
+    from flux_cli.engine.models.whisper_models import require_installed
+
+    require_installed(asr)
+    on_status(loading_line(asr))
+    engine = load_engine(asr=asr)
     server = EmbeddedServer(engine)
     server.start()
     on_status(f"local engine ready at {server.url}")

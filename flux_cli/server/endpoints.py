@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flux_cli import __version__
+from flux_cli.engine.interfaces import AsrInfo
+from flux_cli.protocol import LANGUAGES, MULTILINGUAL_MODEL
 from flux_cli.server.capacity import DRAINING, LOADING, StreamSlots
 
 if TYPE_CHECKING:
@@ -33,10 +35,19 @@ PATHS = ("/healthz", "/readyz", "/v1/status", "/metrics")
 MODELS = {
     "listen": ["flux-general-en"],
     "languages": ["en"],
-    "speech_recognition": "Whisper tiny.en (CTranslate2)",
+    "speech_recognition": "Whisper tiny.en (English, CTranslate2)",
+    "asr": "tiny.en",
     "voice_activity": "Silero VAD",
     "end_of_turn": "Smart Turn v3.2",
 }
+
+
+def models_document(asr: AsrInfo) -> dict[str, Any]:
+    """``/v1/status``'s ``models``: which Whisper runs, so which listen models and languages."""
+    if not asr.multilingual:
+        return {**MODELS, "speech_recognition": asr.label, "asr": asr.name}
+    return {**MODELS, "listen": ["flux-general-en", MULTILINGUAL_MODEL],
+            "languages": list(LANGUAGES), "speech_recognition": asr.label, "asr": asr.name}
 
 
 @dataclass
@@ -46,6 +57,7 @@ class ServerState:
     slots: StreamSlots
     metrics: ServerMetrics
     started: float = field(default_factory=time.monotonic)
+    models: dict[str, Any] = field(default_factory=lambda: dict(MODELS))
 
     @property
     def loading(self) -> bool:
@@ -84,7 +96,7 @@ def status_document(state: ServerState) -> dict[str, Any]:
         "answered_by_worker": state.slots.index,
         "uptime_s": round(time.monotonic() - state.started, 3),
         "version": __version__,
-        "models": MODELS,
+        "models": state.models,
     }
 
 

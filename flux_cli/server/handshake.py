@@ -71,18 +71,23 @@ def authorised(request: Request, api_key: str) -> bool:
     return False
 
 
-def language_refusal(query: str) -> str | None:
-    """The live service's language rules, for an engine that only has English.
+def language_refusal(query: str, multilingual: bool = False) -> str | None:
+    """The live service's language rules, and what this engine's Whisper can do.
 
-    ``flux-general-multi`` is a real model name, so it gets a 400 that says why; a
-    ``language_hint`` with any model but ``flux-general-multi`` is a 400 there too.
+    ``flux-general-multi`` needs a multilingual Whisper (``flux serve --asr base``): on
+    tiny.en it gets a 400 that says why and how. A ``language_hint`` with any model but
+    ``flux-general-multi`` is a 400, as on the live service; unknown languages are refused by
+    ``StreamParams`` (400 here, ``ConfigureFailure`` mid-stream).
     """
     pairs = parse_qsl(query, keep_blank_values=True)
     models = [v for k, v in pairs if k == "model"]
     hinted = any(k == "language_hint" for k, _ in pairs)
     if MULTI_MODEL in models:
-        return ("this offline engine is English-only: model flux-general-multi is not "
-                "available here (use model=flux-general-en)")
+        if multilingual:
+            return None
+        return ("this engine runs the English-only Whisper tiny.en: model flux-general-multi "
+                "needs a multilingual one (flux serve --asr base, or FLUX_ASR=base; "
+                "pip install 'flux-cli[base]'), or use model=flux-general-en")
     if hinted and models:
         return f"language_hint is only accepted with model={MULTI_MODEL}, got model={models[0]}"
     return None

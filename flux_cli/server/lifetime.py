@@ -62,7 +62,8 @@ async def serve_until_stopped(
     prefix = f"{name}: " if name else ""
     if not name:
         status(f"listening on {listen_url(options, sock)} "
-               f"(max {slots.max_streams} streams; Ctrl-C or SIGTERM drains, twice stops)")
+               f"(Whisper {engine.asr.name}; max {slots.max_streams} streams; "
+               "Ctrl-C or SIGTERM drains, twice stops)")
     else:
         status(f"{prefix}ready")
     await received.get()

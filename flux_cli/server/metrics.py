@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flux_cli.engine.interfaces import Audio, Engine, SmartTurnModel, Transcriber, Transcript
+from flux_cli.engine.languages import LanguageChoice
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -113,11 +114,17 @@ class TimedTranscriber:
         self._histogram = histogram
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self,
+        audio: Audio,
+        *,
+        offset_s: float,
+        hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
         start = time.perf_counter()
         try:
-            return self.inner.transcribe(audio, offset_s=offset_s, hotwords=hotwords)
+            return self.inner.transcribe(audio, offset_s=offset_s, hotwords=hotwords,
+                                         languages=languages)
         finally:
             self._histogram.observe(time.perf_counter() - start)
 
@@ -146,4 +153,5 @@ def timed_engine(engine: Engine, metrics: ServerMetrics) -> Engine:
         smart_turn=TimedSmartTurn(engine.smart_turn, metrics.smart_turn_seconds),
         interim_transcriber=TimedTranscriber(interim, metrics.decode_seconds),
         speaker=engine.speaker,
+        asr=engine.asr,
     )

@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flux_cli.engine.models.whisper_models import DEFAULT_ASR, MODELS
 from flux_cli.errors import ConnectionFailed, UsageError
 from flux_cli.protocol import LISTEN_PATH
 from flux_cli.server.capacity import default_max_streams, usable_cores
@@ -33,9 +34,12 @@ class ServeOptions:
     drain_timeout_s: float = 30.0
     workers: int | None = None
     send_timeout_s: float = 10.0
+    asr: str = DEFAULT_ASR  # which Whisper (whisper_models.MODELS)
 
     def check(self) -> None:
         """Raise ``UsageError`` (exit 2) for the first flag out of range."""
+        if self.asr not in MODELS:
+            raise UsageError(f"--asr must be one of {', '.join(MODELS)}, got {self.asr!r}")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port must be between 0 and 65535, got {self.port}")
         for flag, value in (("--idle-timeout", self.idle_timeout_s),

@@ -13,7 +13,8 @@ import asyncio
 import signal
 import sys
 
-from flux_cli.engine.models import LOADING_LINE
+from flux_cli.engine.models import loading_line
+from flux_cli.engine.models.whisper_models import require_installed
 from flux_cli.server.capacity import StreamSlots
 from flux_cli.server.lifetime import serve_until_stopped
 from flux_cli.server.options import ServeOptions, Status, bind
@@ -32,15 +33,16 @@ def run_server(options: ServeOptions, *, on_status: Status | None = None) -> int
     status = on_status or _stderr
     options.check()
     require_websockets()
+    require_installed(options.asr)  # a missing model package: exit 6 before binding
     sock = bind(options.host, options.port)
     if options.worker_count > 1:
         from flux_cli.server.workers import run_workers
 
         return run_workers(options, sock, status)
-    status(LOADING_LINE)
+    status(loading_line(options.asr))
     from flux_cli.engine.models.loader import load_engine
 
-    engine = load_engine()
+    engine = load_engine(asr=options.asr)
     slots = StreamSlots(options.stream_limit, 1)
     slots.bind_worker(0)
     code = asyncio.run(serve_until_stopped(options, sock, engine, slots, status,

@@ -24,7 +24,7 @@ import signal
 import socket
 import tempfile
 
-from flux_cli.engine.models import LOADING_LINE
+from flux_cli.engine.models import loading_line
 from flux_cli.errors import FluxError
 from flux_cli.server.capacity import STOPPED, StreamSlots, usable_cores
 from flux_cli.server.lifetime import serve_until_stopped
@@ -40,9 +40,9 @@ def run_workers(options: ServeOptions, sock: socket.socket, status: Status) -> i
         own_dir = tempfile.mkdtemp(prefix="flux-metrics-")
         os.environ[MULTIPROC_ENV] = own_dir
     slots = StreamSlots(options.stream_limit, count)
-    status(LOADING_LINE.replace(")…", f") in {count} workers…"))
+    status(loading_line(options.asr).replace(")…", f") in {count} workers…"))
     status(f"listening on {listen_url(options, sock)} "
-           f"(max {slots.max_streams} streams over {count} workers; "
+           f"(Whisper {options.asr}; max {slots.max_streams} streams over {count} workers; "
            "Ctrl-C or SIGTERM drains, twice stops)")
     pids: dict[int, int] = {}  # pid -> worker index
     for index in range(count):
@@ -116,7 +116,8 @@ def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: 
     decodes = max(1, usable_cores() // options.worker_count)
     from flux_cli.engine.models.loader import load_engine
 
-    engine = load_engine(asr_workers=int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
+    engine = load_engine(asr=options.asr,
+                         asr_workers=int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
         name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",

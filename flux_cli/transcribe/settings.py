@@ -16,6 +16,10 @@ from flux_cli.audio.input_format import InputFormat
 from flux_cli.errors import UsageError
 from flux_cli.protocol import DEFAULT_URL, LISTEN_PATH, ParamError, StreamParams
 
+# The embedded engine's Whisper models (``engine.models.whisper_models.MODELS``), named here so
+# that checking a flag imports nothing of the engine.
+ASR_MODELS = ("tiny.en", "base", "small")
+
 OutputMode = Literal["auto", "live", "text", "json"]
 OUTPUT_MODES: tuple[OutputMode, ...] = ("auto", "live", "text", "json")
 Resolved = Literal["live", "text", "json", "none"]
@@ -40,6 +44,7 @@ class TranscribeSettings:
     srt: str | None = None
     vtt: str | None = None
     debug: bool = False
+    asr: str | None = None  # the embedded engine's Whisper; None: by the model (embedded_asr)
 
     def validate(self) -> None:
         """Raise UsageError (exit 2) on the first bad value, before anything is opened."""
@@ -47,6 +52,8 @@ class TranscribeSettings:
             self.params.validate()
         except ParamError as exc:
             raise UsageError(str(exc)) from None
+        if self.asr is not None and self.asr not in ASR_MODELS:
+            raise UsageError(f"--asr must be one of {', '.join(ASR_MODELS)}, got {self.asr!r}")
         if self.params.encoding == "opus":
             raise UsageError(
                 "--encoding opus means bare Opus packets, which flux does not make; use "

