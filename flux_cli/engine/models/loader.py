@@ -40,6 +40,15 @@ def load_engine(*, asr_threads: int = 1, asr_workers: int = 2) -> Engine:
         return engine
 
 
+def multilingual_configured() -> bool:
+    """Whether the engine this process would load understands more than English.
+
+    Asked before the engine starts, so ``model=flux-general-multi`` is refused up front
+    instead of after a second of loading. Today the engine loads Whisper tiny.en only.
+    """
+    return False
+
+
 def _load(asr_threads: int, asr_workers: int) -> Engine:
     try:
         import ctranslate2  # noqa: F401
