@@ -9,6 +9,7 @@ stderr and a distinct exit code per failure kind (``flux_cli.errors``), tracebac
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -25,6 +26,7 @@ from flux_cli.errors import (
     INTERRUPTED_EXIT_CODE,
     MIN_SECRET_CHARS,
     FluxError,
+    OutputFailed,
     UsageError,
     error_line,
     redact,
@@ -140,8 +142,9 @@ def transcribe(
         ),
     ] = 3,
     speed: Annotated[
-        float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
-    ] = 1.0,
+        float | None,
+        typer.Option(help="Send at this multiple of real time (0: no pacing) [default: 1]."),
+    ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Same as --speed 0.")] = False,
     channel: Annotated[
         int | None, typer.Option(help="Use this channel (from 0) instead of the mix.")
@@ -204,6 +207,8 @@ def transcribe(
     if output not in ("auto", "live", "text", "json"):
         raise UsageError(f"--output must be one of auto, live, text, json, got {output!r}")
     mode = cast("OutputMode", output)
+    if fast and speed is not None:
+        raise UsageError(f"--fast means --speed 0; give one of --fast and --speed {speed:g}")
     if local and url and url != os.environ.get("FLUX_URL"):
         raise UsageError("--local and --url both say where to connect; give one of them")
     settings = TranscribeSettings(
@@ -212,7 +217,7 @@ def transcribe(
         url=resolve_url(url, api_key, local),
         api_key=api_key or None,
         chunk_ms=chunk_ms,
-        speed=0.0 if fast else speed,
+        speed=0.0 if fast else 1.0 if speed is None else speed,
         force_end_turn=force_end_turn,
         reconnect=reconnect,
         channel=channel,
@@ -524,6 +529,11 @@ def _run(argv: list[str]) -> int:
         return int(exc.exit_code)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    except OSError as exc:
+        if exc.errno in FULL_OUTPUT_ERRNOS:  # stdout is full (files we open are checked there)
+            _quiet_stdout()
+            return _fail(_output_failed(exc), OutputFailed.exit_code, secrets)
+        return _unexpected(exc, debug, secrets)
     except typer.TyperException as exc:  # typer's own (vendored click) usage errors
         code = int(getattr(exc, "exit_code", UsageError.exit_code))
         message = exc.format_message()
@@ -533,10 +543,22 @@ def _run(argv: list[str]) -> int:
             _print_traceback(exc, secrets)
         return _fail(exc.message, exc.exit_code, secrets)
     except Exception as exc:
-        if debug:
-            _print_traceback(exc, secrets)
-        hint = "" if debug else " (run with --debug for the traceback)"
-        return _fail(f"unexpected {type(exc).__name__}: {exc}{hint}", 1, secrets)
+        return _unexpected(exc, debug, secrets)
+
+
+# Errors only a write can cause: the product did not reach stdout (exit 7, as the README says).
+FULL_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _output_failed(exc: OSError) -> str:
+    return f"cannot write to stdout: {exc.strerror or exc}"
+
+
+def _unexpected(exc: Exception, debug: bool, secrets: Sequence[str]) -> int:
+    if debug:
+        _print_traceback(exc, secrets)
+    hint = "" if debug else " (run with --debug for the traceback)"
+    return _fail(f"unexpected {type(exc).__name__}: {exc}{hint}", 1, secrets)
 
 
 def _print_traceback(exc: BaseException, secrets: Sequence[str]) -> None:
@@ -552,4 +574,10 @@ def main() -> NoReturn:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
         _quiet_stdout()
+    except OSError as exc:  # the last buffered lines did not fit
+        _quiet_stdout()
+        if code == 0 and exc.errno in FULL_OUTPUT_ERRNOS:
+            code = _fail(_output_failed(exc), OutputFailed.exit_code, _secrets(sys.argv[1:]))
+        elif code == 0:
+            code = _unexpected(exc, False, _secrets(sys.argv[1:]))
     sys.exit(code)

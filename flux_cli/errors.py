@@ -81,5 +81,7 @@ def error_line(message: str, secrets: Sequence[str | None] = (), label: str | No
     if label is not None and not message.startswith(f"{label}:"):
         message = f"{label}: {message}"
     return "flux: error: " + " ".join(redact(message, secrets).split())
-# How to get the local engine, named once for every message that needs it.
-INSTALL_HINT = "pip install 'flux-cli[local]'"
+# How to get the local engine, named once for every message that needs it. Smart Turn's model
+# file ships inside pipecat-ai, installed without its ~300 MB of dependencies (never imported).
+SMART_TURN_HINT = "pip install --no-deps 'pipecat-ai==1.14.0'"
+INSTALL_HINT = f"pip install 'flux-cli[local]' && {SMART_TURN_HINT}"

@@ -184,3 +184,22 @@ def test_tool_style_stream_from_another_process(header: bytes, tmp_path: Path) -
     assert got.shape == (16000, 1)
     spectrum = np.abs(np.fft.rfft(got[:, 0]))
     assert int(np.argmax(spectrum)) == 440  # 1 s of audio: bin n is n Hz
+
+
+def _pcm16_header(data_bytes: int) -> bytes:
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt "
+            + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data_bytes))
+
+
+def test_missing_bytes_tell_a_cut_stream_from_a_recorders_placeholder() -> None:
+    cut = WavStreamParser()
+    cut.feed(_pcm16_header(1000) + bytes(600))
+    assert cut.missing_bytes == 400 and not cut.done
+    whole = WavStreamParser()
+    whole.feed(_pcm16_header(1000) + bytes(1000))
+    assert whole.missing_bytes == 0 and whole.done
+    # arecord | flux transcribe -: a length near 2 GiB that no pipe is expected to fill
+    live = WavStreamParser()
+    live.feed(_pcm16_header(0x7FFFFFFF - 36) + bytes(600))
+    assert live.missing_bytes == 0

@@ -14,8 +14,9 @@ from helpers.cli import FLUX, env
 from helpers.speech import RATE, load_clip
 
 from flux_cli.errors import UsageError
-from flux_cli.transcribe.batch import check_inputs, per_input_paths
+from flux_cli.transcribe.batch import check_inputs
 from flux_cli.transcribe.settings import TranscribeSettings
+from flux_cli.transcribe.targets import per_input_paths
 
 pytestmark = pytest.mark.slow  # real models or processes: the full tier
 

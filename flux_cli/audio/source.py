@@ -144,6 +144,12 @@ def _captured_stderr() -> Iterator[list[str]]:
                 os.write(2, other.encode())
 
 
+HEADERLESS = (
+    "headerless audio: say what it holds, e.g. "
+    "--input-format s16le --input-rate 16000 --input-channels 1"
+)
+
+
 def _read_error(name: str, err: Exception) -> AudioInputError:
     detail = getattr(err, "error_string", None) or str(err)
     detail = " ".join(str(detail).split())
@@ -166,6 +172,8 @@ class SoundFileSource(AudioSource):
                 self._sf = sf.SoundFile(file)
             except (sf.SoundFileError, RuntimeError) as err:
                 raise _read_error(name, err) from None
+            except TypeError:  # libsndfile takes .raw/.pcm as headerless and wants a format
+                raise AudioInputError(f"{name}: {HEADERLESS}") from None
         self._file = file
         self._cut: str | None = None
         if _XING in "".join(said):  # libmpg123's Xing check: bytes are missing

@@ -126,10 +126,18 @@ def wav_stream(read: Reader, name: str, channel: int | None, is_live: bool) -> S
     assert fmt is not None
 
     def audio() -> Iterator[NDArray[np.float32]]:
+        frames = sum(len(block) for block in early)
         try:
-            yield from read_audio(parser, read)
+            for block in read_audio(parser, read):
+                frames += len(block)
+                yield block
         except WavError as err:
             raise AudioInputError(f"{name}: {err}") from None
+        if parser.missing_bytes:  # as a cut file given by path is reported
+            raise AudioInputError(
+                f"{name}: truncated: its header declares {parser.missing_bytes} more bytes of "
+                f"audio (sent the {frames / fmt.sample_rate:.1f} s it holds)"
+            )
 
     return StreamSource(
         chain(early, audio()),

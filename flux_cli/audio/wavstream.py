@@ -32,6 +32,9 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # Every KSDATAFORMAT_SUBTYPE GUID ends with these bytes; the first two hold the format tag.
 _GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 _UNKNOWN_LENGTHS = (0, 0xFFFFFFFF)
+# Recorders writing to a pipe put a placeholder near 2 GiB in the header (arecord: 0x7FFFFFFF
+# less the header); a stream that ends before such a length is not a cut file.
+_PLACEHOLDER_LENGTH = 0x7F000000
 _MAX_FMT_BYTES = 1024  # a real fmt chunk is 16-40 bytes; refuse to buffer a bogus huge one
 
 _SUBTYPES = {
@@ -119,6 +122,11 @@ class WavStreamParser:
         """True when the data chunk's declared length has been read in full."""
         return self._state == "done"
 
+    @property
+    def missing_bytes(self) -> int:
+        """Audio bytes the header declared that have not arrived (0: none, or length unknown)."""
+        return self._data_left or 0 if self._state == "data" else 0
+
     def feed(self, data: bytes) -> NDArray[np.float32] | None:
         """Consume ``data``; return the whole audio frames it completed, if any."""
         out: list[NDArray[np.float32]] = []
@@ -184,7 +192,8 @@ class WavStreamParser:
             if self.format is None:
                 raise WavError("WAV data chunk comes before its fmt chunk")
             self._pcm = PcmDeinterleaver(self.format.sample_format, self.format.channels)
-            self._data_left = None if size in _UNKNOWN_LENGTHS else size
+            known = size not in _UNKNOWN_LENGTHS and size < _PLACEHOLDER_LENGTH
+            self._data_left = size if known else None
             self._state = "data"
         elif padded == 0:
             self._expect("chunk", 8)

@@ -132,6 +132,7 @@ class ClientCore:
             None if bytes_per_second is None else int(resend_limit_s * bytes_per_second)
         )
         self._total_bytes = 0  # every audio byte ever given to us
+        self._timed_s = 0.0  # compressed audio: the end time its frames said last
         self._kept: deque[tuple[int, bytes]] = deque()  # (start byte, frame) after _kept_from
         self._kept_bytes = 0
         self._kept_from = 0  # byte where the last finished turn's audio window ended
@@ -153,6 +154,8 @@ class ClientCore:
     @property
     def audio_s(self) -> float:
         """Audio given to the core so far, in seconds of the stream's timeline."""
+        if self.bytes_per_second is None:
+            return self._timed_s
         return self._seconds(self._total_bytes)
 
     @property
@@ -218,10 +221,16 @@ class ClientCore:
 
     # ------------------------------------------------------------------ audio and controls in
 
-    def audio(self, frame: bytes) -> None:
-        """A wire frame from the source: kept for a resume, queued if a socket is open."""
+    def audio(self, frame: bytes, end_s: float | None = None) -> None:
+        """A wire frame from the source: kept for a resume, queued if a socket is open.
+
+        ``end_s``: where the frame ends in audio time, for compressed frames whose bytes do
+        not map to time (an Ogg page's granule position); None keeps the last known end.
+        """
         if not frame or self.close_requested or self.phase is Phase.DONE:
             return
+        if end_s is not None:
+            self._timed_s = end_s
         start = self._total_bytes
         self._total_bytes += len(frame)
         self.frames_in += 1
@@ -230,7 +239,7 @@ class ClientCore:
             self._kept_bytes += len(frame)
             self._trim()
         if self.phase is Phase.STREAMING:
-            self._out.append(SendAudio(frame, self._seconds(self._total_bytes)))
+            self._out.append(SendAudio(frame, self.audio_s))
 
     def end_of_input(self) -> None:
         """The source is exhausted: close the stream (after ForceEndTurn if asked)."""

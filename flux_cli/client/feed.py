@@ -30,6 +30,8 @@ class AudioFeed:
     # A file can wait while the stream reconnects; a live pipe cannot (its audio is kept
     # in the core's bounded re-send buffer meanwhile).
     can_wait: bool = False
+    # Compressed frames: where a frame ends in audio time (None: not said by this frame).
+    end_s: Callable[[bytes], float | None] | None = None
 
 
 @dataclass

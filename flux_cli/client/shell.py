@@ -231,7 +231,7 @@ class Session:
 
     # ------------------------------------------------------------------ sending
 
-    def _send_pending(self, frame: bytes | None = None) -> None:
+    def _send_pending(self, frame: bytes | None = None, end_s: float | None = None) -> None:
         """Put what the core has queued on the current socket; call with ``_send_lock`` held.
 
         ``frame``: new audio for the core first (one lock round for the sender's hot path).
@@ -241,7 +241,7 @@ class Session:
         """
         with self._core_lock:
             if frame is not None:
-                self.core.audio(frame)
+                self.core.audio(frame, end_s)
             items = self.core.data_to_send()
             ws = self._ws
         if ws is None:
@@ -277,8 +277,9 @@ class Session:
                             return
                 if self._stop.is_set():
                     return
+                end_s = self.feed.end_s(frame) if self.feed.end_s is not None else None
                 with self._send_lock:
-                    self._send_pending(frame)
+                    self._send_pending(frame, end_s)
                 index += 1
             with self._core_lock:
                 self.core.end_of_input()

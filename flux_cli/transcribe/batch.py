@@ -11,7 +11,6 @@ stderr, and the exit code is the highest of the inputs' codes (130 if interrupte
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from flux_cli.render.labelled import LabelledLines, LabelledOutput
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.transcribe.settings import TranscribeSettings, resolve_output, stream_url
 from flux_cli.transcribe.setup import build_feed, check_outcome, open_text, start_local
+from flux_cli.transcribe.targets import is_directory, make_dir, per_input_paths
 
 if TYPE_CHECKING:
     from flux_cli.render.progress import FilesProgress
@@ -53,32 +53,10 @@ def check_inputs(sources: Sequence[str], settings: TranscribeSettings) -> None:
                          ("--vtt", settings.vtt)):
         if target == "-":
             raise UsageError(f"{flag} - takes one input; with several, give a directory")
-        if target is not None and not (target.endswith(os.sep) or os.path.isdir(target)):
+        if target is not None and not is_directory(target):
             raise UsageError(
                 f"{flag} {target}: with several inputs, name a directory (end it with /)"
             )
-
-
-def per_input_paths(directory: str, labels: Sequence[str], ext: str) -> list[str]:
-    """One file per input in ``directory``, named after the input (``-2``... if names clash)."""
-    used: set[str] = set()
-    paths = []
-    for label in labels:
-        stem = "stdin" if label == "-" else os.path.splitext(os.path.basename(label))[0]
-        name, n = f"{stem}.{ext}", 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}.{ext}"
-        used.add(name)
-        paths.append(os.path.join(directory, name))
-    return paths
-
-
-def _make_dir(flag: str, directory: str) -> None:
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {flag} {directory}: {exc.strerror or exc}") from None
 
 
 def run(settings: TranscribeSettings, sources: Sequence[str], jobs: int, env: Env) -> int:
@@ -144,7 +122,7 @@ class _Batch:
                    ("--vtt", self.settings.vtt, "vtt"))
         for flag, target, ext in targets:
             if target is not None:
-                _make_dir(flag, target)
+                make_dir(flag, target)
                 self.files[ext] = per_input_paths(target, self.sources, ext)
         progress = self.screen.progress
         with contextlib.ExitStack() as stack:

@@ -30,6 +30,7 @@ from flux_cli.render.state import Notice, Turn, ViewState
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.transcribe.settings import TranscribeSettings, resolve_output, stream_url
 from flux_cli.transcribe.setup import build_feed, check_outcome, open_log, open_text, start_local
+from flux_cli.transcribe.targets import per_input_targets
 
 if TYPE_CHECKING:
     from flux_cli.render.multilive import MultiLiveOutput
@@ -214,6 +215,7 @@ def _live_output(
 def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
     """Stream every channel of one input; the exit code is the worst channel's."""
     settings.validate()
+    settings = per_input_targets(settings)
     names = checked_names(settings, names)
     multi = _MultiRun(names)
     multi.env = env

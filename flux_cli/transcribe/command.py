@@ -25,6 +25,10 @@ def run_many(
     """One input, several (``batch``), or one input's channels (``multichannel``)."""
     if jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {jobs}")
+    if settings.url is None:
+        from flux_cli.transcribe.setup import refuse_unservable_model
+
+        refuse_unservable_model(settings)
     if multichannel:
         from flux_cli.transcribe import channels as multi
 

@@ -71,8 +71,13 @@ def build_feed(source: Any, settings: TranscribeSettings) -> AudioFeed:
         pages = source.ogg_opus_bytes()
         if pages is None:
             raise UsageError("--encoding ogg-opus passes Ogg/Opus input through; this input is not")
+        from flux_cli.audio.ogg import opus_page_end_seconds
+
         speed = settings.speed if paced else 0.0
-        return AudioFeed(_with_first(_paced_pages(pages, speed), name), None, None)
+        return AudioFeed(
+            _with_first(_paced_pages(pages, speed), name), None, None,
+            end_s=opus_page_end_seconds,
+        )
     encoding = params.encoding or "linear16"
     rate = params.sample_rate or 16000
     frames = wire_frames(source, sample_rate=rate, chunk_ms=settings.chunk_ms, encoding=encoding)
@@ -170,6 +175,24 @@ def caption_outputs(
             stream = open_text(path, f"--{fmt}", stack)
             outputs.append(CaptionOutput(CaptionWriter(stream, fmt), voice))
     return outputs
+
+
+MULTI_MODEL = "flux-general-multi"
+
+
+def refuse_unservable_model(settings: TranscribeSettings) -> None:
+    """A multilingual model on an English-only local Whisper: say so before starting it."""
+    if settings.params.model != MULTI_MODEL:
+        return
+    from flux_cli.engine.models.whisper_models import embedded_choice, spec_of
+
+    asr = embedded_choice(settings.asr, settings.params.model)
+    if not spec_of(asr).multilingual:
+        raise UsageError(
+            f"the local engine's Whisper {asr} is English-only: --model {MULTI_MODEL} needs "
+            "--asr base (the [base] extra), Deepgram (set DEEPGRAM_API_KEY) or a --url that "
+            "serves it; or use --model flux-general-en"
+        )
 
 
 def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:

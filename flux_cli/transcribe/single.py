@@ -27,6 +27,7 @@ from flux_cli.transcribe.setup import (
     status,
     status_line,
 )
+from flux_cli.transcribe.targets import per_input_targets
 
 if TYPE_CHECKING:
     from flux_cli.transcribe.keys import KeyPanel
@@ -58,6 +59,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
     from flux_cli.audio import open_source
 
     settings.validate()
+    settings = per_input_targets(settings)
     with contextlib.ExitStack() as stack:
         log = open_log(settings.jsonl, env, stack)
         captions = caption_outputs(settings, stack)

@@ -14,7 +14,7 @@ import numpy as np
 from flux_cli.engine.interfaces import SAMPLE_RATE, AsrInfo, Engine, SpeakerEncoder
 from flux_cli.engine.models.asr import AsrOptions
 from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
-from flux_cli.errors import INSTALL_HINT, EngineUnavailable
+from flux_cli.errors import INSTALL_HINT, SMART_TURN_HINT, EngineUnavailable
 
 INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
@@ -65,7 +65,9 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
     try:
         smart_turn = SmartTurn()
     except ModelFileError as exc:
-        raise EngineUnavailable(f"Smart Turn v3.2: {exc}; {NEEDS_EXTRA}") from None
+        raise EngineUnavailable(
+            f"Smart Turn v3.2: {exc}; install it with {SMART_TURN_HINT}"
+        ) from None
     transcriber = WhisperTranscriber(whisper.path, intra_threads=asr_threads,
                                      inter_threads=asr_workers, files=whisper.files)
     engine = Engine(
