@@ -11,7 +11,7 @@ prompts include single words and fragments such as "Romeo" or "less than").
 
 Signals:
 - ``text_eou``: the text model (``flux_cli/engine/models/text_eou.py``), words only;
-- ``whisper_end``: Whisper's probability of ``.``/``?``/``!`` after the words, given the audio
+- ``whisper_end``: Whisper's probability of ``.`` or ``?`` after the words, given the audio
   (``flux_cli/engine/models/sentence_end.py``);
 - ``punct``: whether the decode ends in ``.``/``?``/``!`` (what Whisper writes);
 - ``ending_kind``: the detector's hand-made ending classes, ranked unfinished -> finished.
@@ -90,12 +90,16 @@ def collect(name: str) -> list[dict[str, Any]]:
             for at, finished, kind in points:
                 lo = max(0, round((label.start - START_PAD_S) * SR))
                 hi = min(len(audio), round((at + TAIL_PAD_S) * SR))
-                t0 = time.perf_counter()
-                text, p_end = scorer.probability(audio[lo:hi])
+                t0 = time.process_time()
+                text, tokens, encoded = scorer.decode(audio[lo:hi])
+                t1 = time.process_time()
+                p_end = scorer.after(encoded, tokens) if tokens else None
+                t2 = time.process_time()
                 rows.append({"call": call.name, "turn": index, "voice": label.voice or call.voice,
                              "ref": label.text, "label": finished, "kind": kind,
                              "at": round(at, 3), "text": text, "whisper_end": p_end,
-                             "seconds": round(time.perf_counter() - t0, 4)})
+                             "decode_cpu_s": round(t1 - t0, 4),
+                             "whisper_end_cpu_s": round(t2 - t1, 4)})
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows))
     return rows
@@ -140,8 +144,9 @@ def table(sets: list[str]) -> dict[str, Any]:
                 row: dict[str, float] = {"pauses": int(len(y) - y.sum()), "ends": int(y.sum())}
                 row.update({s: round(roc_auc(v, y), 3) for s, v in scores(chosen).items()})
                 out[f"{group} | {selection}"] = row
-        times = [r["seconds"] for r in rows]
-        out[f"{name} | decode + whisper_end ms p50"] = round(1000 * float(np.median(times)), 1)
+        for step in ("decode", "whisper_end"):
+            cpu = [r[f"{step}_cpu_s"] for r in rows if r[f"{step}_cpu_s"]]
+            out[f"{name} | {step} CPU ms p50"] = round(1000 * float(np.median(cpu)), 1)
     return out
 
 

@@ -2,13 +2,13 @@
 
 Why: the decode at a pause nearly always ends in a period (beam search on audio that stops
 picks one), so Whisper's *written* punctuation says little. Its *probability* of writing
-``.``, ``?`` or ``!`` right after the last word, given the audio, says much more: the
+``.`` or ``?`` right after the last word, given the audio, says much more: the
 decoder has heard the prosody and read the words. Measured on held-out pauses
 (``benchmarks/text_end_signals.py``) it separates turn ends from mid-sentence pauses better
 than the written punctuation, the ending classes or a text-only model.
 
 Cost: one teacher-forced decoder pass (CTranslate2 ``align``) over the encoder output that the
-decode already computed, for the three endings at once; no second encode.
+decode already computed, for both endings at once (a batch of two); no second encode.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import numpy as np
 
 from flux_cli.engine.interfaces import Audio
 
-SENTENCE_ENDS = (".", "?", "!")
+# "!" is left out: Whisper rarely writes it on call speech, and each mark costs one sequence
+# in the pass (measured: ~12 ms of CPU each on this project's machines).
+SENTENCE_ENDS = (".", "?")
 
 
 def strip_trailing(tokens: Sequence[int], is_word: Sequence[bool]) -> list[int]:
@@ -63,14 +65,22 @@ class SentenceEnd:
         features = np.asarray(encoded)
         batch = self._ct2.StorageView.from_array(
             np.ascontiguousarray(np.repeat(features, len(self._ends), axis=0)))
+        # The token probabilities do not depend on the frame count, which only bounds the
+        # alignment search we do not use: 2 frames keep that search trivial.
         results = self._t._model.align(batch, self._sot_sequence,
                                        [[*words, end] for end in self._ends],
-                                       [features.shape[1]] * len(self._ends))
+                                       [2] * len(self._ends))
         return end_probability([float(r.text_token_probs[-1]) for r in results])
+
+    def decode(self, audio: Audio) -> tuple[str, list[int], Any]:
+        """The engine's decode of ``audio``: (text, tokens, encoder output); ("", [], None)
+        when it is not speech."""
+        decoded, encoded, _mel = self._t._decode(np.asarray(audio, dtype=np.float32), [])
+        if decoded is None:
+            return "", [], None
+        return decoded.text, list(decoded.tokens), encoded
 
     def probability(self, audio: Audio) -> tuple[str, float | None]:
         """Decode ``audio`` as the engine does and score its ending: (text, probability)."""
-        decoded, encoded, _mel = self._t._decode(np.asarray(audio, dtype=np.float32), [])
-        if decoded is None:
-            return "", None
-        return decoded.text, self.after(encoded, decoded.tokens)
+        text, tokens, encoded = self.decode(audio)
+        return text, (self.after(encoded, tokens) if tokens else None)
