@@ -7,6 +7,7 @@ become one-line ``EngineUnavailable`` errors (exit code 6) instead of import tra
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -16,6 +17,7 @@ from flux_cli.engine.models.asr import AsrOptions
 from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
 from flux_cli.errors import INSTALL_HINT, SMART_TURN_HINT, EngineUnavailable
 
+VOICE_CHANGE_ENV = "FLUX_VOICE_CHANGE"  # "1": end a turn where another voice starts
 INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
@@ -78,6 +80,9 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
         # input (the encoder's cost is most of a decode) is cheaper and enough.
         interim_transcriber=transcriber.with_options(INTERIM_OPTIONS),
         asr=AsrInfo(spec.name, spec.label, spec.multilingual),
+        # Opt-in: on held-out two-party calls it ends a third of speaker changes, but it
+        # takes too many same-voice pauses for a change (benchmarks/results/voice_change.md).
+        speaker=load_speaker_encoder() if os.environ.get(VOICE_CHANGE_ENV) == "1" else None,
     )
     _warm_up(engine)
     return engine
