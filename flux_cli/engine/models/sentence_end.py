@@ -75,7 +75,9 @@ class SentenceEnd:
     def decode(self, audio: Audio) -> tuple[str, list[int], Any]:
         """The engine's decode of ``audio``: (text, tokens, encoder output); ("", [], None)
         when it is not speech."""
-        decoded, encoded, _mel = self._t._decode(np.asarray(audio, dtype=np.float32), [])
+        decoded, encoded, _mel, _languages = self._t._decode(
+            np.asarray(audio, dtype=np.float32), []
+        )
         if decoded is None:
             return "", [], None
         return decoded.text, list(decoded.tokens), encoded
