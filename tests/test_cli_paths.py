@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import timeout
@@ -150,3 +151,39 @@ def test_report_to_a_full_disk_is_exit_7(tmp_path: Path) -> None:
             )
         assert result.returncode == 7, result.stderr
         assert "No space left on device" in error_line(result)
+
+
+def encode_with_av(wav: Path, target: Path, codec: str, rate: int) -> None:
+    """``target`` in its container (by extension), made with PyAV from a committed clip."""
+    import av
+    import numpy as np
+    import soundfile as sf
+
+    audio, source_rate = sf.read(wav, dtype="float32")
+    with av.open(str(target), "w") as out:
+        stream: Any = out.add_stream(codec, rate=rate, layout="mono")
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono",
+                                      rate=rate)
+        frame = av.AudioFrame.from_ndarray(np.asarray(audio)[None, :], format="flt",
+                                           layout="mono")
+        frame.sample_rate = source_rate
+        for piece in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in stream.encode(piece):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+@pytest.mark.parametrize(("name", "codec", "rate"),
+                         [("call.m4a", "aac", 16000), ("call.mp4", "aac", 44100),
+                          ("call.webm", "libopus", 48000)])
+def test_mp4_m4a_and_webm_are_decoded_with_pyav(
+    tmp_path: Path, name: str, codec: str, rate: int
+) -> None:
+    encode_with_av(SAMPLES / "sentence.wav", tmp_path / name, codec, rate)
+    with ScriptedServer(Script(steps=TURNS)) as srv:
+        result = flux("transcribe", str(tmp_path / name), "--url", srv.url, "--fast",
+                      "--output", "text")
+        sent_s = len(srv.last.audio) / 32000
+    assert result.returncode == 0, result.stderr
+    assert 4.8 < sent_s < 5.3, sent_s  # the clip is 4.9 s

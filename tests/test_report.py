@@ -245,3 +245,28 @@ def test_a_multichannel_log_reports_one_channel_at_a_time() -> None:
     assert "the client reconnected 1 time(s) during the run" in s.notes
     with pytest.raises(LogError, match="no channel 'c'"):
         read_log(both, "two", channel="c")
+
+
+def test_a_multichannel_log_is_reported_on_one_timeline_by_default(tmp_path: Path) -> None:
+    lines = LOG.read_text().splitlines()
+    two = tmp_path / "two.jsonl"
+    two.write_text("\n".join(json.dumps({**json.loads(x), "channel": ch})
+                             for x in lines for ch in ("caller", "agent")) + "\n")
+    text = report(str(two))
+    assert text.returncode == 0, text.stderr
+    out = text.stdout.splitlines()
+    assert out[0] == "channels: agent, caller"
+    turns = [line for line in out if line.startswith("[")]
+    assert len(turns) == 10
+    assert [line.split()[1] for line in turns[:2]] == ["agent", "caller"]  # same start: by name
+    assert turns[0].endswith(FIRST) and turns[1].endswith(FIRST)
+    as_json = json.loads(report(str(two), "--format", "json").stdout)
+    assert set(as_json["channels"]) == {"agent", "caller"}
+    starts = [t["start"] for t in as_json["turns"]]
+    assert len(starts) == 10 and starts == sorted(starts)
+    vtt = report(str(two), "--format", "vtt").stdout
+    assert "<v agent>" in vtt and "<v caller>" in vtt
+    plot = report(str(two), "--plot", str(tmp_path / "p.png"))
+    assert plot.returncode == 2 and "pick it with --channel" in plot.stderr
+    one = report(str(two), "--channel", "agent")
+    assert one.returncode == 0 and "channels:" not in one.stdout

@@ -12,7 +12,12 @@ import sys
 from typing import IO
 
 from flux_cli.audio.input_format import InputFormat
-from flux_cli.audio.source import BLOCK_FRAMES, AudioSource, SoundFileSource
+from flux_cli.audio.source import (
+    BLOCK_FRAMES,
+    AudioSource,
+    SoundFileSource,
+    UnrecognisedFormat,
+)
 from flux_cli.audio.streams import (
     READ_SIZE,
     Notice,
@@ -107,4 +112,9 @@ def open_source(
     size = _check_file(path, st)
     if raw is not None and raw.is_set:
         return _open_raw_file(path, size, raw, channel, say)
-    return SoundFileSource(path, name=path, channel=channel, block_frames=block_frames)
+    try:
+        return SoundFileSource(path, name=path, channel=channel, block_frames=block_frames)
+    except UnrecognisedFormat:
+        from flux_cli.audio.av_source import open_with_av
+
+        return open_with_av(path, channel=channel)

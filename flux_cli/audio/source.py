@@ -144,6 +144,13 @@ def _captured_stderr() -> Iterator[list[str]]:
                 os.write(2, other.encode())
 
 
+SF_ERR_UNRECOGNISED_FORMAT = 1  # libsndfile's code: another decoder may know the file
+
+
+class UnrecognisedFormat(AudioInputError):
+    """libsndfile does not know the container (MP4, WebM...): PyAV may."""
+
+
 HEADERLESS = (
     "headerless audio: say what it holds, e.g. "
     "--input-format s16le --input-rate 16000 --input-channels 1"
@@ -171,6 +178,8 @@ class SoundFileSource(AudioSource):
             try:
                 self._sf = sf.SoundFile(file)
             except (sf.SoundFileError, RuntimeError) as err:
+                if getattr(err, "code", None) == SF_ERR_UNRECOGNISED_FORMAT:
+                    raise UnrecognisedFormat(f"{name}: Format not recognised") from None
                 raise _read_error(name, err) from None
             except TypeError:  # libsndfile takes .raw/.pcm as headerless and wants a format
                 raise AudioInputError(f"{name}: {HEADERLESS}") from None

@@ -159,6 +159,11 @@ class ClientCore:
         return self._seconds(self._total_bytes)
 
     @property
+    def acknowledged_s(self) -> float:
+        """The furthest ``audio_window_end`` the server has reported: audio it has taken in."""
+        return self._reported_s
+
+    @property
     def offset_s(self) -> float:
         """Where the current connection's second 0 is on the stream's timeline."""
         return self._seconds(self._base_bytes)

@@ -39,6 +39,13 @@ CLOSE_WAIT_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
 FINAL_SILENCE_S = 60.0  # after CloseStream, give up on a server that goes quiet this long
 POLL_S = 0.1
+# Unpaced input (--fast): audio sent beyond what the server has acknowledged. Enough to keep
+# the server busy between its Updates (every 0.25 s of audio), little enough that the socket
+# never fills: a full socket blocks send_binary, which holds websocket-client's lock, so our
+# pong (and the user's keys) would wait behind minutes of audio and the server's keepalive
+# would cut the stream.
+FAST_WINDOW_S = 5.0
+ACK_STALL_S = 10.0  # a server that stops acknowledging (not Flux-like): fall back to TCP's pace
 
 
 class Session:
@@ -94,6 +101,9 @@ class Session:
         self._open = threading.Event()  # set while a socket is up (the sender may wait on it)
         self._sender_error: BaseException | None = None
         self._last_send = self._last_heard = time.monotonic()
+        self._acked = threading.Event()  # set when the server acknowledges more audio
+        self._acked_at = time.monotonic()
+        self.window_s = FAST_WINDOW_S
         self._log = SendLog()
         self._reconnects = 0
         # Reconnect attempts count until a resumed connection has caught up with the audio
@@ -202,6 +212,7 @@ class Session:
                 with self._core_lock:
                     resume = self.core.connection_opened()
                     self._ws = ws
+                    self._acked_at = time.monotonic()
                     self._open.set()
                 assert resume is not None
                 self._log.forget_after(resume.from_s)
@@ -275,6 +286,8 @@ class Session:
                     while not self._open.wait(POLL_S):
                         if self._stop.is_set():
                             return
+                if self.feed.pace is None:
+                    self._wait_for_acknowledgement()
                 if self._stop.is_set():
                     return
                 end_s = self.feed.end_s(frame) if self.feed.end_s is not None else None
@@ -293,6 +306,16 @@ class Session:
                 with contextlib.suppress(Exception):
                     self._flush()
 
+    def _wait_for_acknowledgement(self) -> None:
+        """Unpaced input: hold the next frame while ``window_s`` of audio is in flight."""
+        while not self._stop.is_set():
+            with self._core_lock:
+                ahead = self.core.audio_s - self.core.acknowledged_s
+            if ahead < self.window_s or time.monotonic() - self._acked_at > ACK_STALL_S:
+                return
+            self._acked.wait(POLL_S)
+            self._acked.clear()
+
     # ------------------------------------------------------------------ receive loop
 
     def _progress(self) -> Progress:
@@ -305,7 +328,11 @@ class Session:
         received_at = time.time()
         monotonic_now = time.monotonic()
         with self._core_lock:
+            acknowledged = self.core.acknowledged_s
             event = self.core.receive(text)
+            if self.core.acknowledged_s > acknowledged:
+                self._acked_at = monotonic_now
+                self._acked.set()
         if event.superseded:
             return
         delay = None
@@ -362,6 +389,7 @@ class Session:
         with self._core_lock:
             self.core.connection_opened()
             self._ws = ws
+            self._acked_at = time.monotonic()
             self._open.set()
         sender = threading.Thread(target=self._sender, daemon=True, name="sender")
         try:

@@ -6,17 +6,19 @@ Rich table (stdout is a terminal) and plain text, and where each output goes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TextIO, TypeVar
 
 from flux_cli.env import Env
 from flux_cli.errors import LogInputError, UsageError
-from flux_cli.report import formats
-from flux_cli.report.log import LogError, RunLog, read_log
+from flux_cli.report import combined, formats
+from flux_cli.report.log import LogError, RunLog, channels_in, read_log
 from flux_cli.report.summary import compare, summarise, turn_rows
 
 ReportFormat = Literal["text", "json", "srt", "vtt"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("text", "json", "srt", "vtt")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,19 @@ class ReportSettings:
 
 def load(path: str, channel: str | None = None) -> RunLog:
     """Read a log file, or raise LogInputError (exit 3) with one line saying why."""
+    return _reading(path, lambda f: read_log(f, path, channel))
+
+
+def load_channels(path: str) -> dict[str, RunLog]:
+    """A ``--multichannel`` log as one RunLog per channel (empty for a one-stream log)."""
+    names = _reading(path, channels_in)
+    return {name: load(path, name) for name in names} if len(names) > 1 else {}
+
+
+def _reading(path: str, read: Callable[[TextIO], T]) -> T:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return read_log(f, path, channel)
+            return read(f)
     except FileNotFoundError:
         raise LogInputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -69,6 +81,10 @@ def run(settings: ReportSettings, env: Env) -> int:
     window = parse_window(settings.window) if settings.window is not None else None
     if window is not None and settings.plot is None:
         raise UsageError("--window chooses what --plot draws; give --plot FILE.png too")
+    if settings.channel is None:
+        runs = load_channels(settings.log)
+        if runs:
+            return _combined(settings, runs, env)
     run_log = load(settings.log, settings.channel)
     other = load(settings.compare, settings.channel) if settings.compare is not None else None
     summary, rows = summarise(run_log), turn_rows(run_log)
@@ -98,4 +114,21 @@ def run(settings: ReportSettings, env: Env) -> int:
                 "--window START-END (seconds) draws a stretch of it readably\n"
             )
         env.stderr.flush()
+    return 0
+
+
+def _combined(settings: ReportSettings, runs: dict[str, RunLog], env: Env) -> int:
+    """Every channel of a ``--multichannel`` log on one timeline (``--channel`` picks one)."""
+    if settings.compare is not None or settings.plot is not None:
+        raise UsageError(
+            f"{settings.log} holds channels {', '.join(runs)}: --compare and --plot read one; "
+            "pick it with --channel"
+        )
+    if settings.format == "json":
+        env.stdout.write(combined.json_text(runs))
+    elif settings.format in ("srt", "vtt"):
+        env.stdout.write(combined.captions(runs, settings.format))
+    else:
+        env.stdout.write(combined.text(runs))
+    env.stdout.flush()
     return 0

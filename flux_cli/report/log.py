@@ -113,6 +113,12 @@ def _delay(record: dict[str, Any]) -> float | None:
     return None
 
 
+def channels_in(lines: Iterable[str]) -> list[str]:
+    """The channels a ``--multichannel`` log holds (empty for a one-stream log)."""
+    records, _ = _records(lines)
+    return sorted({str(r["channel"]) for r in records if "channel" in r})
+
+
 def _pick_channel(
     records: list[dict[str, Any]], name: str, channel: str | None
 ) -> list[dict[str, Any]]:

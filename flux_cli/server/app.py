@@ -230,8 +230,9 @@ async def listen(
         open_timeout=app.limits.idle_timeout_s,  # a connection that never sends its request
         # a client that broke the protocol while we were closing may never answer our close
         close_timeout=CLOSE_TIMEOUT_S,
-        ping_interval=app.limits.ping_interval_s,
-        ping_timeout=app.limits.ping_timeout_s,
+        # each connection pings for itself (connection.py): websockets' own keepalive would
+        # time out a client whose pong waits unread behind audio the server has not taken
+        ping_interval=None,
         **where,
     )
 

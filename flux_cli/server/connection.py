@@ -1,7 +1,8 @@
-"""One stream's connection: a reader, a bounded queue, and a worker driving its TurnSession.
+"""One stream's connection: a reader, a backlog, and a worker driving its TurnSession.
 
-Each connection has a reader (frames → a bounded, ordered queue) and a worker (queue →
-session → messages). The worker runs the session in a thread so model calls never block the
+Each connection has a reader (frames → an ordered backlog bounded by audio bytes), a worker
+(backlog → session → messages) and a keepalive (pings that never count the server's own
+backlog against the client). The worker runs the session in a thread so model calls never block the
 event loop, and interim transcripts for ``Update``s are decoded in the background on
 snapshots, never holding up a decision. Everything a connection does is inside one ``try``:
 a misbehaving client gets an ``Error`` and a close, and nobody else notices.
@@ -14,8 +15,8 @@ Choices where the protocol leaves room (documented in README/docs):
 - The idle timer (``idle_timeout_s``) is reset by audio frames and ``KeepAlive``; other
   control messages and WebSocket pings do not count as audio.
 - Nothing a client does can grow the server's memory without bound: a frame above
-  ``MAX_MESSAGE_BYTES`` is refused, at most ``QUEUE_FRAMES`` frames wait per connection (then
-  TCP pushes back on the client), and a client that stops reading for ``send_timeout_s``
+  ``MAX_MESSAGE_BYTES`` is refused, at most ``BACKLOG_BYTES`` of audio wait per connection
+  (then TCP pushes back on the client), and a client that stops reading for ``send_timeout_s``
   while we have messages for it is cut off.
 """
 
@@ -40,16 +41,17 @@ from flux_cli.protocol import (
     dumps,
     parse_client_message,
 )
+from flux_cli.server.backlog import Backlog
 from flux_cli.server.handshake import Accepted
 from flux_cli.server.metrics import ServerMetrics
 from flux_cli.server.stream_core import (
+    BACKLOG_BYTES,
     CLOSE_ERROR,
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
     MAX_MESSAGE_BYTES,
-    QUEUE_FRAMES,
     SHUTDOWN_GRACE_S,
     Arrivals,
     Disconnected,
@@ -95,7 +97,7 @@ class Connection:
             config=app.detector,
             sync_interim=False,
         )
-        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(QUEUE_FRAMES)
+        self.backlog: Backlog[QueueItem] = Backlog(BACKLOG_BYTES)
         self.aborting = False
         self.outcome = "disconnected"
         self.arrivals = Arrivals()
@@ -108,6 +110,7 @@ class Connection:
         from websockets.exceptions import ConnectionClosed
 
         reader = asyncio.create_task(self._read())
+        keepalive = asyncio.create_task(self._keepalive())
         try:
             await self._send(self.session.start())
             await self._work()
@@ -124,9 +127,10 @@ class Connection:
                 await self._send([self.session.error("INTERNAL_SERVER_ERROR", str(exc))])
                 await self.ws.close(CLOSE_ERROR, "internal error")
         finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+            for task in (reader, keepalive):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
             if self._interim is not None:
                 self._interim.cancel()
             self._account()
@@ -149,8 +153,7 @@ class Connection:
                        f"the server is shutting down (drain timeout of {drain_timeout_s:g} s)",
                        CLOSE_GOING_AWAY, outcome="drained")
         self.aborting = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.put(fatal), SHUTDOWN_GRACE_S)
+        self.backlog.put_now(fatal)
         try:
             await asyncio.wait_for(self.finished.wait(), SHUTDOWN_GRACE_S)
         except TimeoutError:
@@ -192,7 +195,7 @@ class Connection:
                                          CLOSE_ERROR))
                 return
             except ConnectionClosed:
-                await self.queue.put(Disconnected())
+                self.backlog.put_now(Disconnected())
                 return
             if len(frame) > MAX_MESSAGE_BYTES:
                 await self._abort(Fatal(
@@ -202,8 +205,8 @@ class Connection:
                 return
             if isinstance(frame, bytes):
                 if frame:  # an empty binary frame is ignored
-                    await self.queue.put(Frame(frame, time.monotonic()))
-                # time spent waiting for room in the queue is ours, not the client's
+                    await self.backlog.put(Frame(frame, time.monotonic()), len(frame))
+                # time spent waiting for room in the backlog is ours, not the client's
                 deadline = time.monotonic() + timeout
                 continue
             try:
@@ -215,7 +218,7 @@ class Connection:
                 return
             if isinstance(message, Configure):
                 tame_numbers(message)
-            await self.queue.put(message)
+            await self.backlog.put(message, len(frame), message=True)
             if isinstance(message, KeepAlive):
                 deadline = time.monotonic() + timeout
             if isinstance(message, CloseStream):
@@ -224,13 +227,13 @@ class Connection:
     async def _abort(self, fatal: Fatal) -> None:
         """A fatal problem skips the audio still queued: the client hears about it at once."""
         self.aborting = True
-        await self.queue.put(fatal)
+        self.backlog.put_now(fatal)
 
     async def _work(self) -> None:
         from flux_cli.server.wire_audio import AudioDecodeError
 
         while True:
-            item = await self.queue.get()
+            item = await self.backlog.get()
             if isinstance(item, Disconnected):
                 return
             if isinstance(item, Fatal):
@@ -287,7 +290,7 @@ class Connection:
 
     async def _close(self, code: int, reason: str) -> None:
         """Close, while dropping whatever the reader still queues: it must keep reading to
-        see the client's answer to our close, so it must never wait for room in the queue."""
+        see the client's answer to our close, so it must never wait for room in the backlog."""
         dropper = asyncio.create_task(self._drop_queued())
         try:
             await self.ws.close(code, reason)
@@ -296,7 +299,30 @@ class Connection:
 
     async def _drop_queued(self) -> None:
         while True:
-            await self.queue.get()
+            self.backlog.drop_all()
+            await self.backlog.get()
+
+    async def _keepalive(self) -> None:
+        """Ping every ``ping_interval_s``; a pong missing for ``ping_timeout_s`` ends the
+        connection (1011), unless the reader stopped for the backlog meanwhile: then the
+        pong is unread behind audio we have not taken, and that is our delay, not theirs."""
+        interval, wait = self.app.limits.ping_interval_s, self.app.limits.ping_timeout_s
+        while True:
+            await asyncio.sleep(interval)
+            pauses = self.backlog.pauses
+            if self.backlog.paused:
+                continue
+            pong = await self.ws.ping()
+            try:
+                await asyncio.wait_for(pong, wait)
+            except TimeoutError:
+                if self.backlog.paused or self.backlog.pauses != pauses:
+                    continue
+                log.info("client %s did not answer a ping: connection closed",
+                         self.session.request_id)
+                self.outcome = "ping_timeout"
+                await self.ws.close(CLOSE_ERROR, "keepalive ping timeout")
+                return
 
     def _collect_interim(self) -> None:
         future, job = self._interim, self._interim_job
@@ -312,7 +338,7 @@ class Connection:
         caught up with its audio (nothing queued), at most one at a time per connection and
         ``interim_limit`` across the server, so decisions always find a free core. The
         session says when one is due, in audio time."""
-        if self._interim is not None or not self.queue.empty():
+        if self._interim is not None or len(self.backlog):
             return
         if self.app.interim_running >= self.app.interim_limit:
             return

@@ -28,7 +28,8 @@ EOT_DELAY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10
 RTF_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 OUTCOMES = (
-    "completed", "disconnected", "error", "drained", "slow_client", "internal_error")
+    "completed", "disconnected", "error", "drained", "slow_client", "ping_timeout",
+    "internal_error")
 REFUSALS = ("capacity", "draining", "loading", "unauthorized", "bad_request", "not_found")
 
 

@@ -3,8 +3,8 @@
 The asyncio shell (``connection.py``) moves these between the socket, the queue and the
 engine; everything here is plain data and arithmetic, testable with literal inputs.
 Nothing a client does can grow the server's memory without bound: a frame above
-``MAX_MESSAGE_BYTES`` is refused, at most ``QUEUE_FRAMES`` frames wait per connection (then
-TCP pushes back on the client), and a client that stops reading for ``send_timeout_s``
+``MAX_MESSAGE_BYTES`` is refused, at most ``BACKLOG_BYTES`` of audio wait per connection
+(then TCP pushes back on the client), and a client that stops reading for ``send_timeout_s``
 while we have messages for it is cut off.
 """
 
@@ -25,7 +25,10 @@ CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011  # our side gave up (idle timeout, internal error)
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: 80 ms of the widest audio we take is 15 KB
 HARD_MAX_MESSAGE_BYTES = 4 << 20  # above this websockets refuses the frame before reading it
-QUEUE_FRAMES = 64  # about 5 s of 80 ms frames waiting for the session
+# Audio a connection holds for its session while still reading the socket (pings and
+# control messages arrive behind it): 10 min of 16 kHz linear16, so a client sending a long
+# file unpaced is read to the end; past this the reader waits and TCP pushes back.
+BACKLOG_BYTES = 20 << 20
 ARRIVALS_KEPT = 4000  # frame arrival times kept per stream for the end-of-turn delay metric
 CLOSE_TIMEOUT_S = 2.0  # for the client's answer to our close frame
 SHUTDOWN_GRACE_S = 5.0  # for a cut stream's Error and close, at the end of a drain

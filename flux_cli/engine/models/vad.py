@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from flux_cli.engine.interfaces import VAD_WINDOW, Audio
+from flux_cli.engine.models.cpu import exact_int8_needed
 
 CONTEXT = 64  # samples of the previous window the graph sees before each window
 STATE_SHAPE = (1, 1, 128)
@@ -32,10 +33,8 @@ def silero_path() -> Path:
     return Path("faster_whisper/assets/silero_vad_v6.onnx")  # missing: the loader reports it
 
 
-# On x86-64 CPUs without VNNI (AVX2 only), ORT's fused uint8 x int8 kernels saturate int16
-# partial sums, so a quantised graph (Smart Turn v3.2) scores differently from CPU to CPU
-# (0.37 instead of 0.95 for a finished sentence). This flag makes ORT use uint8 x uint8 there;
-# on VNNI CPUs it changes nothing.
+# Exact int8 kernels where the fast ones saturate (see cpu.py): Smart Turn's int8 graph
+# must score the same on every CPU.
 EXACT_INT8 = ("session.x64quantprecision", "1")
 
 
@@ -48,7 +47,8 @@ def make_session(path: Path) -> Any:
     opts.inter_op_num_threads = 1
     opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
-    opts.add_session_config_entry(*EXACT_INT8)
+    if exact_int8_needed():
+        opts.add_session_config_entry(*EXACT_INT8)
     return onnxruntime.InferenceSession(
         str(path), sess_options=opts, providers=["CPUExecutionProvider"]
     )
