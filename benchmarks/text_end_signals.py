@@ -91,9 +91,9 @@ def collect(name: str) -> list[dict[str, Any]]:
                 lo = max(0, round((label.start - START_PAD_S) * SR))
                 hi = min(len(audio), round((at + TAIL_PAD_S) * SR))
                 t0 = time.process_time()
-                text, tokens, encoded = scorer.decode(audio[lo:hi])
+                text, tokens, encoded, start = scorer.decode(audio[lo:hi])
                 t1 = time.process_time()
-                p_end = scorer.after(encoded, tokens) if tokens else None
+                p_end = scorer.after(encoded, tokens, start) if tokens else None
                 t2 = time.process_time()
                 rows.append({"call": call.name, "turn": index, "voice": label.voice or call.voice,
                              "ref": label.text, "label": finished, "kind": kind,

@@ -56,9 +56,11 @@ class SentenceEnd:
     def _is_word(self, token: int) -> bool:
         return any(ch.isalnum() for ch in str(self._tok.decode([token])))
 
-    def after(self, encoded: Any, tokens: Sequence[int]) -> float | None:
+    def after(self, encoded: Any, tokens: Sequence[int],
+              sot_sequence: Sequence[int] | None = None) -> float | None:
         """P(sentence end | the decoded ``tokens``, the audio behind ``encoded``); None when
-        the decode holds no word."""
+        the decode holds no word. ``sot_sequence``: the start tokens the decode used (a
+        multilingual model's carry the language); default: the transcriber's own."""
         words = strip_trailing(tokens, [self._is_word(t) for t in tokens])
         if not words:
             return None
@@ -67,22 +69,21 @@ class SentenceEnd:
             np.ascontiguousarray(np.repeat(features, len(self._ends), axis=0)))
         # The token probabilities do not depend on the frame count, which only bounds the
         # alignment search we do not use: 2 frames keep that search trivial.
-        results = self._t._model.align(batch, self._sot_sequence,
+        start = list(self._sot_sequence if sot_sequence is None else sot_sequence)
+        results = self._t._model.align(batch, start,
                                        [[*words, end] for end in self._ends],
                                        [2] * len(self._ends))
         return end_probability([float(r.text_token_probs[-1]) for r in results])
 
-    def decode(self, audio: Audio) -> tuple[str, list[int], Any]:
-        """The engine's decode of ``audio``: (text, tokens, encoder output); ("", [], None)
-        when it is not speech."""
-        decoded, encoded, _mel, _languages = self._t._decode(
-            np.asarray(audio, dtype=np.float32), []
-        )
+    def decode(self, audio: Audio) -> tuple[str, list[int], Any, list[int]]:
+        """The engine's decode of ``audio``: (text, tokens, encoder output, start tokens);
+        ("", [], None, []) when it is not speech."""
+        decoded, encoded, _mel, ranking = self._t._decode(np.asarray(audio, dtype=np.float32), [])
         if decoded is None:
-            return "", [], None
-        return decoded.text, list(decoded.tokens), encoded
+            return "", [], None, []
+        return decoded.text, list(decoded.tokens), encoded, list(self._t._sot_for(ranking))
 
     def probability(self, audio: Audio) -> tuple[str, float | None]:
         """Decode ``audio`` as the engine does and score its ending: (text, probability)."""
-        text, tokens, encoded = self.decode(audio)
-        return text, (self.after(encoded, tokens) if tokens else None)
+        text, tokens, encoded, start = self.decode(audio)
+        return text, (self.after(encoded, tokens, start) if tokens else None)
