@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from flux_cli.render.summary import percentile
+
 EARLY = 0.15  # an event this close before the labelled end still counts as at the end
 DEFAULT_SLACK = 0.3
 
@@ -159,17 +161,6 @@ def score_turns(labels: Sequence[Turn], ends: Sequence[float],
         else:
             score.extra += 1
     return score
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 # --------------------------------------------------------------------------- transcripts

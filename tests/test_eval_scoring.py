@@ -7,9 +7,10 @@ import math
 import pytest
 
 from flux_cli.evaluate.events import TurnEvent, transcript_at
-from flux_cli.evaluate.scoring import percentile, score_call, worst_cases
+from flux_cli.evaluate.scoring import score_call, worst_cases
 from flux_cli.evaluate.tradeoff import OperatingPoint, parse_rate, recommend
 from flux_cli.evaluate.truth import CallTruth, Hold, Shift
+from flux_cli.render.summary import percentile
 
 
 def _truth() -> CallTruth:

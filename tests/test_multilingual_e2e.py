@@ -9,7 +9,6 @@ refusals) and the language of turns, never exact transcripts.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,9 @@ import pytest
 import soundfile as sf
 from conftest import timeout
 from helpers.cli import flux
-from helpers.e2e import RATE, encode, ends, run_stream
+from helpers.e2e import RATE, encode, ends, run_items, run_stream
 from helpers.serve_process import http_get, start
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from flux_cli.server.embedded import EmbeddedServer, start_embedded_server
@@ -102,28 +101,12 @@ def test_configure_changes_the_hints_mid_stream_and_refuses_unknown_ones(
     gap = np.zeros(RATE * 2, dtype=np.float32)
     first = encode(np.concatenate([gap[: RATE // 2], spanish, gap]), "linear16", RATE)
     second = encode(np.concatenate([spanish, gap]), "linear16", RATE)
-    messages: list[dict[str, Any]] = []
-    with connect(url(server, MULTI + "&language_hint=en"), open_timeout=timeout(20)) as ws:
-
-        def send() -> None:
-            for payload in (first, None, None, second):
-                if payload is None:
-                    continue
-                for i in range(0, len(payload), 2560):
-                    ws.send(payload[i: i + 2560])
-                if payload is first:  # in order with the audio: before the second clip
-                    ws.send(json.dumps({"type": "Configure", "language_hints": ["xx"]}))
-                    ws.send(json.dumps({"type": "Configure", "language_hints": ["es", "pt-BR"]}))
-            ws.send(json.dumps({"type": "CloseStream"}))
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        try:
-            while True:
-                messages.append(json.loads(ws.recv(timeout=timeout(60))))
-        except ConnectionClosed:
-            pass
-        sender.join(timeout(10))
+    messages = run_items(url(server, MULTI + "&language_hint=en"), [
+        first,  # in order with the audio: before the second clip
+        json.dumps({"type": "Configure", "language_hints": ["xx"]}),
+        json.dumps({"type": "Configure", "language_hints": ["es", "pt-BR"]}),
+        second,
+    ])
     failure = next(m for m in messages if m["type"] == "ConfigureFailure")
     assert "xx" in failure["description"]
     success = next(m for m in messages if m["type"] == "ConfigureSuccess")

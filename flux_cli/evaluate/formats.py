@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flux_cli.evaluate.results import RunSummary
-from flux_cli.evaluate.scoring import CallScore, Case, percentile
+from flux_cli.evaluate.scoring import CallScore, Case
 from flux_cli.evaluate.tradeoff import OperatingPoint, Recommendation
 from flux_cli.evaluate.truth import CallTruth
+from flux_cli.render.summary import percentile
 
 THRESHOLD_COLUMNS = ("run", "eot_threshold", "false cut-offs", "missed ends", "p50", "p90",
                      "eager p50", "vs agent p50", "mid-speech")

@@ -160,21 +160,6 @@ def score_call(
     return score
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    if pos == lo:
-        return ordered[lo]
-    if ordered[hi] == float("inf"):
-        return ordered[hi]
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def worst_cases(score: CallScore, limit: int = 10) -> list[Case]:
     """The cases a person should listen to first: cut-offs, then misses, then the slowest."""
     rank = {"cut-off": 0, "missed": 1, "slow": 2}

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flux_cli.evaluate.scoring import CallScore, percentile
+from flux_cli.evaluate.scoring import CallScore
+from flux_cli.render.summary import percentile
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

@@ -11,13 +11,22 @@ from flux_cli.render.state import Turn
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    """Linear interpolation between closest ranks (numpy's default); None for no values.
+
+    An infinite value (a turn end never reached) is not interpolated with: a percentile that
+    lands next to it is infinite, as it is in the data. Every figure in flux and in the
+    benchmarks is computed here.
+    """
     if not values:
         return None
     ordered = sorted(values)
     pos = (len(ordered) - 1) * q / 100
     low = int(pos)
     high = min(low + 1, len(ordered) - 1)
+    if pos == low:
+        return ordered[low]
+    if ordered[high] == float("inf"):
+        return ordered[high]
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,15 @@ def run_stream(
     url: str, payload: bytes, *, frame: int = 2560, pace_bps: float = 0.0, **kwargs: Any
 ) -> list[dict[str, Any]]:
     """Send ``payload`` in frames (``pace_bps`` > 0: bytes per second), CloseStream, read all."""
+    return run_items(url, [payload], frame=frame, pace_bps=pace_bps, **kwargs)
+
+
+def run_items(
+    url: str, items: Sequence[bytes | str], *, frame: int = 2560, pace_bps: float = 0.0,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Send audio (bytes, in frames) and control messages (text) in order, then CloseStream;
+    read every message until the server closes (normally)."""
     import threading
     import time
 
@@ -70,10 +80,14 @@ def run_stream(
     with connect(url, open_timeout=timeout(20), **kwargs) as ws:
 
         def send() -> None:
-            for i in range(0, len(payload), frame):
-                ws.send(payload[i : i + frame])
-                if pace_bps:
-                    time.sleep(frame / pace_bps)
+            for item in items:
+                if isinstance(item, str):
+                    ws.send(item)
+                    continue
+                for i in range(0, len(item), frame):
+                    ws.send(item[i : i + frame])
+                    if pace_bps:
+                        time.sleep(frame / pace_bps)
             ws.send(json.dumps({"type": "CloseStream"}))
 
         sender = threading.Thread(target=send, daemon=True)
