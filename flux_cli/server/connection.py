@@ -43,6 +43,7 @@ from flux_cli.protocol import (
 )
 from flux_cli.server.backlog import Backlog
 from flux_cli.server.handshake import Accepted
+from flux_cli.server.logs import STREAM_FIELD
 from flux_cli.server.metrics import ServerMetrics
 from flux_cli.server.stream_core import (
     BACKLOG_BYTES,
@@ -142,6 +143,14 @@ class Connection:
         audio_s = self.arrivals.samples / SAMPLE_RATE
         if audio_s > 0:
             metrics.real_time_factor.observe(self.processing_s / audio_s)
+        figures = {
+            "request_id": self.session.request_id, "audio_s": round(audio_s, 3),
+            "turns": self.session.turn_index, "outcome": self.outcome,
+            "close_code": self.ws.close_code,
+        }
+        log.info("stream %s: %.1f s of audio, %d turns, %s, close %s", figures["request_id"],
+                 audio_s, figures["turns"], self.outcome, figures["close_code"],
+                 extra={STREAM_FIELD: figures})
 
     async def shut_down(self, drain_timeout_s: float) -> None:
         """The drain timeout has passed: an Error, a close, and the worker stops.

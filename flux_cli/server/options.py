@@ -35,9 +35,19 @@ class ServeOptions:
     workers: int | None = None
     send_timeout_s: float = 10.0
     asr: str = DEFAULT_ASR  # which Whisper (whisper_models.MODELS)
+    log_level: str = "info"
+    log_format: str = "text"
 
     def check(self) -> None:
         """Raise ``UsageError`` (exit 2) for the first flag out of range."""
+        from flux_cli.server.logs import FORMATS, LEVELS
+
+        if self.log_level not in LEVELS:
+            raise UsageError(f"--log-level must be one of {', '.join(LEVELS)}, "
+                             f"got {self.log_level!r}")
+        if self.log_format not in FORMATS:
+            raise UsageError(f"--log-format must be one of {', '.join(FORMATS)}, "
+                             f"got {self.log_format!r}")
         if self.asr not in MODELS:
             raise UsageError(f"--asr must be one of {', '.join(MODELS)}, got {self.asr!r}")
         if not 0 <= self.port <= 65535:

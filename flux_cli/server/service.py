@@ -17,6 +17,7 @@ from flux_cli.engine.models import loading_line
 from flux_cli.engine.models.whisper_models import require_installed
 from flux_cli.server.capacity import StreamSlots
 from flux_cli.server.lifetime import serve_until_stopped
+from flux_cli.server.logs import configure as configure_logging
 from flux_cli.server.options import ServeOptions, Status, bind
 
 __all__ = ["ServeOptions", "run_server"]
@@ -32,6 +33,7 @@ def run_server(options: ServeOptions, *, on_status: Status | None = None) -> int
 
     status = on_status or _stderr
     options.check()
+    configure_logging(options.log_level, options.log_format, [options.api_key or ""])
     require_websockets()
     require_installed(options.asr)  # a missing model package: exit 6 before binding
     sock = bind(options.host, options.port)
