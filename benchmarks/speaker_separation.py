@@ -47,6 +47,9 @@ from flux_cli.engine.models.speaker import SpeakerEncoder, cosine
 VOICES = (("flite", "slt"), ("flite", "rms"), ("flite", "awb"), ("flite", "kal16"),
           ("espeak", "en-us"), ("espeak", "en-gb"), ("espeak", "en-us+f3"),
           ("espeak", "en-gb+m3"), ("hibari", "heart"), ("real", "asterisk"))
+# Voices that sound female: a change between two of them is the hard case (the two-party
+# calls of natural_corpus pair two of these: the Asterisk voice and hibari's heart).
+FEMALE = {"flite:slt", "espeak:en-us+f3", "hibari:heart", "real:asterisk"}
 PER_VOICE = 16
 WINDOWS = ((3.0, 0.48), (1.6, 0.48), (1.6, 1.0), (1.6, 1.6))
 DIFF_PER_VOICE_PAIR = 3
@@ -214,6 +217,10 @@ def summarise(all_pairs: list[Pair], sims: dict[str, list[float]]) -> dict[str, 
         groups["change within family"] = np.array(
             [p.kind != "change" or p.family_a == p.family_b for p in all_pairs])
         groups["same-inside only"] = np.array([p.kind != "same-next" for p in all_pairs])
+        groups["female voices only"] = np.array(
+            [p.voice_a in FEMALE and p.voice_b in FEMALE for p in all_pairs])
+        groups["real voice and hibari only"] = np.array(
+            [{p.voice_a, p.voice_b} <= {"real:asterisk", "hibari:heart"} for p in all_pairs])
         thr = threshold_at(cos[~change], FALSE_CHANGE_BUDGET)
         for name, sel in groups.items():
             y = change[sel]
