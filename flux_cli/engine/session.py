@@ -40,6 +40,8 @@ from flux_cli.engine.turn_audio import (
     has_words,
     join_transcripts,
     plain_word,
+    without_repeated_head,
+    word_key,
 )
 from flux_cli.engine.voice_change import VoiceWatch
 from flux_cli.protocol import (
@@ -59,6 +61,12 @@ from flux_cli.protocol import (
 )
 
 VOICE_CHANGE_CONFIDENCE = 0.9  # reported on an EndOfTurn that another voice caused
+
+
+# After a ForceEndTurn mid-word the next turn decodes from a little before the ended turn's
+# last word (Whisper garbles a word heard from its middle) and drops what it repeats.
+REHEAR_PAD_S = 0.15
+REHEAR_WORDS = 3
 
 
 def _seconds(samples: int) -> float:
@@ -99,6 +107,8 @@ class TurnSession:
         self._transcriber = transcriber
         self._smart_turn = smart_turn
         self._seq = 0
+        # after a ForceEndTurn while speaking: (where the ended turn's last word starts, it)
+        self._after_cut: tuple[int, tuple[str, ...]] | None = None
         self._buffer = AudioBuffer()
         self._decoder = CachedDecoder(self._buffer, transcriber)
         # None: English decodes; flux-general-multi: detect among its languages, hints biased
@@ -234,9 +244,12 @@ class TurnSession:
         short = self._speech.candidate_speech < _samples(c.min_start_speech_s)
         pad = c.short_word_pad_s if short else c.start_pad_s
         decode_start = max(0, onset - _samples(pad))
+        if self._after_cut is not None:  # not the words a ForceEndTurn ended, but its last
+            decode_start = max(decode_start, self._after_cut[0])
         end = min(self._pos, self._speech.last_end + _samples(c.tail_pad_s))
         text = self._decode(decode_start, end)
-        if not has_words(text.text):
+        repeats = self._after_cut[1] if self._after_cut is not None else None
+        if not has_words(without_repeated_head(text, repeats).text):
             self._next_start_try = self._pos + TICK
             return
         self._serial += 1
@@ -247,7 +260,9 @@ class TurnSession:
             interim=text,
             interim_end=end,
             interim_asked=self._pos,
+            repeats=repeats,
         )
+        self._after_cut = None
         self._speech.candidate = None
         self.state = State.SPEAKING
         out.append(self._turn_info("StartOfTurn", text, self.detector.speaking()))
@@ -403,7 +418,14 @@ class TurnSession:
                 )
             )
             return out
+        speaking = self.state is State.SPEAKING
         self._end(out, "manual")
+        final = out[-1]
+        if speaking and isinstance(final, TurnInfo) and final.words:
+            last = final.words[-1]  # maybe cut through: the next turn hears all of it again
+            start = self._pos if last.start is None else _samples(last.start - REHEAR_PAD_S)
+            tail = tuple(word_key(w.word) for w in final.words[-REHEAR_WORDS:])
+            self._after_cut = (max(0, min(start, self._pos)), tail)
         return out
 
     def _configure(self, message: Configure) -> ConfigureSuccess | ConfigureFailure:
@@ -444,6 +466,8 @@ class TurnSession:
             self._cadence.event_sent()
         turn = self._turn
         window_start = self._cadence.tick_start if turn is None else turn.start
+        if turn is not None:
+            text = without_repeated_head(text, turn.repeats)
         self._last_reported = self._pos
         return TurnInfo(
             request_id=self.request_id,

@@ -33,3 +33,4 @@ class Turn:
     line: tuple[float, float] | None = None  # its logit line over silence: (base, slope)
     decided: Transcript | None = None  # the judged pause's full decode
     eager: Transcript | None = None  # the EagerEndOfTurn transcript, while it stands
+    repeats: tuple[str, ...] | None = None  # after a ForceEndTurn: words not to say twice

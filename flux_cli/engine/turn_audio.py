@@ -187,3 +187,25 @@ class InterimJob:
             self.decoder.abandon(self.key)
             raise
         return self.decoder.put(self.key, result)
+
+
+def word_key(word: str) -> str:
+    """A word as compared across a cut: lower case, no punctuation."""
+    return "".join(c for c in word.lower() if c.isalnum() or c == "'")
+
+
+def without_repeated_head(text: Transcript, ended_with: tuple[str, ...] | None) -> Transcript:
+    """Drop the words at the start that repeat the end of the previous turn (up to all of
+    ``ended_with``, its last words).
+
+    After a ForceEndTurn in the middle of a word, Whisper completes that word in the turn
+    that ends, and the next turn, decoded from a little before it, hears it again.
+    """
+    if not ended_with or not text.words:
+        return text
+    heads = [word_key(w.word) for w in text.words]
+    for size in range(min(len(ended_with), len(heads)), 0, -1):
+        if heads[:size] == list(ended_with[-size:]):
+            words = text.words[size:]
+            return Transcript(" ".join(w.word.strip() for w in words), words, text.languages)
+    return text
