@@ -109,3 +109,21 @@ def test_file_progress_bars_read_right_without_colour() -> None:
     lines = screen(progress.progress.get_renderable(), 100)
     assert "━" * 12 + "─" * 18 in lines[0] and "4.0/10.0 s" in lines[0] and "1 turn ·" in lines[0]
     assert "─" * 30 in lines[1] and "failed" in lines[1]
+
+
+@pytest.mark.parametrize("columns", [60, 120])
+def test_lines_printed_above_the_panel_keep_its_right_margin(columns: int) -> None:
+    """A finished turn or a notice printed on the live console never reaches the last column
+    (the terminal would wrap the cursor and the panel would be redrawn one line off)."""
+    from flux_cli.render.live import LiveOutput
+    from flux_cli.render.state import Notice
+
+    state = apply(ViewState(), parse_server_message(json.dumps(
+        turn("EndOfTurn", 1, 5.82, 12.61, LONG + " " + LONG, trigger="model"))),
+        server_delay_s=0.543)
+    console = Console(record=True, width=columns, color_system=None, force_terminal=False)
+    output = LiveOutput(console, INFO)
+    output.close(state, state.turns, [Notice("warning", "x" * (2 * columns))])
+    lines = console.export_text().splitlines()
+    assert len(lines) >= 4
+    assert all(len(line.rstrip()) <= columns - RIGHT_MARGIN for line in lines)

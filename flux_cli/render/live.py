@@ -302,11 +302,15 @@ class LiveOutput:
         self._live.draw(lambda: self._panel(state), force)
 
     def _print(self, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
+        """Lines above the panel keep the panel's right margin: a line that filled the
+        terminal would make it wrap the cursor, and the live panel would be redrawn one line
+        off (seen at 120 and 60 columns)."""
+        width = max(20, self.console.width - RIGHT_MARGIN)
         for notice in notices:
             style = NOTICE_STYLES.get(notice.kind, "")
-            self.console.print(Text(f"{notice.kind}: {notice.text}", style=style))
+            self.console.print(Text(f"{notice.kind}: {notice.text}", style=style), width=width)
         for turn in finished:
-            self.console.print(finished_row(turn))
+            self.console.print(finished_row(turn), width=width)
 
     def update(self, state: ViewState, finished: Sequence[Turn], notices: Sequence[Notice]) -> None:
         self._live.ensure(lambda: self._panel(state))
