@@ -153,15 +153,22 @@ class ParallelRun:
                 self.on_done(key, payload)
 
     def _drain(self, results: dict[str, JobResult], deadline: float | None) -> None:
+        """Dispatch events until every job is done; ``on_tick`` every ``TICK_S`` by the clock,
+        also while events keep coming (several busy streams never leave the queue empty, and
+        progress bars must move anyway)."""
         started = {job.key for job in self.jobs}
+        next_tick = time.monotonic() + TICK_S
         while len(results) < len(started):
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 return
-            try:
-                key, kind, payload = self.events.get(timeout=TICK_S)
-            except queue.Empty:
+            if now >= next_tick:
+                next_tick = now + TICK_S
                 if self.on_tick is not None:
                     self.on_tick()
+            try:
+                key, kind, payload = self.events.get(timeout=max(0.0, next_tick - now))
+            except queue.Empty:
                 if self.stop.is_set() and self._pending.qsize() == 0 and not self._alive():
                     return
                 continue
