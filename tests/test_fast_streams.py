@@ -21,6 +21,8 @@ from helpers.cli import FLUX, env, flux, speechless
 from helpers.scripted_server import Script, ScriptedServer, Step, turn
 from helpers.serve_process import start
 
+from flux_cli.client.shell import ACK_STALL_S
+
 pytestmark = pytest.mark.slow  # real models, minutes of audio: the full tier
 
 DIALOGUE = Path(__file__).resolve().parent.parent / "samples" / "dialogue.wav"
@@ -48,8 +50,8 @@ def test_a_ten_minute_file_at_fast_through_the_embedded_engine(tmp_path: Path) -
 
 def test_fast_runs_no_further_ahead_than_the_server_acknowledged(tmp_path: Path) -> None:
     """The server acknowledges 0.32 s and then says nothing: --fast sends up to its 5 s
-    window beyond that and waits (here until the 10 s stall fallback), instead of pushing
-    all 20 s into the socket at once as before."""
+    window beyond that and waits (here until the stall fallback, ``ACK_STALL_S``), instead of
+    pushing all 20 s into the socket at once as before."""
     speechless(tmp_path / "a.wav", 20.0)
     ack = Step(4, turn("Update", 0, 0.0, 0.32, ""))
     with ScriptedServer(Script(steps=[ack])) as srv:
@@ -59,7 +61,7 @@ def test_fast_runs_no_further_ahead_than_the_server_acknowledged(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert len(frames) == 250  # 20 s of 80 ms frames, all sent in the end
     first = frames[0][1]
-    early = sum(1 for _, arrived in frames if arrived - first < 5.0)
+    early = sum(1 for _, arrived in frames if arrived - first < ACK_STALL_S - 0.3)
     assert early <= (5.0 + 0.32) / 0.08 + 2, early
 
 

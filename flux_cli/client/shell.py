@@ -45,7 +45,7 @@ POLL_S = 0.1
 # pong (and the user's keys) would wait behind minutes of audio and the server's keepalive
 # would cut the stream.
 FAST_WINDOW_S = 5.0
-ACK_STALL_S = 10.0  # a server that stops acknowledging (not Flux-like): fall back to TCP's pace
+ACK_STALL_S = 2.0  # a server that stops acknowledging (not Flux-like): fall back to TCP's pace
 
 
 class Session:
