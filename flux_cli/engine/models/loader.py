@@ -57,6 +57,7 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
         raise EngineUnavailable(f"{NEEDS_EXTRA} ({exc.name} is missing)") from None
     spec = spec_of(asr)
     from flux_cli.engine.models.asr import WhisperTranscriber
+    from flux_cli.engine.models.blas_threads import limit_openblas
     from flux_cli.engine.models.smart_turn import ModelFileError, SmartTurn
     from flux_cli.engine.models.vad import SileroVad, silero_path
 
@@ -84,6 +85,7 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
         # takes too many same-voice pauses for a change (benchmarks/results/voice_change.md).
         speaker=load_speaker_encoder() if os.environ.get(VOICE_CHANGE_ENV) == "1" else None,
     )
+    limit_openblas(1)  # its idle threads spin: every model call would cost twice its CPU
     _warm_up(engine)
     return engine
 
