@@ -37,7 +37,7 @@ from flux_cli.engine.session import TurnSession
 from flux_cli.protocol import StreamParams, Word
 
 SR = 16000
-EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence"
+EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence2"  # 2: with sentence_end
 LEAD_IN_S = 0.3
 TAIL_S = 2.0
 CHUNK = 4096
@@ -73,10 +73,12 @@ class PauseRecord:
     transcript: str
     words: list[list[Any]]
     speech_s: float
+    sentence_end: float | None = None  # absent from evidence collected before it existed
 
     def evidence(self) -> PauseEvidence:
         return PauseEvidence(self.smart_turn, self.transcript,
-                             tuple(Word(w, c, s, e) for w, c, s, e in self.words), self.speech_s)
+                             tuple(Word(w, c, s, e) for w, c, s, e in self.words), self.speech_s,
+                             sentence_end=self.sentence_end)
 
 
 class _Recorder:
@@ -88,7 +90,8 @@ class _Recorder:
     def judged(self, speech_end_s: float, decided_at_s: float, evidence: PauseEvidence) -> None:
         self.records.append(PauseRecord(
             speech_end_s, decided_at_s, None, evidence.smart_turn, evidence.transcript,
-            [[w.word, w.confidence, w.start, w.end] for w in evidence.words], evidence.speech_s))
+            [[w.word, w.confidence, w.start, w.end] for w in evidence.words], evidence.speech_s,
+            evidence.sentence_end))
 
     def resumed(self, at_s: float) -> None:
         if self.records:
@@ -118,6 +121,9 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
     from flux_cli.engine.models.loader import load_engine
 
     engine = load_engine(asr_threads=1, asr_workers=1)
+    # Every signal a model might weigh is recorded, whether or not the committed one does.
+    transcriber = engine.transcriber.with_options(  # type: ignore[attr-defined]
+        replace(engine.transcriber.options, sentence_end=True))  # type: ignore[attr-defined]
     call = set_calls(name, split)[index]
     audio = _read_16k(call.path)
     rng = np.random.default_rng(index)
@@ -130,7 +136,7 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
         tail = rng.normal(0.0, 1e-3, round(TAIL_S * SR)).astype(np.float32)
         model = _NeverEnds()
         recorder = _Recorder()
-        session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
+        session = TurnSession(vad=engine.vad.new_stream(), transcriber=transcriber,
                               smart_turn=engine.smart_turn,
                               params=StreamParams(eot_timeout_ms=10000), request_id="t",
                               config=replace(DEFAULT_CONFIG, model=model),

@@ -32,6 +32,7 @@ SMART_CLIP = 0.02
 SHORT_TURN_WORDS = 4
 TEXT = "text_eou"  # is the sentence finished, from its words (``models/text_eou.py``)
 TEXT_CLIP = 0.01
+WHISPER_END = "whisper_end"  # Whisper's P(. or ? next) after the words (``sentence_end.py``)
 
 
 def text_eou_logit(text: str) -> float:
@@ -65,6 +66,8 @@ def features(evidence: PauseEvidence) -> dict[str, float]:
     out[f"kind_{kind}"] = 1.0
     if readable:
         out[TEXT] = text_eou_logit(text)
+    if readable and evidence.sentence_end is not None:
+        out[WHISPER_END] = logit(evidence.sentence_end, TEXT_CLIP)
     if readable and is_short_turn(text, kind, SHORT_TURN_WORDS):
         out["short_turn"] = 1.0
     if evidence.words:
@@ -99,7 +102,11 @@ class EotModel:
 
     @property
     def uses_smart_turn(self) -> bool:
-        return bool(self.weights.get(SMART, 0.0) or self.weights.get(SMART + INTERACTION, 0.0))
+        return self.uses(SMART)
+
+    def uses(self, feature: str) -> bool:
+        """Whether ``feature`` has a weight (the engine computes only what is weighed)."""
+        return bool(self.weights.get(feature, 0.0) or self.weights.get(feature + INTERACTION, 0.0))
 
     def line(self, evidence: PauseEvidence) -> tuple[float, float]:
         """(base, slope): the pause's logit is ``base + slope · s`` after ``s`` s of silence."""

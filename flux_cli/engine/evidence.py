@@ -34,6 +34,7 @@ class PauseEvidence:
     words: tuple[Word, ...] = ()  # its words, with times and confidences
     speech_s: float = 0.0  # from the turn's start to the speech end
     language: str | None = None  # detected (flux-general-multi); None: an English decode
+    sentence_end: float | None = None  # Whisper's P(sentence ends here); None: not scored
 
 
 class PauseObserver(Protocol):

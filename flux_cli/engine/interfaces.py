@@ -39,6 +39,8 @@ class Transcript:
     text: str
     words: list[Word]
     languages: list[str] = field(default_factory=list)  # detected, most likely first
+    # Whisper's probability that a sentence ends after these words (None: not asked for)
+    sentence_end: float | None = None
 
 
 class Transcriber(Protocol):

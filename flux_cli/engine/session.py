@@ -340,6 +340,7 @@ class TurnSession:
             words=tuple(decided.words),
             speech_s=_seconds(self._speech.last_end - turn.start),
             language=decided.languages[0] if decided.languages else None,
+            sentence_end=decided.sentence_end,
         )
         turn.line = self.detector.judge(turn.evidence)
         if self._observer is not None:

@@ -110,7 +110,7 @@ class CachedDecoder:
     def put(self, key: SliceKey, result: Transcript) -> Transcript:
         """Keep a decode of ``key`` (and wake whoever waits for it)."""
         clean = Transcript(text=result.text.strip(), words=list(result.words),
-                           languages=list(result.languages))
+                           languages=list(result.languages), sentence_end=result.sentence_end)
         with self._lock:
             self._done[key] = clean
             while len(self._done) > self.KEEP:
@@ -149,8 +149,9 @@ def plain_word(word: Word) -> Word:
 
 def join_transcripts(head: Transcript, tail: Transcript) -> Transcript:
     text = " ".join(part for part in (head.text.strip(), tail.text.strip()) if part)
+    ending = tail.sentence_end if has_words(tail.text) else head.sentence_end
     return Transcript(text=text, words=[*head.words, *tail.words],
-                      languages=merged(head.languages, tail.languages))
+                      languages=merged(head.languages, tail.languages), sentence_end=ending)
 
 
 @dataclass
@@ -207,5 +208,6 @@ def without_repeated_head(text: Transcript, ended_with: tuple[str, ...] | None) 
     for size in range(min(len(ended_with), len(heads)), 0, -1):
         if heads[:size] == list(ended_with[-size:]):
             words = text.words[size:]
-            return Transcript(" ".join(w.word.strip() for w in words), words, text.languages)
+            return Transcript(" ".join(w.word.strip() for w in words), words, text.languages,
+                              text.sentence_end)
     return text

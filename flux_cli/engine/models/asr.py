@@ -30,6 +30,7 @@ import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, Transcript
 from flux_cli.engine.languages import LanguageChoice, merged, ranked, reported
+from flux_cli.engine.models.sentence_end import SentenceEnd
 from flux_cli.protocol import LANGUAGES, Word
 
 HOP = 160  # samples per mel frame (10 ms)
@@ -61,6 +62,9 @@ class AsrOptions:
     extra_tokens: int = 16
     quiet_db: float = 40.0  # frames this far below the loudest are silence, for word times
     min_word_s: float = 0.06  # trimming silence never makes a word shorter than this
+    # Score the last window's ending (``sentence_end.py``): ~10 ms more, for the decision's
+    # end-of-turn model; interim decodes do not ask.
+    sentence_end: bool = False
 
 
 @dataclass
@@ -140,6 +144,7 @@ class WhisperTranscriber:
                 int(self._tok.no_speech),
             }
         )
+        self._ending = SentenceEnd(self)  # scores endings when ``options.sentence_end``
 
     # ------------------------------------------------------------------ public
 
@@ -172,6 +177,7 @@ class WhisperTranscriber:
         texts: list[str] = []
         words: list[Word] = []
         found: list[str] = []
+        ending: float | None = None
         # Windows are decoded independently: conditioning on the previous window's text
         # made tiny.en hallucinate when a window repeated what came before (measured).
         for start, end in split_windows(audio, opts):
@@ -184,6 +190,9 @@ class WhisperTranscriber:
             window_offset = offset_s + start / SAMPLE_RATE
             window_words = self._align(encoded, decoded.tokens, mel.shape[1],
                                        self._sot_for(ranking))
+            if opts.sentence_end:
+                ending = self._ending.after(encoded, decoded.tokens,
+                                                    self._sot_for(ranking))
             sounding = loud_frames(mel, opts.quiet_db)
             duration = window.size / SAMPLE_RATE
             for word, raw_start, raw_end, conf in window_words:
@@ -196,7 +205,8 @@ class WhisperTranscriber:
                         end=round(window_offset + min(w_end, duration), 3),
                     )
                 )
-        return Transcript(text=" ".join(texts), words=words, languages=found)
+        return Transcript(text=" ".join(texts), words=words, languages=found,
+                          sentence_end=ending)
 
     # ------------------------------------------------------------------ steps
 

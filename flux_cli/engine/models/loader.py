@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from flux_cli.engine.eot_model import WHISPER_END, default_model
 from flux_cli.engine.interfaces import SAMPLE_RATE, AsrInfo, Engine, SpeakerEncoder
 from flux_cli.engine.models.asr import AsrOptions
 from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
@@ -71,8 +72,11 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
         raise EngineUnavailable(
             f"Smart Turn v3.2: {exc}; install it with {SMART_TURN_HINT}"
         ) from None
+    # The decisions' decodes score their ending only if the end-of-turn model weighs it.
+    final = AsrOptions(sentence_end=default_model().uses(WHISPER_END))
     transcriber = WhisperTranscriber(whisper.path, intra_threads=asr_threads,
-                                     inter_threads=asr_workers, files=whisper.files)
+                                     inter_threads=asr_workers, options=final,
+                                     files=whisper.files)
     engine = Engine(
         vad=SileroVad(vad_file),
         transcriber=transcriber,
