@@ -68,3 +68,23 @@ def test_handover_needs_the_end_before_the_next_speaker_and_none_of_their_words(
     assert handover([a, b], [late]) == (0, 1)
     merged = Event("EndOfTurn", 0, 0.5, 3.5, "I need to change my address. Sure")
     assert handover([a, b], [merged]) == (0, 1)
+
+
+def test_excluded_features_never_reach_the_samples() -> None:
+    record = PauseRecord(2.0, 2.192, None, 0.5, "I would like a table for", [], 1.0,
+                         sentence_end=0.1)
+    end = Pause(record, True, math.inf, 2.0, [])
+    xs, _ = samples([[end]])
+    assert all("whisper_end" in x and "text_eou" in x for x in xs)
+    kept, _ = samples([[end]], exclude=eot_train.TEXT_SIGNALS)
+    assert kept and all("whisper_end" not in x and "text_eou" not in x for x in kept)
+
+
+def test_a_held_out_family_trains_on_no_set_that_holds_its_voices() -> None:
+    for family, holding in eot_train.FAMILY_SETS.items():
+        assert family in holding
+        train = eot_train.sets_without(family)
+        assert train and family not in train
+        # the mixed sets hold both natural voices: never trained on with either held out
+        if family != "synthetic":
+            assert not {"twoparty", "noisy20", "noisy10", "tel8k"} & set(train)
