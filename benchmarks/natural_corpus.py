@@ -10,8 +10,9 @@ Sets (each split into ``train`` and ``test``; every reported figure comes from `
 | ``twoparty_close`` | the same voices with 0-300 ms gaps (speaker changes in a mono call) | both |
 | ``noisy20``/``noisy10`` | real + neural calls with babble or filtered noise at 20/10 dB SNR | |
 | ``tel8k`` | real + neural calls through a 300-3400 Hz band at 8 kHz, sent as µ-law | |
-| ``unseen_piper``/``unseen_hts`` | Piper joe / festival HTS slt, new texts | never read by any |
-| | (``benchmarks.unseen``; a test split only) | training or tuning step |
+| ``unseen_piper``/``_kokoro``/``_hts`` | Piper joe / Kokoro-82M kumo / festival HTS slt | never |
+| | speaking new texts (``benchmarks.unseen``; test split only) | read by any training or |
+| | | tuning step |
 
 The synthetic flite/espeak corpus (``benchmarks.corpus``) is the third voice family; its calls
 0-5 train and 6-11 are held out. Labels are measured from the audio: turn bounds by level,

