@@ -10,6 +10,9 @@ Sets (each split into ``train`` and ``test``; every reported figure comes from `
 | ``twoparty_close`` | the same voices with 0-300 ms gaps (speaker changes in a mono call) | both |
 | ``noisy20``/``noisy10`` | real + neural calls with babble or filtered noise at 20/10 dB SNR | |
 | ``tel8k`` | real + neural calls through a 300-3400 Hz band at 8 kHz, sent as µ-law | |
+| ``unseen_piper``/``_kokoro``/``_hts`` | Piper joe / Kokoro-82M kumo / festival HTS slt | never |
+| | speaking new texts (``benchmarks.unseen``; test split only) | read by any training or |
+| | | tuning step |
 
 The synthetic flite/espeak corpus (``benchmarks.corpus``) is the third voice family; its calls
 0-5 train and 6-11 are held out. Labels are measured from the audio: turn bounds by level,
@@ -25,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import corpus, natural
+from benchmarks import corpus, natural, unseen
 from benchmarks.corpus import Call
 from benchmarks.natural import Sources, Utterance
 from benchmarks.synth import SAMPLE_RATE, TurnLabel, quiet_runs, write_wav
 
 VERSION = "natural3"
-SETS = ("real", "neural", "twoparty", "twoparty_close", "noisy20", "noisy10", "tel8k")
+SETS = ("real", "neural", "twoparty", "twoparty_close", "noisy20", "noisy10", "tel8k",
+        *unseen.FAMILIES)
 NEURAL_TURNS = 240
 NEURAL_SEED = 7
 NEURAL_TEST_SCENARIOS = {"bank", "internet", "travel"}
@@ -150,17 +154,34 @@ def telephone(audio: np.ndarray) -> np.ndarray:
     return np.asarray(np.fft.irfft(spectrum, n=len(narrow)), dtype=np.float32)
 
 
+def unseen_calls(name: str, sources: Sources, rng: random.Random, out_dir: Path,
+                 items: list[tuple[str, str]] | None = None) -> list[Call]:
+    """An unseen family's calls: its turns shuffled, paused inside, 16 to a call."""
+    utts = unseen.utterances(sources, unseen.FAMILIES[name], items)
+    rng.shuffle(utts)
+    placed = [place(u, rng, sources) for u in utts]
+    return _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
+
+
 def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
           seed: int = corpus.DEFAULT_SEED) -> list[Call]:
     """The calls of one set and split, generated once into the cache (labels in a JSON)."""
-    out_dir = cache_dir / f"{VERSION}-{seed}" / f"{name}-{split}"
+    tag = f"{name}-{unseen.VERSION}" if name in unseen.FAMILIES else name
+    out_dir = cache_dir / f"{VERSION}-{seed}" / f"{tag}-{split}"
     index = out_dir / "labels.json"
     if index.exists():
         data = json.loads(index.read_text())
         return [Call(c["name"], out_dir / f"{c['name']}.wav", c["duration"], c["voice"],
                      [TurnLabel.from_dict(t) for t in c["turns"]]) for c in data]
+    if name in unseen.FAMILIES and split != "test":
+        raise ValueError(f"{name} has a test split only: nothing trains or tunes on it")
     sources = Sources(cache_dir)
     rng = random.Random(f"{seed}-{name}-{split}")
+    if name in unseen.FAMILIES:
+        calls = unseen_calls(name, sources, rng, out_dir)
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(json.dumps([c.to_dict() for c in calls]))
+        return calls
     real, neural_utts = split_utterances(sources, split)
     if name in ("real", "neural"):
         utts = list(real if name == "real" else neural_utts)

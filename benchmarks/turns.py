@@ -2,8 +2,10 @@
 speech, per set, in one run (held-out splits only).
 
 1. Builds the corpora (installs the Asterisk prompts with apt-get and ``hibari-tts`` with pip
-   if missing; ``benchmarks.natural_corpus``), and collects per-pause evidence for the replay
-   (``benchmarks.eot_train collect``, cached).
+   if missing, and the unseen families' voices: ``benchmarks.unseen``;
+   ``benchmarks.natural_corpus``), and collects per-pause evidence for the replay
+   (``benchmarks.eot_train collect``, cached). The ``unseen_*`` sets are the only ones no
+   training or tuning step has read.
 2. End to end: each held-out set streamed through the real CLI (``--fast``) to ``flux serve``;
    the 8 kHz set as µ-law at 8000 Hz. False cut-offs, missed ends, EOT latency p50/p90, WER,
    and for two-party calls the handover figure (the first speaker's ``EndOfTurn`` before the
@@ -32,19 +34,21 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import eot_train, natural, report, scoring
+from benchmarks import eot_train, natural, report, scoring, unseen
 from benchmarks.corpus import Call
 from benchmarks.run import RESULTS_DIR, engine_pass, log, realtime, summarise
 from benchmarks.servers import EngineServer
 from flux_cli.engine.eot_model import MODEL_FILE, EotModel
 
-TEST_SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k", "synthetic")
+TEST_SETS = ("real", "neural", "twoparty", "noisy20", "noisy10", "tel8k", "synthetic",
+             *eot_train.NEVER_TRAINED)
 HANDOVER_S = 0.25
 
 
 def prepare() -> None:
     """Everything the corpora need that a fresh machine lacks."""
     natural.ensure_packages()
+    unseen.ensure_packages()
     if importlib.util.find_spec("hibari") is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "hibari-tts"], check=True)
 
