@@ -88,3 +88,34 @@ def test_a_held_out_family_trains_on_no_set_that_holds_its_voices() -> None:
         # the mixed sets hold both natural voices: never trained on with either held out
         if family != "synthetic":
             assert not {"twoparty", "noisy20", "noisy10", "tel8k"} & set(train)
+
+
+def test_a_speaker_change_counts_as_ended_only_within_600_ms_of_the_new_voice() -> None:
+    from benchmarks.turns import speaker_changes_ended
+
+    a = TurnLabel("I need to change my address.", 0.5, 3.0, voice="real")
+    b = TurnLabel("Sure, what is the new one?", 3.1, 5.0, voice="neural")
+    c = TurnLabel("It is twelve Main Street.", 5.2, 7.0, voice="real")
+    in_time = Event("EndOfTurn", 0, 0.5, 3.6, "I need to change my address.")
+    late = Event("EndOfTurn", 0, 0.5, 3.8, "I need to change my address. Sure")
+    assert speaker_changes_ended([a, b, c], [in_time]) == (1, 2)
+    assert speaker_changes_ended([a, b, c], [late]) == (0, 2)
+    same_voice = TurnLabel("And the postcode.", 3.1, 4.0, voice="real")
+    assert speaker_changes_ended([a, same_voice], [in_time]) == (0, 0)
+
+
+def test_the_targets_name_the_worst_family_and_check_the_two_party_calls() -> None:
+    from benchmarks.turns import targets
+
+    def row(cut: float, p50: float, p90: float, changes: tuple[int, int] = (0, 0)
+            ) -> dict[str, object]:
+        ended, total = changes
+        return {"false_cutoff_rate": cut, "eot_p50": p50, "eot_p90": p90, "missed_rate": 0.0,
+                "speaker_changes": {"ended": ended, "changes": total,
+                                    "rate": ended / total if total else None}}
+
+    t = targets({"real": row(0.20, 0.45, 1.0), "neural": row(0.08, 0.40, 0.9),
+                 "twoparty_close": row(0.07, 0.5, 0.8, (9, 10))})
+    assert t["worst"] == "real"
+    assert t["families"]["neural"]["met"] and not t["families"]["real"]["met"]
+    assert t["two_party"]["changes_ok"] and t["two_party"]["cut_ok"]  # 90%; 7% <= 8%
