@@ -488,12 +488,12 @@ def serve(
     max_streams: Annotated[
         int | None,
         typer.Option(metavar="N", help="Streams at once over all workers; more get HTTP 429 "
-                     "(default: 4 per usable core).", show_default=False),
+                     "(default: 6 per usable core).", show_default=False),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(metavar="N", help="Processes serving the port, each with its own models "
-                     "(default: the usable cores).", show_default=False),
+                     "(default: one per 4 usable cores).", show_default=False),
     ] = None,
     drain_timeout: Annotated[
         float, typer.Option(

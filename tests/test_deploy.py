@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from flux_cli.server.capacity import default_max_streams, default_workers
 from flux_cli.server.service import ServeOptions
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -72,8 +73,10 @@ def test_probes_drain_and_grace_period_fit_together() -> None:
     # the flags are ones flux serve accepts, with values it accepts
     ServeOptions(host=flags["--host"], port=port, drain_timeout_s=drain,
                  workers=int(flags["--workers"]), max_streams=int(flags["--max-streams"])).check()
-    # one worker per requested CPU
-    assert int(flags["--workers"]) == int(container["resources"]["requests"]["cpu"])
+    # flux serve's own defaults for the CPUs requested (its affinity would see the node's)
+    cpus = int(container["resources"]["requests"]["cpu"])
+    assert int(flags["--workers"]) == default_workers(cpus)
+    assert int(flags["--max-streams"]) == default_max_streams(cpus)
 
 
 def test_service_and_autoscaler_point_at_the_deployment() -> None:

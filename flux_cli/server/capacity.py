@@ -5,21 +5,27 @@ given back when its TCP connection closes, whatever happened in between. With se
 workers the counts live in shared memory made before the fork, so ``--max-streams`` is one
 limit for the whole port, and any worker can answer ``/readyz`` and ``/v1/status`` for all.
 
-Default capacity: ``STREAMS_PER_CORE`` per usable core. Measured on the 2-core machine the
-project runs on (``python -m benchmarks.load``, benchmarks/results/load.md): with the default
-two workers, 8 real-time streams kept end-of-turn p50 and p90 within 1.25x of one stream's
-(1.21x / 1.08x) and 10 did not (1.40x p50); past that decodes queue and every stream slows,
-and a 429 that a load balancer can route elsewhere serves a caller better.
+Defaults, from ``python -m benchmarks.load --workers 1,2 --levels 1,12,14,16 --clip-seconds 45``
+on the 2-core machine the project runs on (benchmarks/results/load.md): one worker held 14
+real-time streams with end-of-turn p50 and p90 within 1.25x of one stream's (1.12x / 1.17x)
+and 16 did not (1.31x); two workers held 12 (14: p50 1.25x) at twice the memory. So
+``STREAMS_PER_CORE`` is 6 (7 held: one stream of headroom per core; past it decodes queue and
+every stream slows, and a 429 a load balancer can route elsewhere serves a caller better), and
+one worker serves up to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
+VAD) costs ~0.02 s per audio second a stream, so one interpreter keeps up with the ~28 streams
+of 4 cores; on more cores, more workers (an estimate: only 2 cores were measured).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from dataclasses import dataclass
 from typing import Any
 
-STREAMS_PER_CORE = 4
+STREAMS_PER_CORE = 6
+CORES_PER_WORKER = 4
 
 LOADING, READY, DRAINING, STOPPED = 0, 1, 2, 3
 STATE_NAMES = {LOADING: "loading", READY: "ready", DRAINING: "draining", STOPPED: "stopped"}
@@ -35,6 +41,20 @@ def usable_cores() -> int:
 
 def default_max_streams(cores: int | None = None) -> int:
     return STREAMS_PER_CORE * (cores or usable_cores())
+
+
+def decodes_per_worker(workers: int, cores: int | None = None) -> int:
+    """Whisper decodes one worker runs at once: one per core of its share of the cores
+    (``FLUX_DECODES_PER_WORKER`` overrides it, for experiments)."""
+    override = os.environ.get("FLUX_DECODES_PER_WORKER")
+    if override and override.isdigit() and int(override) > 0:
+        return int(override)
+    return max(1, (cores or usable_cores()) // workers)
+
+
+def default_workers(cores: int | None = None) -> int:
+    """One worker per ``CORES_PER_WORKER`` usable cores (each decodes on its share of them)."""
+    return max(1, math.ceil((cores or usable_cores()) / CORES_PER_WORKER))
 
 
 @dataclass(frozen=True)

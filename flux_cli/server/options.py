@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flux_cli.engine.models.whisper_models import DEFAULT_ASR, MODELS
 from flux_cli.errors import ConnectionFailed, UsageError
 from flux_cli.protocol import LISTEN_PATH
-from flux_cli.server.capacity import default_max_streams, usable_cores
+from flux_cli.server.capacity import default_max_streams, default_workers
 
 IDLE_TIMEOUT_S = 10.0  # no audio or KeepAlive for this long ends a stream (the live service's)
 Status = Callable[[str], None]
@@ -66,7 +66,7 @@ class ServeOptions:
 
     @property
     def worker_count(self) -> int:
-        return self.workers or usable_cores()
+        return self.workers or default_workers()
 
     @property
     def stream_limit(self) -> int:

@@ -15,7 +15,7 @@ import sys
 
 from flux_cli.engine.models import loading_line
 from flux_cli.engine.models.whisper_models import require_installed
-from flux_cli.server.capacity import StreamSlots
+from flux_cli.server.capacity import StreamSlots, decodes_per_worker
 from flux_cli.server.lifetime import serve_until_stopped
 from flux_cli.server.logs import configure as configure_logging
 from flux_cli.server.options import ServeOptions, Status, bind
@@ -44,7 +44,7 @@ def run_server(options: ServeOptions, *, on_status: Status | None = None) -> int
     status(loading_line(options.asr))
     from flux_cli.engine.models.loader import load_engine
 
-    engine = load_engine(asr=options.asr)
+    engine = load_engine(asr=options.asr, asr_workers=decodes_per_worker(1))
     slots = StreamSlots(options.stream_limit, 1)
     slots.bind_worker(0)
     code = asyncio.run(serve_until_stopped(options, sock, engine, slots, status,

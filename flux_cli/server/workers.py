@@ -26,7 +26,7 @@ import tempfile
 
 from flux_cli.engine.models import loading_line
 from flux_cli.errors import FluxError
-from flux_cli.server.capacity import STOPPED, StreamSlots, usable_cores
+from flux_cli.server.capacity import STOPPED, StreamSlots, decodes_per_worker
 from flux_cli.server.lifetime import serve_until_stopped
 from flux_cli.server.metrics import MULTIPROC_ENV, mark_worker_dead
 from flux_cli.server.options import ServeOptions, Status, listen_url
@@ -112,12 +112,10 @@ def _fork_worker(index: int, options: ServeOptions, sock: socket.socket, slots: 
 def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: StreamSlots,
                  status: Status, parent: int) -> int:
     slots.bind_worker(index)
-    # the cores are shared by the workers: one decode at a time per worker's share of them
-    decodes = max(1, usable_cores() // options.worker_count)
     from flux_cli.engine.models.loader import load_engine
 
     engine = load_engine(asr=options.asr,
-                         asr_workers=int(os.environ.get("FLUX_DECODES_PER_WORKER", decodes)))
+                         asr_workers=decodes_per_worker(options.worker_count))
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
         name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",
