@@ -140,20 +140,15 @@ def end_to_end(server: EngineServer, work: Path, slack: float) -> dict[str, Any]
                     "speed_x": result.audio_s / result.wall_s if result.wall_s else None,
                     "cpu_per_audio_s": result.cpu_s / result.audio_s if result.audio_s else None,
                     "failures": result.failures, "triggers": result.triggers})
-        ok = chances = 0
+        ok = chances = ended = changes = 0
         for call in calls:
             jsonl = work / f"{name}-{call.name}.jsonl"
             events = scoring.load_events(jsonl) if jsonl.exists() else []
             a, b = handover(call.turns, events)
-            ok, chances = ok + a, chances + b
+            c, d = speaker_changes_ended(call.turns, events)
+            ok, chances, ended, changes = ok + a, chances + b, ended + c, changes + d
         row["handover"] = {"ok": ok, "chances": chances,
                            "rate": ok / chances if chances else None}
-        ended = changes = 0
-        for call in calls:
-            jsonl = work / f"{name}-{call.name}.jsonl"
-            events = scoring.load_events(jsonl) if jsonl.exists() else []
-            a, b = speaker_changes_ended(call.turns, events)
-            ended, changes = ended + a, changes + b
         row["speaker_changes"] = {"ended": ended, "changes": changes,
                                   "rate": ended / changes if changes else None}
         rows[name] = row

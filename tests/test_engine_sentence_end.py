@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
-import soundfile as sf
+from helpers.speech import RATE, natural_clip
 
 from flux_cli.engine.models import loader
 from flux_cli.engine.models.sentence_end import SentenceEnd, end_probability, strip_trailing
-
-NATURAL = Path(__file__).parent / "data" / "natural"
-RATE = 16000
 
 
 def test_trailing_punctuation_tokens_are_stripped() -> None:
@@ -32,11 +26,6 @@ def scorer() -> SentenceEnd:
     return SentenceEnd(loader.load_engine().transcriber)
 
 
-def clip(name: str) -> tuple[np.ndarray, dict]:
-    info = json.loads((NATURAL / "natural.json").read_text())[name]
-    audio, rate = sf.read(NATURAL / f"{name}.wav", dtype="float32")
-    assert rate == RATE
-    return audio, info
 
 
 @pytest.mark.slow
@@ -46,7 +35,7 @@ def test_a_sentence_cut_at_its_pause_is_unfinished_and_the_whole_one_finished(
 ) -> None:
     """hibari's voice: "I would like to book a table for" | "two people on Friday evening."
     (and "Well, I was thinking that maybe we" | ...), cut where the speaker paused."""
-    audio, info = clip(name)
+    audio, info = natural_clip(name)
     cut = round((info["pause_s"][0] + 0.15) * RATE)  # the decision point's decode slice
     text_cut, p_cut = scorer.probability(audio[:cut])
     text_whole, p_whole = scorer.probability(audio)

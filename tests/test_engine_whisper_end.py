@@ -4,15 +4,13 @@ decode to the end-of-turn model, and computed by the real transcriber only when 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, LevelVad, script
+from helpers.speech import RATE, natural_clip
 
 from flux_cli.engine.eot_model import WHISPER_END, EotModel, features
 from flux_cli.engine.evidence import PauseEvidence
@@ -22,9 +20,6 @@ from flux_cli.engine.models import loader
 from flux_cli.engine.session import TurnSession
 from flux_cli.engine.turn_audio import AudioBuffer, CachedDecoder, join_transcripts
 from flux_cli.protocol import StreamParams, Word
-
-NATURAL = Path(__file__).parent / "data" / "natural"
-RATE = 16000
 
 
 def test_the_feature_is_the_clipped_logit_and_absent_when_not_scored() -> None:
@@ -91,11 +86,6 @@ def test_the_decisions_decode_hands_its_score_to_the_pause_evidence() -> None:
     assert scores[0] > scores[-1]
 
 
-def clip(name: str) -> tuple[np.ndarray, dict]:
-    info = json.loads((NATURAL / "natural.json").read_text())[name]
-    audio, rate = sf.read(NATURAL / f"{name}.wav", dtype="float32")
-    assert rate == RATE
-    return audio, info
 
 
 @pytest.mark.slow
@@ -104,7 +94,7 @@ def test_the_real_transcriber_scores_a_finished_sentence_above_its_cut_prefix() 
     base = loader.load_engine().transcriber
     scoring = base.with_options(  # type: ignore[attr-defined]
         dataclasses.replace(base.options, sentence_end=True))  # type: ignore[attr-defined]
-    audio, info = clip("table_pause")
+    audio, info = natural_clip("table_pause")
     cut = audio[: round((info["pause_s"][0] + 0.15) * RATE)]
     unfinished = scoring.transcribe(cut, offset_s=0.0)
     finished = scoring.transcribe(audio, offset_s=0.0)

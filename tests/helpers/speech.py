@@ -67,3 +67,15 @@ def encode_ogg(
     sf.write(buffer, data, rate, format="OGG", subtype=subtype,
              compression_level=compression_level)
     return buffer.getvalue()
+
+
+NATURAL_DIR = SPEECH_DIR.parent / "natural"
+
+
+def natural_clip(name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """A committed natural-prosody clip (``data/natural``) and its entry in ``natural.json``
+    (pause and turn times)."""
+    info: dict[str, Any] = json.loads((NATURAL_DIR / "natural.json").read_text())[name]
+    audio, rate = sf.read(NATURAL_DIR / f"{name}.wav", dtype="float32")
+    assert rate == RATE
+    return audio, info
