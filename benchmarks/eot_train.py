@@ -399,6 +399,22 @@ def tradeoff(turns: list[list[Pause]], model: EotModel) -> dict[str, Any]:
     return out
 
 
+def pause_signal_auc(name: str, split: str = "test") -> dict[str, Any]:
+    """How well each recorded signal of a judged pause separates turn ends from pauses that
+    speech resumed after (ROC AUC; 0.5 is chance): Smart Turn, and Whisper's sentence end."""
+    from benchmarks.auc import roc_auc
+
+    pauses = [p for turn in pauses_of(name, split) for p in turn]
+    out: dict[str, Any] = {"ends": sum(p.is_end for p in pauses),
+                           "inside": sum(not p.is_end for p in pauses)}
+    for signal, get in (("smart_turn", lambda p: p.record.smart_turn),
+                        ("whisper_end", lambda p: p.record.sentence_end)):
+        scored = [(get(p), p.is_end) for p in pauses if get(p) is not None]
+        auc = roc_auc(np.array([v for v, _ in scored]), np.array([e for _, e in scored]))
+        out[signal] = None if math.isnan(auc) else round(auc, 3)
+    return out
+
+
 def report(sets: Sequence[str], model: EotModel, split: str = "test") -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for name in sets:
@@ -520,7 +536,7 @@ def lofo_markdown(feature: str, rows: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.eot_train")
     p.add_argument("action", choices=["collect", "fit", "fit-added", "lofo", "lofo-refit",
-                                      "replay"])
+                                      "replay", "auc"])
     p.add_argument("--feature", default="text_eou",
                    help="fit-added, lofo: the new feature; lofo-refit: comma-separated")
     p.add_argument("--exclude", default=",".join(TEXT_SIGNALS),
@@ -559,6 +575,8 @@ def main(argv: list[str] | None = None) -> None:
         model = fit(sets, exclude=[f for f in args.exclude.split(",") if f])
         MODEL_FILE.write_text(model.to_json() + "\n")
         print(json.dumps(dict(model.weights), indent=1))
+    elif args.action == "auc":
+        print(json.dumps({name: pause_signal_auc(name, args.split) for name in sets}, indent=1))
     else:
         model = EotModel.from_json(MODEL_FILE.read_text())
         print(json.dumps(report(sets, model, args.split), indent=1))
