@@ -72,6 +72,8 @@ class Proxy:
         cfg = tmp / "haproxy.cfg"
         cfg.write_text(CONFIG.format(front=self.front, stats=self.stats, a=a, b=b))
         haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        if not Path(haproxy).exists():
+            pytest.fail("haproxy is missing: apt-get install haproxy (.ci/run installs it)")
         self.proc = subprocess.Popen([haproxy, "-db", "-f", str(cfg)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.wait_for(lambda s: s == {"a": "UP", "b": "UP"}, "both backends up")
