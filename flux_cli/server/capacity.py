@@ -12,8 +12,9 @@ and 16 did not (1.31x); two workers held 12 (14: p50 1.25x) at twice the memory.
 ``STREAMS_PER_CORE`` is 6 (7 held: one stream of headroom per core; past it decodes queue and
 every stream slows, and a 429 a load balancer can route elsewhere serves a caller better), and
 one worker serves up to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
-VAD) costs ~0.02 s per audio second a stream, so one interpreter keeps up with the ~28 streams
-of 4 cores; on more cores, more workers (an estimate: only 2 cores were measured).
+VAD) costs ~0.03 s per audio second a stream (benchmarks/results/engine_cost.md), so one
+interpreter keeps up with the ~28 streams of 4 cores; on more cores, more workers (an
+estimate: only 2 cores were measured).
 """
 
 from __future__ import annotations
