@@ -155,7 +155,8 @@ def calibrate(encoder: Any, cache: Path, budget: float = 0.05, config: Any = Non
             "same_p50": scoring.percentile(same, 50), "change_p50": scoring.percentile(change, 50)}
 
 
-def voice_config(reference: str | None, threshold: float | None) -> Any:
+def voice_config(reference: str | None, threshold: float | None, pieces: int | None = None
+                 ) -> Any:
     """The detector config with the voice check's reference/threshold overridden if given."""
     from dataclasses import replace
 
@@ -166,6 +167,8 @@ def voice_config(reference: str | None, threshold: float | None) -> Any:
         voice = replace(voice, reference=reference)
     if threshold is not None:
         voice = replace(voice, threshold=threshold)
+    if pieces is not None:
+        voice = replace(voice, turn_pieces=pieces)
     return replace(DEFAULT_CONFIG, voice_change=voice)
 
 
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="only print the threshold chosen on the train split")
     p.add_argument("--reference", choices=("last", "turn"),
                    help="the voice reference (default: VoiceChangeConfig's)")
+    p.add_argument("--turn-pieces", type=int, help="--reference turn: the last N pieces only")
     p.add_argument("--threshold", type=float, help="cosine threshold (default: the config's)")
     p.add_argument("--out", default="voice_change", help="results file stem")
     args = p.parse_args(argv)
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     encoder = load_speaker_encoder()
     if encoder is None and ("on" in args.encoder or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
-    config = voice_config(args.reference, args.threshold)
+    config = voice_config(args.reference, args.threshold, args.turn_pieces)
     if args.calibrate:
         print(json.dumps(calibrate(encoder, args.cache_dir, config=config.voice_change),
                          indent=1))
