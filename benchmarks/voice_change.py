@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,29 +97,46 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
     }
 
 
-def similarities(encoder: Any, calls: list[Call], config: Any = None
+@dataclass(frozen=True)
+class Reference:
+    """The voice the resumed speech is compared with (offline only; the engine uses "last").
+
+    "last": the last ``reference_s`` before the gap; "turn": the normalised mean of that and
+    of the turn's whole ``reference_s`` pieces on a grid from its start (+ ``skip_s``), the
+    last ``pieces`` of them if set. Measured in ``results/voice_change_reference.md``."""
+
+    kind: str = "last"
+    pieces: int = 0
+    skip_s: float = 0.0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def similarities(encoder: Any, calls: list[Call], reference: Reference | None = None
                  ) -> tuple[list[float], list[float]]:
     """(cosines across speaker changes, cosines across same-voice pauses), as the engine
-    compares them: the reference before the gap (the last ``reference_s``, or with
-    ``reference="turn"`` the mean over the turn's grid pieces too) against ``check_s`` after."""
-    from flux_cli.engine.voice_change import VoiceChangeConfig, cosine, mean_reference, turn_pieces
+    compares them: the reference before the gap against ``check_s`` after it."""
+    from flux_cli.engine.voice_change import VoiceChangeConfig, cosine
 
-    c = config or VoiceChangeConfig()
+    c = VoiceChangeConfig()
+    r = reference or Reference()
     change: list[float] = []
     same: list[float] = []
 
-    def span(start: float, end: float) -> tuple[int, int]:
-        return round(start * 16000), round(end * 16000)
+    def embed(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+        return np.asarray(encoder.embed(audio[round(start * 16000): round(end * 16000)]))
 
     def compare(audio: np.ndarray, start: float, end: float, after: float) -> float:
-        a0, a1 = span(max(start, end - c.reference_s), end)
-        b0, b1 = span(after, after + c.check_s)
-        reference = encoder.embed(audio[a0:a1])
-        if c.reference == "turn":
-            grid = turn_pieces(*span(start, end), c)
-            reference = mean_reference(reference, [encoder.embed(audio[g0:g1])
-                                                   for g0, g1 in grid], c)
-        return cosine(reference, encoder.embed(audio[b0:b1]))
+        ref = embed(audio, max(start, end - c.reference_s), end)
+        if r.kind == "turn":
+            grid = np.arange(start + r.skip_s, end - c.reference_s + 1e-9, c.reference_s)
+            pieces = [embed(audio, g, g + c.reference_s) for g in grid]
+            chosen = pieces[-r.pieces:] if r.pieces > 0 else pieces
+            ref = _unit(np.mean([_unit(e) for e in [*chosen, ref]], axis=0))
+        return cosine(ref, embed(audio, after, after + c.check_s))
 
     for call in calls:
         audio = read_16k(call.path)
@@ -140,12 +158,12 @@ def auc(change: list[float], same: list[float]) -> float:
     return float(np.mean([(s > x).mean() + 0.5 * (s == x).mean() for x in change]))
 
 
-def calibrate(encoder: Any, cache: Path, budget: float = 0.05, config: Any = None
-              ) -> dict[str, Any]:
+def calibrate(encoder: Any, cache: Path, budget: float = 0.05,
+              reference: Reference | None = None) -> dict[str, Any]:
     """The threshold on the *train* split: the highest that calls at most ``budget`` of the
     same-voice pauses a change (cosine below it)."""
     calls = natural_corpus.build("twoparty_close", "train", cache)
-    change, same = similarities(encoder, calls, config)
+    change, same = similarities(encoder, calls, reference)
     ordered = sorted(same)
     threshold = ordered[int(budget * len(ordered))] if ordered else 0.5
     caught = sum(x < threshold for x in change) / max(len(change), 1)
@@ -155,21 +173,16 @@ def calibrate(encoder: Any, cache: Path, budget: float = 0.05, config: Any = Non
             "same_p50": scoring.percentile(same, 50), "change_p50": scoring.percentile(change, 50)}
 
 
-def voice_config(reference: str | None, threshold: float | None, pieces: int | None = None
-                 ) -> Any:
-    """The detector config with the voice check's reference/threshold overridden if given."""
+def voice_config(threshold: float | None) -> Any:
+    """The detector config, with the voice check's threshold overridden if given."""
     from dataclasses import replace
 
     from flux_cli.engine.detector import DEFAULT_CONFIG
 
-    voice = DEFAULT_CONFIG.voice_change
-    if reference is not None:
-        voice = replace(voice, reference=reference)
-    if threshold is not None:
-        voice = replace(voice, threshold=threshold)
-    if pieces is not None:
-        voice = replace(voice, turn_pieces=pieces)
-    return replace(DEFAULT_CONFIG, voice_change=voice)
+    if threshold is None:
+        return DEFAULT_CONFIG
+    return replace(DEFAULT_CONFIG, voice_change=replace(DEFAULT_CONFIG.voice_change,
+                                                        threshold=threshold))
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -196,9 +209,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--encoder", default="off,on", help="off, on or both (off,on)")
     p.add_argument("--calibrate", action="store_true",
                    help="only print the threshold chosen on the train split")
-    p.add_argument("--reference", choices=("last", "turn"),
-                   help="the voice reference (default: VoiceChangeConfig's)")
-    p.add_argument("--turn-pieces", type=int, help="--reference turn: the last N pieces only")
+    p.add_argument("--reference", choices=("last", "turn"), default="last",
+                   help="--calibrate only: the voice reference (see Reference)")
+    p.add_argument("--turn-pieces", type=int, default=0,
+                   help="--calibrate --reference turn: the last N pieces only")
     p.add_argument("--threshold", type=float, help="cosine threshold (default: the config's)")
     p.add_argument("--out", default="voice_change", help="results file stem")
     args = p.parse_args(argv)
@@ -209,10 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     encoder = load_speaker_encoder()
     if encoder is None and ("on" in args.encoder or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
-    config = voice_config(args.reference, args.threshold, args.turn_pieces)
+    config = voice_config(args.threshold)
     if args.calibrate:
-        print(json.dumps(calibrate(encoder, args.cache_dir, config=config.voice_change),
-                         indent=1))
+        reference = Reference(args.reference, args.turn_pieces)
+        print(json.dumps(calibrate(encoder, args.cache_dir, reference=reference), indent=1))
         return
     rows = []
     for name in [s for s in args.sets.split(",") if s]:

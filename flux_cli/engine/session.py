@@ -272,8 +272,6 @@ class TurnSession:
     def _step_speaking(self, speech: bool, out: list[ServerMessage]) -> None:
         turn = self._turn
         assert turn is not None
-        for piece in self._voice.pieces_due(turn.start, self._pos):  # reference="turn" only
-            self._voice.add(piece, self._buffer.slice(*piece))
         if self._voice.due(self._pos, speaking=speech) and self._voice_changed(out):
             return
         if not speech:
