@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,14 @@ def read_16k(path: Path) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
-def end_times(engine: Any, call: Call, speaker: Any) -> list[float]:
+def end_times(engine: Any, call: Call, speaker: Any, config: Any = None) -> list[float]:
+    from flux_cli.engine.detector import DEFAULT_CONFIG
     from flux_cli.engine.session import TurnSession
     from flux_cli.protocol import StreamParams, TurnInfo
 
     session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
                           smart_turn=engine.smart_turn, params=StreamParams(),
-                          request_id="voice", speaker=speaker)
+                          request_id="voice", speaker=speaker, config=config or DEFAULT_CONFIG)
     audio = read_16k(call.path)
     out = list(session.start())
     for pos in range(0, len(audio), 1280):
@@ -71,14 +73,15 @@ def changes_ended(call: Call, ends: list[float]) -> tuple[int, int, list[float]]
     return ok, total, latencies
 
 
-def run_set(engine: Any, name: str, speaker: Any, cache: Path) -> dict[str, Any]:
+def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None
+            ) -> dict[str, Any]:
     calls = natural_corpus.build(name, "test", cache)
     score = scoring.TurnScore()
     ok = total = 0
     latencies: list[float] = []
     audio_s = 0.0
     for call in calls:
-        ends = end_times(engine, call, speaker)
+        ends = end_times(engine, call, speaker, config)
         score.add(scoring.score_turns(call.turns, ends))
         a, b, lat = changes_ended(call, ends)
         ok, total, latencies = ok + a, total + b, latencies + lat
@@ -94,19 +97,46 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path) -> dict[str, Any]
     }
 
 
-def similarities(encoder: Any, calls: list[Call]) -> tuple[list[float], list[float]]:
+@dataclass(frozen=True)
+class Reference:
+    """The voice the resumed speech is compared with (offline only; the engine uses "last").
+
+    "last": the last ``reference_s`` before the gap; "turn": the normalised mean of that and
+    of the turn's whole ``reference_s`` pieces on a grid from its start (+ ``skip_s``), the
+    last ``pieces`` of them if set. Measured in ``results/voice_change_reference.md``."""
+
+    kind: str = "last"
+    pieces: int = 0
+    skip_s: float = 0.0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def similarities(encoder: Any, calls: list[Call], reference: Reference | None = None
+                 ) -> tuple[list[float], list[float]]:
     """(cosines across speaker changes, cosines across same-voice pauses), as the engine
-    compares them: the last ``reference_s`` before the gap against ``check_s`` after it."""
+    compares them: the reference before the gap against ``check_s`` after it."""
     from flux_cli.engine.voice_change import VoiceChangeConfig, cosine
 
     c = VoiceChangeConfig()
+    r = reference or Reference()
     change: list[float] = []
     same: list[float] = []
 
+    def embed(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+        return np.asarray(encoder.embed(audio[round(start * 16000): round(end * 16000)]))
+
     def compare(audio: np.ndarray, start: float, end: float, after: float) -> float:
-        a = audio[int(max(start, end - c.reference_s) * 16000): int(end * 16000)]
-        b = audio[int(after * 16000): int((after + c.check_s) * 16000)]
-        return cosine(encoder.embed(a), encoder.embed(b))
+        ref = embed(audio, max(start, end - c.reference_s), end)
+        if r.kind == "turn":
+            grid = np.arange(start + r.skip_s, end - c.reference_s + 1e-9, c.reference_s)
+            pieces = [embed(audio, g, g + c.reference_s) for g in grid]
+            chosen = pieces[-r.pieces:] if r.pieces > 0 else pieces
+            ref = _unit(np.mean([_unit(e) for e in [*chosen, ref]], axis=0))
+        return cosine(ref, embed(audio, after, after + c.check_s))
 
     for call in calls:
         audio = read_16k(call.path)
@@ -120,16 +150,39 @@ def similarities(encoder: Any, calls: list[Call]) -> tuple[list[float], list[flo
     return change, same
 
 
-def calibrate(encoder: Any, cache: Path, budget: float = 0.05) -> dict[str, Any]:
+def auc(change: list[float], same: list[float]) -> float:
+    """P(a same-voice cosine > a change cosine): how well the reference separates them."""
+    if not change or not same:
+        return float("nan")
+    s = np.asarray(same)
+    return float(np.mean([(s > x).mean() + 0.5 * (s == x).mean() for x in change]))
+
+
+def calibrate(encoder: Any, cache: Path, budget: float = 0.05,
+              reference: Reference | None = None) -> dict[str, Any]:
     """The threshold on the *train* split: the highest that calls at most ``budget`` of the
     same-voice pauses a change (cosine below it)."""
-    change, same = similarities(encoder, natural_corpus.build("twoparty_close", "train", cache))
+    calls = natural_corpus.build("twoparty_close", "train", cache)
+    change, same = similarities(encoder, calls, reference)
     ordered = sorted(same)
     threshold = ordered[int(budget * len(ordered))] if ordered else 0.5
     caught = sum(x < threshold for x in change) / max(len(change), 1)
     return {"threshold": round(threshold, 3), "same_voice_pauses": len(same),
             "changes": len(change), "changes_below": round(caught, 3),
+            "auc": round(auc(change, same), 3),
             "same_p50": scoring.percentile(same, 50), "change_p50": scoring.percentile(change, 50)}
+
+
+def voice_config(threshold: float | None) -> Any:
+    """The detector config, with the voice check's threshold overridden if given."""
+    from dataclasses import replace
+
+    from flux_cli.engine.detector import DEFAULT_CONFIG
+
+    if threshold is None:
+        return DEFAULT_CONFIG
+    return replace(DEFAULT_CONFIG, voice_change=replace(DEFAULT_CONFIG.voice_change,
+                                                        threshold=threshold))
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -156,6 +209,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--encoder", default="off,on", help="off, on or both (off,on)")
     p.add_argument("--calibrate", action="store_true",
                    help="only print the threshold chosen on the train split")
+    p.add_argument("--reference", choices=("last", "turn"), default="last",
+                   help="--calibrate only: the voice reference (see Reference)")
+    p.add_argument("--turn-pieces", type=int, default=0,
+                   help="--calibrate --reference turn: the last N pieces only")
+    p.add_argument("--threshold", type=float, help="cosine threshold (default: the config's)")
+    p.add_argument("--out", default="voice_change", help="results file stem")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
@@ -164,27 +223,30 @@ def main(argv: list[str] | None = None) -> None:
     encoder = load_speaker_encoder()
     if encoder is None and ("on" in args.encoder or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
+    config = voice_config(args.threshold)
     if args.calibrate:
-        print(json.dumps(calibrate(encoder, args.cache_dir), indent=1))
+        reference = Reference(args.reference, args.turn_pieces)
+        print(json.dumps(calibrate(encoder, args.cache_dir, reference=reference), indent=1))
         return
     rows = []
     for name in [s for s in args.sets.split(",") if s]:
         for label in args.encoder.split(","):
             speaker = encoder if label == "on" else None
             start = time.monotonic()
-            row = run_set(engine, name, speaker, args.cache_dir)
+            row = run_set(engine, name, speaker, args.cache_dir, config)
             row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})
             rows.append(row)
             print(f"[voice_change] {name} encoder {label}: {row}", file=sys.stderr, flush=True)
     RESULTS.mkdir(exist_ok=True)
     result = {"command": "python -m benchmarks.voice_change " + " ".join(argv or sys.argv[1:]),
-              "load_avg": os.getloadavg(), "rows": rows}
-    (RESULTS / "voice_change.json").write_text(json.dumps(result, indent=1) + "\n")
+              "load_avg": os.getloadavg(), "voice_change": vars(config.voice_change),
+              "rows": rows}
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
     md = ("# Turns that end where another voice starts\n\n"
           f"`{result['command']}`: held-out sets only (test splits), in-process, audio time. "
           "A change counts as ended when an EndOfTurn comes before the new voice has spoken "
           "600 ms.\n\n" + table(rows) + "\n")
-    (RESULTS / "voice_change.md").write_text(md)
+    (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
 
 
