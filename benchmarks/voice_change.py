@@ -152,10 +152,9 @@ def similarities(encoder: Any, calls: list[Call], reference: Reference | None = 
 
 def auc(change: list[float], same: list[float]) -> float:
     """P(a same-voice cosine > a change cosine): how well the reference separates them."""
-    if not change or not same:
-        return float("nan")
-    s = np.asarray(same)
-    return float(np.mean([(s > x).mean() + 0.5 * (s == x).mean() for x in change]))
+    from benchmarks.auc import roc_auc
+
+    return roc_auc(np.array([*same, *change]), np.array([1] * len(same) + [0] * len(change)))
 
 
 def calibrate(encoder: Any, cache: Path, budget: float = 0.05,
