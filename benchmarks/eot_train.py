@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from benchmarks.corpus import Call
 from benchmarks.scoring import DEFAULT_SLACK, EARLY, percentile
 from flux_cli.engine.detector import DEFAULT_CONFIG, PauseEvidence
 from flux_cli.engine.eot_model import INTERACTION, MODEL_FILE, SILENCE, EotModel, features
+from flux_cli.engine.models.asr import WhisperTranscriber
 from flux_cli.engine.session import TurnSession
 from flux_cli.protocol import StreamParams, Word
 
@@ -122,8 +123,8 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
 
     engine = load_engine(asr_threads=1, asr_workers=1)
     # Every signal a model might weigh is recorded, whether or not the committed one does.
-    transcriber = engine.transcriber.with_options(  # type: ignore[attr-defined]
-        replace(engine.transcriber.options, sentence_end=True))  # type: ignore[attr-defined]
+    whisper = cast(WhisperTranscriber, engine.transcriber)
+    transcriber = whisper.with_options(replace(whisper.options, sentence_end=True))
     call = set_calls(name, split)[index]
     audio = _read_16k(call.path)
     rng = np.random.default_rng(index)

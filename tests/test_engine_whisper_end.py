@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from flux_cli.engine.evidence import PauseEvidence
 from flux_cli.engine.interfaces import Audio, Transcript
 from flux_cli.engine.languages import LanguageChoice
 from flux_cli.engine.models import loader
+from flux_cli.engine.models.asr import WhisperTranscriber
 from flux_cli.engine.session import TurnSession
 from flux_cli.engine.turn_audio import AudioBuffer, CachedDecoder, join_transcripts
 from flux_cli.protocol import StreamParams, Word
@@ -91,9 +93,8 @@ def test_the_decisions_decode_hands_its_score_to_the_pause_evidence() -> None:
 @pytest.mark.slow
 def test_the_real_transcriber_scores_a_finished_sentence_above_its_cut_prefix() -> None:
     """hibari's voice: "I would like to book a table for" | "two people on Friday evening."."""
-    base = loader.load_engine().transcriber
-    scoring = base.with_options(  # type: ignore[attr-defined]
-        dataclasses.replace(base.options, sentence_end=True))  # type: ignore[attr-defined]
+    base = cast(WhisperTranscriber, loader.load_engine().transcriber)
+    scoring = base.with_options(dataclasses.replace(base.options, sentence_end=True))
     audio, info = natural_clip("table_pause")
     cut = audio[: round((info["pause_s"][0] + 0.15) * RATE)]
     unfinished = scoring.transcribe(cut, offset_s=0.0)
@@ -101,7 +102,6 @@ def test_the_real_transcriber_scores_a_finished_sentence_above_its_cut_prefix() 
     assert unfinished.sentence_end is not None and finished.sentence_end is not None
     assert unfinished.sentence_end < 0.2 < 0.8 < finished.sentence_end
     # not asked for: not computed (interim decodes never pay for it)
-    plain = base.with_options(  # type: ignore[attr-defined]
-        dataclasses.replace(base.options, sentence_end=False))  # type: ignore[attr-defined]
+    plain = base.with_options(dataclasses.replace(base.options, sentence_end=False))
     assert plain.transcribe(audio, offset_s=0.0).sentence_end is None
     assert scoring.transcribe(np.zeros(RATE, dtype=np.float32), offset_s=0.0).sentence_end is None
