@@ -73,16 +73,34 @@ def changes_ended(call: Call, ends: list[float]) -> tuple[int, int, list[float]]
     return ok, total, latencies
 
 
+def ends_inside_speech(call: Call, ends: list[float]) -> int:
+    """End events inside one voice's speech (not at a labelled end, in a pause, or within
+    ``WITHIN_S`` of a new voice's onset, where ending is right): what a voice check does when it
+    takes one voice for two, ~0.5 s into the resumed speech, past the pause's scoring window."""
+    count = 0
+    for t in ends:
+        for i, turn in enumerate(call.turns):
+            if not turn.start < t < turn.end - scoring.EARLY:
+                continue
+            if any(a - scoring.EARLY <= t <= b + scoring.DEFAULT_SLACK for a, b in turn.pauses):
+                continue
+            changed = i > 0 and call.turns[i - 1].voice != turn.voice
+            if not (changed and t <= turn.start + WITHIN_S):
+                count += 1
+    return count
+
+
 def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None
             ) -> dict[str, Any]:
     calls = natural_corpus.build(name, "test", cache)
     score = scoring.TurnScore()
-    ok = total = 0
+    ok = total = inside = 0
     latencies: list[float] = []
     audio_s = 0.0
     for call in calls:
         ends = end_times(engine, call, speaker, config)
         score.add(scoring.score_turns(call.turns, ends))
+        inside += ends_inside_speech(call, ends)
         a, b, lat = changes_ended(call, ends)
         ok, total, latencies = ok + a, total + b, latencies + lat
         audio_s += call.duration
@@ -91,6 +109,10 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
         "change_rate": ok / total if total else None,
         "change_latency_p50": scoring.percentile(latencies, 50),
         "pauses": score.pauses, "false_cutoffs": score.false_cutoff_rate,
+        # As bad as a cut-off for an agent (``ends_inside_speech``), so charged as one.
+        "ends_in_speech": inside,
+        "false_cutoffs_or_in_speech": ((score.pauses_cut + inside) / score.pauses
+                                       if score.pauses else None),
         "missed": score.missed_rate,
         "eot_p50": scoring.percentile(score.latencies, 50),
         "eot_p90": scoring.percentile(score.latencies, 90),
@@ -101,9 +123,11 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
 class Reference:
     """The voice the resumed speech is compared with (offline only; the engine uses "last").
 
-    "last": the last ``reference_s`` before the gap; "turn": the normalised mean of that and
-    of the turn's whole ``reference_s`` pieces on a grid from its start (+ ``skip_s``), the
-    last ``pieces`` of them if set. Measured in ``results/voice_change_reference.md``."""
+    "last": the last ``reference_s`` before the gap, compared as the engine does
+    (``SpeakerEncoder.similarity``); "turn": the raw cosine with the normalised mean of that
+    and of the turn's whole ``reference_s`` pieces on a grid from its start (+ ``skip_s``), the
+    last ``pieces`` of them if set. Measured in ``results/voice_change_reference.md`` (before
+    the background was subtracted)."""
 
     kind: str = "last"
     pieces: int = 0
@@ -129,7 +153,13 @@ def similarities(encoder: Any, calls: list[Call], reference: Reference | None = 
     def embed(audio: np.ndarray, start: float, end: float) -> np.ndarray:
         return np.asarray(encoder.embed(audio[round(start * 16000): round(end * 16000)]))
 
+    def piece(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+        return audio[round(start * 16000): round(end * 16000)]
+
     def compare(audio: np.ndarray, start: float, end: float, after: float) -> float:
+        if r.kind == "last":  # as the engine compares them
+            return float(encoder.similarity(piece(audio, max(start, end - c.reference_s), end),
+                                            piece(audio, after, after + c.check_s)))
         ref = embed(audio, max(start, end - c.reference_s), end)
         if r.kind == "turn":
             grid = np.arange(start + r.skip_s, end - c.reference_s + 1e-9, c.reference_s)
@@ -172,6 +202,16 @@ def calibrate(encoder: Any, cache: Path, budget: float = 0.05,
             "same_p50": scoring.percentile(same, 50), "change_p50": scoring.percentile(change, 50)}
 
 
+RAW_THRESHOLD = 0.5  # raw cosines' threshold (chosen by --calibrate before the background)
+
+
+def raw_encoder() -> Any:
+    """The speaker encoder comparing raw cosines (no background subtracted)."""
+    from flux_cli.engine.models.speaker import SpeakerEncoder
+
+    return SpeakerEncoder(background=None)
+
+
 def voice_config(threshold: float | None) -> Any:
     """The detector config, with the voice check's threshold overridden if given."""
     from dataclasses import replace
@@ -186,8 +226,9 @@ def voice_config(threshold: float | None) -> Any:
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| set | speaker encoder | calls | changes ended within 600 ms | p50 from onset | "
-           "false cut-offs | missed ends | EOT p50 | p90 |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "false cut-offs | ends inside speech | cut-offs + ends inside speech | missed ends "
+           "| EOT p50 | p90 |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x * 1000:.0f} ms"
@@ -197,6 +238,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['change_rate']:.0%} ({r['changes_ended']}/{r['changes']})")
         out.append(f"| {r['set']} | {r['encoder']} | {r['calls']} | {rate} | "
                    f"{ms(r['change_latency_p50'])} | {r['false_cutoffs']:.1%} of {r['pauses']} | "
+                   f"{r['ends_in_speech']} | {r['false_cutoffs_or_in_speech']:.1%} | "
                    f"{r['missed']:.1%} | {ms(r['eot_p50'])} | {ms(r['eot_p90'])} |")
     return "\n".join(out)
 
@@ -205,7 +247,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--sets", default=",".join(SETS))
-    p.add_argument("--encoder", default="off,on", help="off, on or both (off,on)")
+    p.add_argument("--encoder", default="off,on",
+                   help="comma-separated: off, on (as the engine compares voices), raw "
+                   f"(raw cosines, no background subtracted, threshold {RAW_THRESHOLD})")
     p.add_argument("--calibrate", action="store_true",
                    help="only print the threshold chosen on the train split")
     p.add_argument("--reference", choices=("last", "turn"), default="last",
@@ -220,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
 
     engine = load_engine(asr_threads=2, asr_workers=1)
     encoder = load_speaker_encoder()
-    if encoder is None and ("on" in args.encoder or args.calibrate):
+    if encoder is None and ("on" in args.encoder or "raw" in args.encoder or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
     config = voice_config(args.threshold)
     if args.calibrate:
@@ -230,9 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in [s for s in args.sets.split(",") if s]:
         for label in args.encoder.split(","):
-            speaker = encoder if label == "on" else None
+            speaker, chosen = encoder if label == "on" else None, config
+            if label == "raw":  # the comparison before the background: raw cosines
+                speaker, chosen = raw_encoder(), voice_config(args.threshold or RAW_THRESHOLD)
             start = time.monotonic()
-            row = run_set(engine, name, speaker, args.cache_dir, config)
+            row = run_set(engine, name, speaker, args.cache_dir, chosen)
             row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})
             rows.append(row)
             print(f"[voice_change] {name} encoder {label}: {row}", file=sys.stderr, flush=True)

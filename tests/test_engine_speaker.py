@@ -10,12 +10,15 @@ import pytest
 import soundfile as sf
 
 from flux_cli.engine.models.speaker import (
+    BACKGROUND_FILE,
     WEIGHTS_FILE,
+    Background,
     cosine,
     default_encoder,
     mel_filters,
     partial_starts,
 )
+from flux_cli.engine.voice_change import VoiceChangeConfig
 
 DATA = Path(__file__).parent / "data"
 RATE = 16000
@@ -64,6 +67,56 @@ def test_flite_voices_one_second_each_side() -> None:
     slt_start = encoder.embed(clip(DATA / "speech" / "fox_slt.wav")[:RATE])
     same, change = cosine(rms_end, rms_start), cosine(rms_end, slt_start)
     assert same > SAME_VOICE_ABOVE > CHANGE_BELOW > change
+
+
+def as_the_engine_compares(audio: np.ndarray, before_end_s: float, after_start_s: float,
+                           turn_start_s: float = 0.0) -> float:
+    """The voice check's two pieces: the last ``reference_s`` before the gap against the first
+    ``check_s`` after it, compared as the session does (``SpeakerEncoder.similarity``)."""
+    config = VoiceChangeConfig()
+    before = audio[round(max(turn_start_s, before_end_s - config.reference_s) * RATE):
+                   round(before_end_s * RATE)]
+    after = audio[round(after_start_s * RATE): round((after_start_s + config.check_s) * RATE)]
+    return default_encoder().similarity(before, after)
+
+
+def test_the_engine_hears_another_voice_after_a_300_ms_gap() -> None:
+    """hibari, 300 ms, flite's rms: below the threshold (measured -0.11; raw cosine 0.35)."""
+    audio, info = natural_clip("two_party")
+    (_, a1), (b0, _) = info["turns_s"]
+    assert as_the_engine_compares(audio, a1, b0) < VoiceChangeConfig().threshold - 0.2
+
+
+def test_the_engine_keeps_one_voice_across_a_pause() -> None:
+    """hibari pausing 0.9 s inside a sentence: above the threshold (measured 0.49)."""
+    audio, info = natural_clip("table_pause")
+    pause_start, pause_end = info["pause_s"]
+    similarity = as_the_engine_compares(audio, pause_start, pause_end, info["speech_start_s"])
+    assert similarity > VoiceChangeConfig().threshold + 0.15
+
+
+def test_the_background_is_the_other_voices_mean_for_each_length() -> None:
+    """Short pieces are compared after the short mean, long ones after the long mean."""
+    config = VoiceChangeConfig()
+    background = Background.load(BACKGROUND_FILE)
+    assert (background.short_s, background.long_s) == (config.check_s, config.reference_s)
+    assert background.mean_for(round(config.check_s * RATE)) is background.short
+    assert background.mean_for(round(config.reference_s * RATE)) is background.long
+    assert background.mean_for(RATE // 4) is background.short
+    assert background.mean_for(3 * RATE) is background.long
+    with np.load(BACKGROUND_FILE) as d:
+        assert "synthetic train split" in json.loads(str(d["info"]))["from"]
+    for mean in (background.short, background.long):  # a mean of unit vectors: shorter than 1
+        assert mean.shape == (256,) and 0.5 < float(np.linalg.norm(mean)) < 1.0
+
+
+def test_without_a_background_similarity_is_the_raw_cosine() -> None:
+    from flux_cli.engine.models.speaker import SpeakerEncoder
+
+    raw = SpeakerEncoder(background=None)
+    a = clip(DATA / "speech" / "fox_rms.wav")
+    b = clip(DATA / "speech" / "fox_slt.wav")[:RATE]
+    assert raw.similarity(a, b) == pytest.approx(cosine(raw.embed(a), raw.embed(b)), abs=1e-6)
 
 
 def test_embeddings_are_unit_vectors_of_256() -> None:

@@ -12,6 +12,7 @@ from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, Le
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
 from flux_cli.engine.session import TurnSession
+from flux_cli.engine.voice_change import cosine
 from flux_cli.protocol import StreamParams, TurnInfo
 
 
@@ -25,6 +26,9 @@ class PitchEncoder:
         spectrum = np.abs(np.fft.rfft(audio)) ** 2
         hz = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
         return np.array([spectrum[hz < 500].sum(), spectrum[hz >= 500].sum()], np.float32)
+
+    def similarity(self, reference: Audio, new: Audio) -> float:
+        return cosine(self.embed(reference), self.embed(new))
 
 
 def run(audio: Audio, *, speaker: PitchEncoder | None = None) -> list[TurnInfo]:

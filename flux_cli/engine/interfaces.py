@@ -71,6 +71,10 @@ class SpeakerEncoder(Protocol):
         """A voice embedding of 16 kHz speech (compared by cosine: same voice ~ close)."""
         ...
 
+    def similarity(self, reference: Audio, new: Audio) -> float:
+        """How alike the voices of two pieces of speech are (1: the same direction)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AsrInfo:

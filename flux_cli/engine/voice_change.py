@@ -1,11 +1,12 @@
 """Did another voice start after a pause? In a mono call that ends the previous turn.
 
 When speech resumes inside a turn, the first ``check_s`` of the new speech is compared with
-the last ``reference_s`` of the turn's speech before the pause (a speaker embedding each,
-cosine similarity). Below ``threshold`` the voices differ: the turn ended at the pause, and
-the new speech is the next turn. Decided in audio time, once per resume, so it costs two
-embeddings per resumed pause and nothing while one voice speaks on. A change with no pause
-at all (overlap) is not seen here: the VAD has to hear a gap first.
+the last ``reference_s`` of the turn's speech before the pause (``SpeakerEncoder.similarity``:
+a speaker embedding each, less the mean of other voices). Below ``threshold`` the voices
+differ: the turn ended at the pause, and the new speech is the next turn. Decided in audio
+time, once per resume, so it costs two embeddings per resumed pause and nothing while one
+voice speaks on. A change with no pause at all (overlap) is not seen here: the VAD has to hear
+a gap first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
 
+ON_NOTE = "a new voice ends a turn"  # what start-up lines say when the check is on
+
 
 @dataclass(frozen=True)
 class VoiceChangeConfig:
@@ -23,7 +26,7 @@ class VoiceChangeConfig:
     min_check_s: float = 0.32  # a resume shorter than this is not compared
     reference_s: float = 1.5  # the turn's speech before the pause that stands for its voice
     min_reference_s: float = 0.5
-    threshold: float = 0.5  # cosine below this: another voice (benchmarks.voice_change --calibrate)
+    threshold: float = 0.236  # similarity below this: another voice (voice_change --calibrate)
 
 
 @dataclass
@@ -85,7 +88,7 @@ class VoiceWatch:
         """Compare the two voices (and forget the pending check)."""
         self._pending = None
         assert self.encoder is not None
-        similarity = cosine(self.encoder.embed(before), self.encoder.embed(after))
+        similarity = self.encoder.similarity(before, after)
         self.last_similarity = similarity
         return similarity < self.config.threshold
 

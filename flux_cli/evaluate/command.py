@@ -47,9 +47,14 @@ def _server(settings: EvalSettings, url: str | None, env: Env,
     if url is None:
         from flux_cli.transcribe.setup import start_local
 
-        url = start_local(TranscribeSettings(source="", debug=settings.debug), env, stack)
+        url = start_local(TranscribeSettings(source="", debug=settings.debug,
+                                             voice_change=settings.voice_change), env, stack)
         api_key = None
     else:
+        if settings.voice_change:
+            from flux_cli.transcribe.setup import REMOTE_VOICE_CHANGE, status
+
+            status(env, REMOTE_VOICE_CHANGE)
         api_key = settings.api_key
     return Server(url, settings.params, api_key=api_key, speed=settings.speed)
 

@@ -88,11 +88,12 @@ class EmbeddedServer:
 
 
 def start_embedded_server(
-    *, on_status: Callable[[str], None], asr: str = "tiny.en"
+    *, on_status: Callable[[str], None], asr: str = "tiny.en", voice_change: bool = False
 ) -> EmbeddedServer:
     """Load the engine here (errors raise ``EngineUnavailable``), then serve in the background.
 
-    ``asr``: which Whisper (``whisper_models.MODELS``).
+    ``asr``: which Whisper (``whisper_models.MODELS``); ``voice_change``: end a turn where
+    another voice starts (``load_engine``).
     """
     require_websockets()
     from flux_cli.engine.models import loading_line
@@ -101,7 +102,7 @@ def start_embedded_server(
 
     require_installed(asr)
     on_status(loading_line(asr))
-    engine = load_engine(asr=asr)
+    engine = load_engine(asr=asr, voice_change=voice_change)
     server = EmbeddedServer(engine)
     server.start()
     on_status(f"local engine ready at {server.url}")

@@ -62,7 +62,7 @@ async def serve_until_stopped(
     prefix = f"{name}: " if name else ""
     if not name:
         status(f"listening on {listen_url(options, sock)} "
-               f"(Whisper {engine.asr.name}; max {slots.max_streams} streams; "
+               f"(Whisper {engine.asr.name}{options.voice_note}; max {slots.max_streams} streams; "
                "Ctrl-C or SIGTERM drains, twice stops)")
     else:
         status(f"{prefix}ready")

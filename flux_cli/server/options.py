@@ -35,6 +35,7 @@ class ServeOptions:
     workers: int | None = None
     send_timeout_s: float = 10.0
     asr: str = DEFAULT_ASR  # which Whisper (whisper_models.MODELS)
+    voice_change: bool = False  # end a turn where another voice starts (the speaker encoder)
     log_level: str = "info"
     log_format: str = "text"
 
@@ -63,6 +64,13 @@ class ServeOptions:
             raise UsageError(f"--max-streams must be at least 1, got {self.max_streams}")
         if self.workers is not None and not 1 <= self.workers <= 256:
             raise UsageError(f"--workers must be between 1 and 256, got {self.workers}")
+
+    @property
+    def voice_note(self) -> str:
+        """What the listening line adds when ``--voice-change`` is on."""
+        from flux_cli.engine.voice_change import ON_NOTE
+
+        return f"; {ON_NOTE}" if self.voice_change else ""
 
     @property
     def worker_count(self) -> int:

@@ -44,7 +44,8 @@ def run_server(options: ServeOptions, *, on_status: Status | None = None) -> int
     status(loading_line(options.asr))
     from flux_cli.engine.models.loader import load_engine
 
-    engine = load_engine(asr=options.asr, asr_workers=decodes_per_worker(1))
+    engine = load_engine(asr=options.asr, asr_workers=decodes_per_worker(1),
+                         voice_change=options.voice_change)
     slots = StreamSlots(options.stream_limit, 1)
     slots.bind_worker(0)
     code = asyncio.run(serve_until_stopped(options, sock, engine, slots, status,

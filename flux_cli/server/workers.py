@@ -42,7 +42,8 @@ def run_workers(options: ServeOptions, sock: socket.socket, status: Status) -> i
     slots = StreamSlots(options.stream_limit, count)
     status(loading_line(options.asr).replace(")…", f") in {count} workers…"))
     status(f"listening on {listen_url(options, sock)} "
-           f"(Whisper {options.asr}; max {slots.max_streams} streams over {count} workers; "
+           f"(Whisper {options.asr}{options.voice_note}; max {slots.max_streams} streams over "
+           f"{count} workers; "
            "Ctrl-C or SIGTERM drains, twice stops)")
     pids: dict[int, int] = {}  # pid -> worker index
     for index in range(count):
@@ -115,7 +116,8 @@ def _worker_main(index: int, options: ServeOptions, sock: socket.socket, slots: 
     from flux_cli.engine.models.loader import load_engine
 
     engine = load_engine(asr=options.asr,
-                         asr_workers=decodes_per_worker(options.worker_count))
+                         asr_workers=decodes_per_worker(options.worker_count),
+                         voice_change=options.voice_change)
     code = asyncio.run(serve_until_stopped(
         options, sock, engine, slots, status, signals=(signal.SIGTERM,),
         name=f"worker {index + 1}/{options.worker_count} (pid {os.getpid()})",

@@ -25,7 +25,7 @@ from flux_cli.render.jsonl import JsonlLog
 from flux_cli.render.labelled import LabelledLines, LabelledOutput
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.transcribe.settings import TranscribeSettings, resolve_output, stream_url
-from flux_cli.transcribe.setup import build_feed, check_outcome, open_text, start_local
+from flux_cli.transcribe.setup import build_feed, check_outcome, open_text, server_base
 from flux_cli.transcribe.targets import is_directory, make_dir, per_input_paths
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class _Batch:
     ) -> list[StreamJob]:
         """One session per opened input, each with its labelled lines, log and captions."""
         settings = self.settings
-        base = settings.url if settings.url is not None else start_local(settings, self.env, stack)
+        base = server_base(settings, self.env, stack)
         url = stream_url(base, settings.params)
         jobs = []
         for item, feed in prepared:

@@ -29,7 +29,7 @@ from flux_cli.render.merge import TimeOrderMerger, bound_of
 from flux_cli.render.state import Notice, Turn, ViewState
 from flux_cli.render.summary import end_of_run_line
 from flux_cli.transcribe.settings import TranscribeSettings, resolve_output, stream_url
-from flux_cli.transcribe.setup import build_feed, check_outcome, open_log, open_text, start_local
+from flux_cli.transcribe.setup import build_feed, check_outcome, open_log, open_text, server_base
 from flux_cli.transcribe.targets import per_input_targets
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
             if path is not None:
                 multi.captions.append(CaptionWriter(open_text(path, f"--{fmt}", stack), fmt))
         feeds, duration = _open_feeds(settings, len(names), stack)
-        base = settings.url if settings.url is not None else start_local(settings, env, stack)
+        base = server_base(settings, env, stack)
         url = stream_url(base, settings.params)
         if mode in ("text", "json"):
             multi.lines = LabelledLines(

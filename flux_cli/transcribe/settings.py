@@ -45,6 +45,7 @@ class TranscribeSettings:
     vtt: str | None = None
     debug: bool = False
     asr: str | None = None  # the embedded engine's Whisper; None: by the model (embedded_asr)
+    voice_change: bool = False  # the embedded engine ends a turn where another voice starts
 
     def validate(self) -> None:
         """Raise UsageError (exit 2) on the first bad value, before anything is opened."""

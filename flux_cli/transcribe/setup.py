@@ -195,6 +195,19 @@ def refuse_unservable_model(settings: TranscribeSettings) -> None:
         )
 
 
+REMOTE_VOICE_CHANGE = ("--voice-change is the local engine's: the server at --url (or Deepgram) "
+                       "decides its own turns")
+
+
+def server_base(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
+    """Where to stream: the --url (or Deepgram), else the embedded engine, started here."""
+    if settings.url is None:
+        return start_local(settings, env, stack)
+    if settings.voice_change:
+        status(env, REMOTE_VOICE_CHANGE)
+    return settings.url
+
+
 def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
     """Start the embedded engine (lazily imported: it is an optional extra)."""
 
@@ -204,6 +217,7 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
 
     try:
         from flux_cli.engine.models.whisper_models import embedded_choice
+        from flux_cli.engine.voice_change import ON_NOTE
         from flux_cli.server.embedded import start_embedded_server
     except ImportError as exc:
         raise EngineUnavailable(
@@ -215,8 +229,11 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
         # `| head -1`) are noise next to the client's own one-line errors.
         logging.getLogger("flux_cli.server").disabled = True
     asr = embedded_choice(settings.asr, settings.params.model)
-    status(env, f"no --url and no DEEPGRAM_API_KEY: using the local engine (Whisper {asr})")
-    server = start_embedded_server(on_status=engine_status, asr=asr)
+    listens = f"; {ON_NOTE}" if settings.voice_change else ""
+    status(env, f"no --url and no DEEPGRAM_API_KEY: using the local engine (Whisper {asr}"
+           f"{listens})")
+    server = start_embedded_server(on_status=engine_status, asr=asr,
+                                   voice_change=settings.voice_change)
     stack.callback(server.close)
     return str(server.url)
 

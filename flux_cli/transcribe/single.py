@@ -23,7 +23,7 @@ from flux_cli.transcribe.setup import (
     caption_outputs,
     check_outcome,
     open_log,
-    start_local,
+    server_base,
     status,
     status_line,
 )
@@ -72,7 +72,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
         )
         stack.callback(source.close)
         feed = build_feed(source, settings)
-        base = settings.url if settings.url is not None else start_local(settings, env, stack)
+        base = server_base(settings, env, stack)
         url = stream_url(base, settings.params)
         from urllib.parse import urlsplit
 

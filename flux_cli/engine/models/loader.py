@@ -23,24 +23,29 @@ INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
 _lock = threading.Lock()
-_engines: dict[tuple[str, int, int], Engine] = {}
+_engines: dict[tuple[str, int, int, bool], Engine] = {}
 
 
 def load_engine(
-    *, asr: str = DEFAULT_ASR, asr_threads: int = 1, asr_workers: int = 2
+    *, asr: str = DEFAULT_ASR, asr_threads: int = 1, asr_workers: int = 2,
+    voice_change: bool | None = None,
 ) -> Engine:
     """The shared engine (Silero VAD, Whisper ``asr``, Smart Turn v3.2), loaded on first use.
 
     ``asr`` names a model of ``whisper_models.MODELS`` (tiny.en, base). Whisper runs
     ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two cores, two
     single-threaded decodes serve concurrent streams better than one on two.
+    ``voice_change``: also load the speaker encoder, so a turn ends where another voice starts
+    after a pause (``--voice-change``; None: as ``FLUX_VOICE_CHANGE=1`` says).
     """
-    key = (asr, asr_threads, asr_workers)
+    if voice_change is None:
+        voice_change = os.environ.get(VOICE_CHANGE_ENV) == "1"
+    key = (asr, asr_threads, asr_workers, voice_change)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
             try:
-                engine = _load(asr_threads, asr_workers, asr)
+                engine = _load(asr_threads, asr_workers, asr, voice_change)
             except EngineUnavailable:
                 raise
             except (ImportError, OSError, RuntimeError, ValueError) as exc:
@@ -49,7 +54,8 @@ def load_engine(
         return engine
 
 
-def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
+def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR,
+          voice_change: bool = False) -> Engine:
     try:
         import ctranslate2  # noqa: F401
         import faster_whisper  # noqa: F401
@@ -85,9 +91,9 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR) -> Engine:
         # input (the encoder's cost is most of a decode) is cheaper and enough.
         interim_transcriber=transcriber.with_options(INTERIM_OPTIONS),
         asr=AsrInfo(spec.name, spec.label, spec.multilingual),
-        # Opt-in: on held-out two-party calls it ends a third of speaker changes, but it
-        # takes too many same-voice pauses for a change (benchmarks/results/voice_change.md).
-        speaker=load_speaker_encoder() if os.environ.get(VOICE_CHANGE_ENV) == "1" else None,
+        # Opt-in: it ends only part of the speaker changes of held-out mono two-party calls
+        # and now and then takes one voice for two (benchmarks/results/voice_change.md).
+        speaker=_required_speaker_encoder() if voice_change else None,
     )
     limit_openblas(1)  # its idle threads spin: every model call would cost twice its CPU
     _warm_up(engine)
@@ -100,6 +106,15 @@ def _warm_up(engine: Engine) -> None:
     engine.vad.new_stream().process(noise)
     engine.transcriber.transcribe(noise, offset_s=0.0)
     engine.smart_turn.predict(noise)
+
+
+def _required_speaker_encoder() -> SpeakerEncoder:
+    encoder = load_speaker_encoder()
+    if encoder is None:
+        raise EngineUnavailable(
+            "--voice-change needs the speaker encoder's weights (speaker_ge2e.npz), which are "
+            f"not installed with this copy of flux; {NEEDS_EXTRA}")
+    return encoder
 
 
 def load_speaker_encoder() -> SpeakerEncoder | None:

@@ -1,0 +1,38 @@
+"""The speaker-change benchmark's scoring on literal calls: which ends are a voice check's
+mistakes (inside one voice's speech) and which changes count as ended in time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.corpus import Call
+from benchmarks.synth import TurnLabel
+from benchmarks.voice_change import changes_ended, ends_inside_speech
+
+# A said two things with a pause (1.0-1.6 s) inside; B answered 100 ms later; A again.
+CALL = Call("literal", Path("literal.wav"), 9.0, "a+b", [
+    TurnLabel("one, two", 0.0, 2.5, pauses=[(1.0, 1.6)], voice="a"),
+    TurnLabel("three", 2.6, 5.0, voice="b"),
+    TurnLabel("four", 5.5, 8.0, voice="a"),
+])
+
+
+def test_an_end_just_after_another_voice_began_is_not_a_mistake() -> None:
+    assert ends_inside_speech(CALL, [2.6 + 0.5]) == 0  # the check, 0.5 s into B: right
+    assert changes_ended(CALL, [2.6 + 0.5])[:2] == (1, 2)
+
+
+def test_an_end_inside_one_voices_speech_is_a_mistake() -> None:
+    assert ends_inside_speech(CALL, [2.0]) == 1  # 0.4 s after A resumed: A taken for two
+    assert ends_inside_speech(CALL, [4.0]) == 1  # deep inside B's turn
+    assert ends_inside_speech(CALL, [6.5]) == 1  # A again, past the 600 ms after B
+
+
+def test_ends_in_pauses_and_at_turn_ends_are_scored_elsewhere() -> None:
+    assert ends_inside_speech(CALL, [1.2, 2.45, 5.2, 8.1]) == 0  # a pause, ends, a gap
+
+
+def test_a_change_ends_in_time_only_within_600_ms_of_the_new_voice() -> None:
+    ok, total, latencies = changes_ended(CALL, [2.6 + 0.7, 5.5 + 0.2])
+    assert (ok, total) == (1, 2)
+    assert [round(x, 3) for x in latencies] == [0.2]

@@ -1,0 +1,130 @@
+"""``--voice-change``: the local engine ends a turn where another voice starts (mono calls).
+
+The end-to-end tests run the whole command in-process on the real engine: two voices of the
+bundled dialogue joined by a 150 ms gap (too short for the end-of-turn model), and a natural
+voice pausing 0.9 s inside one sentence (committed clip).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers.client_runs import TURNS, tone
+from helpers.scripted_server import Script, ScriptedServer
+
+from flux_cli.cli import run
+from flux_cli.env import Env
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE = re.compile(r"^\[(\d+):(\d+\.\d+)-(\d+):(\d+\.\d+)\] (.*)$")
+GAP_S = 0.15
+LEAD_S = 0.3
+
+
+def transcribe(argv: list[str]) -> tuple[int, list[tuple[float, float, str]], str]:
+    """Exit code, the (start, end, text) turn lines, and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["transcribe", *argv, "--output", "text"],
+               Env(stdin=io.BytesIO(), stdout=out, stderr=err, stdout_isatty=False))
+    lines = []
+    for line in out.getvalue().splitlines():
+        m = LINE.match(line)
+        assert m, line
+        lines.append((int(m[1]) * 60 + float(m[2]), int(m[3]) * 60 + float(m[4]), m[5]))
+    return code, lines, err.getvalue()
+
+
+def two_voices(path: Path) -> float:
+    """The dialogue's agent (flite slt) then its caller (flite rms), 150 ms apart, written to
+    ``path``; returns where the caller starts (seconds)."""
+    audio, rate = sf.read(ROOT / "samples" / "dialogue.wav", dtype="float32")
+    turns = json.loads((ROOT / "samples" / "labels.json").read_text())["dialogue.wav"]["turns"]
+    agent, caller = turns[0], turns[1]
+
+    def cut(start: float, end: float) -> np.ndarray:
+        return np.asarray(audio[round(start * rate): round(end * rate)])
+
+    first = cut(agent["start"] - 0.05, agent["end"] + 0.03)
+    second = cut(caller["start"] - 0.02, caller["pauses"][0][0])  # up to its first pause
+    quiet = np.zeros(round(LEAD_S * rate), np.float32)
+    joined = np.concatenate([quiet, first, np.zeros(round(GAP_S * rate), np.float32), second,
+                             np.zeros(rate, np.float32)])
+    sf.write(path, joined, rate, subtype="PCM_16")
+    return LEAD_S + len(first) / rate + GAP_S
+
+
+@pytest.mark.slow
+def test_another_voice_after_150_ms_ends_the_turn_within_600_ms(tmp_path: Path) -> None:
+    change = two_voices(tmp_path / "call.wav")
+    code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast", "--voice-change"])
+    assert code == 0, err
+    assert "a new voice ends a turn" in err
+    (_, e0, first), (s1, _, second) = turns[0], turns[1]
+    assert first.endswith("How can I help you today?")
+    assert change < e0 <= change + 0.6  # ended once 0.48 s of the new voice was heard
+    assert second.startswith("Good morning")
+    assert abs(s1 - change) < 0.1  # the next turn starts where the new voice does
+
+
+@pytest.mark.slow
+def test_without_the_flag_the_two_voices_are_one_turn(tmp_path: Path) -> None:
+    two_voices(tmp_path / "call.wav")
+    code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast"])
+    assert code == 0, err
+    assert len(turns) == 1
+    assert "help you today" in turns[0][2] and "Good morning" in turns[0][2]
+
+
+@pytest.mark.slow
+def test_one_voice_pausing_inside_a_sentence_is_one_turn_either_way() -> None:
+    clip = str(ROOT / "tests" / "data" / "natural" / "table_pause.wav")
+    with_check = transcribe([clip, "--fast", "--voice-change"])
+    without = transcribe([clip, "--fast"])
+    assert with_check[0] == without[0] == 0
+    assert with_check[1] == without[1]
+    assert [text for _, _, text in with_check[1]] == [
+        "I would like to book a table for two people on Friday evening."]
+
+
+def test_with_a_url_the_flag_says_the_server_decides(tmp_path: Path) -> None:
+    tone(tmp_path / "a.wav", 2.0)
+    with ScriptedServer(Script(TURNS)) as server:
+        code, turns, err = transcribe([str(tmp_path / "a.wav"), "--url", server.url, "--fast",
+                                       "--voice-change"])
+    assert code == 0
+    assert "--voice-change is the local engine's" in err
+    assert turns[0][2] == "Hello, how are you?"
+
+
+def test_the_environment_variable_turns_it_on(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUX_VOICE_CHANGE", "1")
+    tone(tmp_path / "a.wav", 2.0)
+    with ScriptedServer(Script(TURNS)) as server:
+        code, _, err = transcribe([str(tmp_path / "a.wav"), "--url", server.url, "--fast"])
+    assert code == 0
+    assert "--voice-change is the local engine's" in err
+
+
+@pytest.mark.slow
+def test_flux_serve_with_the_flag_ends_the_turn_at_the_new_voice(tmp_path: Path) -> None:
+    from helpers.serve_process import start
+
+    change = two_voices(tmp_path / "call.wav")
+    server = start("--workers", "1", "--voice-change")
+    try:
+        assert "a new voice ends a turn" in server.stderr_text()
+        code, turns, err = transcribe([str(tmp_path / "call.wav"), "--url", server.url,
+                                       "--fast"])
+    finally:
+        server.stop()
+    assert code == 0, err
+    assert turns[0][2].endswith("How can I help you today?")
+    assert change < turns[0][1] <= change + 0.6
+    assert turns[1][2].startswith("Good morning")
