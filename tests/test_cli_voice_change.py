@@ -114,12 +114,13 @@ def test_the_environment_variable_turns_it_on(tmp_path: Path,
 
 @pytest.mark.slow
 def test_flux_serve_with_the_flag_ends_the_turn_at_the_new_voice(tmp_path: Path) -> None:
-    from helpers.serve_process import start
+    from helpers.serve_process import http_get, start
 
     change = two_voices(tmp_path / "call.wav")
     server = start("--workers", "1", "--voice-change")
     try:
         assert "a new voice ends a turn" in server.stderr_text()
+        assert json.loads(http_get(server.port, "/v1/status")[1])["models"]["voice_change"]
         code, turns, err = transcribe([str(tmp_path / "call.wav"), "--url", server.url,
                                        "--fast"])
     finally:

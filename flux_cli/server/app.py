@@ -78,7 +78,8 @@ class ListenApp:
         self.limits = limits
         self.detector = detector
         self.slots = slots or StreamSlots(default_max_streams())
-        self.state = ServerState(self.slots, self.metrics, models=models_document(engine.asr))
+        self.state = ServerState(self.slots, self.metrics, models=models_document(
+            engine.asr, voice_change=engine.speaker is not None))
         self._accepted: dict[int, Accepted] = {}
         self._request_ids: dict[int, str] = {}
         self._holders: set[asyncio.Task[None]] = set()

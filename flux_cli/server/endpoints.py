@@ -39,15 +39,18 @@ MODELS = {
     "asr": "tiny.en",
     "voice_activity": "Silero VAD",
     "end_of_turn": "Smart Turn v3.2",
+    "voice_change": False,
 }
 
 
-def models_document(asr: AsrInfo) -> dict[str, Any]:
-    """``/v1/status``'s ``models``: which Whisper runs, so which listen models and languages."""
-    if not asr.multilingual:
-        return {**MODELS, "speech_recognition": asr.label, "asr": asr.name}
-    return {**MODELS, "listen": ["flux-general-en", MULTILINGUAL_MODEL],
-            "languages": list(LANGUAGES), "speech_recognition": asr.label, "asr": asr.name}
+def models_document(asr: AsrInfo, voice_change: bool = False) -> dict[str, Any]:
+    """``/v1/status``'s ``models``: which Whisper runs, so which listen models and languages,
+    and whether a new voice ends a turn (``--voice-change``)."""
+    doc = {**MODELS, "speech_recognition": asr.label, "asr": asr.name,
+           "voice_change": voice_change}
+    if asr.multilingual:
+        doc.update(listen=["flux-general-en", MULTILINGUAL_MODEL], languages=list(LANGUAGES))
+    return doc
 
 
 @dataclass
