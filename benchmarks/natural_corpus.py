@@ -8,6 +8,7 @@ Sets (each split into ``train`` and ``test``; every reported figure comes from `
 | ``neural`` | hibari ``heart`` (natural prosody) | scenario: bank/internet/travel turns |
 | ``twoparty`` | real and neural voices taking turns, 150-600 ms gaps | both of the above |
 | ``twoparty_close`` | the same voices with 0-300 ms gaps (speaker changes in a mono call) | both |
+| ``twoparty_overlap`` | the same voices, -300 to 300 ms: half the changes overlap | both |
 | ``noisy20``/``noisy10`` | real + neural calls with babble or filtered noise at 20/10 dB SNR | |
 | ``tel8k`` | real + neural calls through a 300-3400 Hz band at 8 kHz, sent as µ-law | |
 | ``unseen_piper``/``_kokoro``/``_hts`` | Piper joe / Kokoro-82M kumo / festival HTS slt | never |
@@ -34,8 +35,8 @@ from benchmarks.natural import Sources, Utterance
 from benchmarks.synth import SAMPLE_RATE, TurnLabel, quiet_runs, write_wav
 
 VERSION = "natural3"
-SETS = ("real", "neural", "twoparty", "twoparty_close", "noisy20", "noisy10", "tel8k",
-        *unseen.FAMILIES)
+SETS = ("real", "neural", "twoparty", "twoparty_close", "twoparty_overlap", "noisy20", "noisy10",
+        "tel8k", *unseen.FAMILIES)
 NEURAL_TURNS = 240
 NEURAL_SEED = 7
 NEURAL_TEST_SCENARIOS = {"bank", "internet", "travel"}
@@ -77,22 +78,22 @@ def place(utt: Utterance, rng: random.Random, sources: Sources) -> PlacedTurn:
 
 def assemble(turns: list[PlacedTurn], gaps: list[float], tail: float,
              seed: int) -> tuple[np.ndarray, list[TurnLabel]]:
-    """Concatenate turns after their gaps; labels measured from the audio."""
-    pieces: list[np.ndarray] = []
+    """Lay turns one after another, each ``gap`` after the previous one's end (a negative gap:
+    it starts before that end, and the two voices overlap); labels measured from the audio."""
+    starts: list[int] = []
     labels: list[TurnLabel] = []
     pos = 0
     for turn, gap in zip(turns, gaps, strict=True):
-        n = round(gap * SAMPLE_RATE)
-        pieces.append(np.zeros(n, dtype=np.float32))
-        pos += n
-        start = pos
-        pieces.append(turn.audio)
-        pos += len(turn.audio)
+        start = max(0, pos + round(gap * SAMPLE_RATE))
+        starts.append(start)
+        pos = start + len(turn.audio)
         inserted = [((start + a) / SAMPLE_RATE, (start + b) / SAMPLE_RATE) for a, b in turn.pauses]
         labels.append(TurnLabel(turn.text, start / SAMPLE_RATE, pos / SAMPLE_RATE, inserted,
                                 turn.speaker, "question" if turn.text.endswith("?") else ""))
-    pieces.append(np.zeros(round(tail * SAMPLE_RATE), dtype=np.float32))
-    audio = np.concatenate(pieces)
+    end = max((s + len(t.audio) for s, t in zip(starts, turns, strict=True)), default=0)
+    audio = np.zeros(end + round(tail * SAMPLE_RATE), dtype=np.float32)
+    for start, turn in zip(starts, turns, strict=True):
+        audio[start: start + len(turn.audio)] += turn.audio
     for label in labels:
         inserted_set = set(label.pauses)
         runs = quiet_runs(audio, round(label.start * SAMPLE_RATE), round(label.end * SAMPLE_RATE))
@@ -102,8 +103,8 @@ def assemble(turns: list[PlacedTurn], gaps: list[float], tail: float,
         label.pauses = sorted(measured)
         label.pause_kinds = ["inserted" if p in inserted_set else "natural" for p in label.pauses]
     rng = np.random.default_rng(seed)
-    audio = audio + rng.normal(0.0, 10 ** (FLOOR_DBFS / 20), size=audio.shape)
-    return np.clip(audio, -1.0, 1.0).astype(np.float32), labels
+    noisy = audio + rng.normal(0.0, 10 ** (FLOOR_DBFS / 20), size=audio.shape)
+    return np.clip(noisy, -1.0, 1.0).astype(np.float32), labels
 
 
 def _calls_from(turn_lists: list[list[PlacedTurn]], gap_range: tuple[float, float],
@@ -188,13 +189,14 @@ def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
         rng.shuffle(utts)
         placed = [place(u, rng, sources) for u in utts]
         calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
-    elif name in ("twoparty", "twoparty_close"):
+    elif name in ("twoparty", "twoparty_close", "twoparty_overlap"):
         a, b = list(real), list(neural_utts)
         rng.shuffle(a)
         rng.shuffle(b)
         mixed = [u for pair in zip(a, b, strict=False) for u in pair]
         placed = [place(u, rng, sources) for u in mixed]
-        gaps = (0.15, 0.6) if name == "twoparty" else (0.0, 0.3)
+        gaps = {"twoparty": (0.15, 0.6), "twoparty_close": (0.0, 0.3),
+                "twoparty_overlap": (-0.3, 0.3)}[name]
         calls = _calls_from(_chunks(placed, TURNS_PER_CALL), gaps, rng, name, out_dir)
     elif name in ("noisy20", "noisy10", "tel8k"):
         base = build("real", split, cache_dir, seed)[:4] + build("neural", split, cache_dir,

@@ -58,12 +58,14 @@ def end_times(engine: Any, call: Call, speaker: Any, config: Any = None) -> list
     return [m.audio_window_end for m in out if isinstance(m, TurnInfo) and m.event == "EndOfTurn"]
 
 
-def changes_ended(call: Call, ends: list[float]) -> tuple[int, int, list[float]]:
-    """(ended within WITHIN_S of the new voice's onset, changes, latencies from the onset)."""
+def changes_ended(call: Call, ends: list[float], *, overlapping: bool = False
+                  ) -> tuple[int, int, list[float]]:
+    """(ended within WITHIN_S of the new voice's onset, changes, latencies from the onset);
+    ``overlapping``: only the changes where the new voice starts before the last one stops."""
     ok = total = 0
     latencies = []
     for turn, nxt in itertools.pairwise(call.turns):
-        if nxt.voice == turn.voice:
+        if nxt.voice == turn.voice or (overlapping and nxt.start >= turn.end):
             continue
         total += 1
         hits = [t for t in ends if turn.end - scoring.EARLY <= t <= nxt.start + WITHIN_S]
@@ -94,7 +96,7 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
             ) -> dict[str, Any]:
     calls = natural_corpus.build(name, "test", cache)
     score = scoring.TurnScore()
-    ok = total = inside = 0
+    ok = total = inside = overlap_ok = overlaps = 0
     latencies: list[float] = []
     audio_s = 0.0
     for call in calls:
@@ -103,10 +105,13 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
         inside += ends_inside_speech(call, ends)
         a, b, lat = changes_ended(call, ends)
         ok, total, latencies = ok + a, total + b, latencies + lat
+        a, b, _ = changes_ended(call, ends, overlapping=True)
+        overlap_ok, overlaps = overlap_ok + a, overlaps + b
         audio_s += call.duration
     return {
         "calls": len(calls), "audio_s": audio_s, "changes": total, "changes_ended": ok,
         "change_rate": ok / total if total else None,
+        "overlapping_changes": overlaps, "overlapping_changes_ended": overlap_ok,
         "change_latency_p50": scoring.percentile(latencies, 50),
         "pauses": score.pauses, "false_cutoffs": score.false_cutoff_rate,
         # As bad as a cut-off for an agent (``ends_inside_speech``), so charged as one.
@@ -236,6 +241,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         rate = "-" if r["change_rate"] is None else (
             f"{r['change_rate']:.0%} ({r['changes_ended']}/{r['changes']})")
+        if r.get("overlapping_changes"):
+            rate += (f"; of those overlapping {r['overlapping_changes_ended']}/"
+                     f"{r['overlapping_changes']}")
         out.append(f"| {r['set']} | {r['encoder']} | {r['calls']} | {rate} | "
                    f"{ms(r['change_latency_p50'])} | {r['false_cutoffs']:.1%} of {r['pauses']} | "
                    f"{r['ends_in_speech']} | {r['false_cutoffs_or_in_speech']:.1%} | "

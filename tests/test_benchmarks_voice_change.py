@@ -36,3 +36,14 @@ def test_a_change_ends_in_time_only_within_600_ms_of_the_new_voice() -> None:
     ok, total, latencies = changes_ended(CALL, [2.6 + 0.7, 5.5 + 0.2])
     assert (ok, total) == (1, 2)
     assert [round(x, 3) for x in latencies] == [0.2]
+
+
+def test_overlapping_changes_are_counted_apart() -> None:
+    overlap = Call("overlap", Path("overlap.wav"), 6.0, "a+b", [
+        TurnLabel("one", 0.0, 2.0, voice="a"),
+        TurnLabel("two", 1.8, 3.0, voice="b"),  # starts 200 ms before A stops
+        TurnLabel("three", 3.2, 5.0, voice="a"),
+    ])
+    assert changes_ended(overlap, [2.3, 3.3])[:2] == (2, 2)
+    assert changes_ended(overlap, [2.3, 3.3], overlapping=True)[:2] == (1, 1)
+    assert changes_ended(overlap, [3.3], overlapping=True)[:2] == (0, 1)
