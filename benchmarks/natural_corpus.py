@@ -155,13 +155,19 @@ def telephone(audio: np.ndarray) -> np.ndarray:
     return np.asarray(np.fft.irfft(spectrum, n=len(narrow)), dtype=np.float32)
 
 
-def unseen_calls(name: str, sources: Sources, rng: random.Random, out_dir: Path,
-                 items: list[tuple[str, str]] | None = None) -> list[Call]:
-    """An unseen family's calls: its turns shuffled, paused inside, 16 to a call."""
-    utts = unseen.utterances(sources, unseen.FAMILIES[name], items)
+def one_voice_calls(utts: list[Utterance], name: str, sources: Sources, rng: random.Random,
+                    out_dir: Path) -> list[Call]:
+    """One voice's calls: its turns shuffled, paused inside, 16 to a call, 1.5-3 s apart."""
     rng.shuffle(utts)
     placed = [place(u, rng, sources) for u in utts]
     return _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
+
+
+def unseen_calls(name: str, sources: Sources, rng: random.Random, out_dir: Path,
+                 items: list[tuple[str, str]] | None = None) -> list[Call]:
+    """An unseen family's calls, laid out as the one-voice sets' are."""
+    utts = unseen.utterances(sources, unseen.FAMILIES[name], items)
+    return one_voice_calls(utts, name, sources, rng, out_dir)
 
 
 def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
@@ -180,15 +186,20 @@ def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
     rng = random.Random(f"{seed}-{name}-{split}")
     if name in unseen.FAMILIES:
         calls = unseen_calls(name, sources, rng, out_dir)
-        index.parent.mkdir(parents=True, exist_ok=True)
-        index.write_text(json.dumps([c.to_dict() for c in calls]))
-        return calls
+    else:
+        calls = _natural_calls(name, split, sources, rng, out_dir, cache_dir, seed)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps([c.to_dict() for c in calls]))
+    return calls
+
+
+def _natural_calls(name: str, split: str, sources: Sources, rng: random.Random, out_dir: Path,
+                   cache_dir: Path, seed: int) -> list[Call]:
+    """The calls of a set made of the real and neural voices (alone, taking turns, or noisy)."""
     real, neural_utts = split_utterances(sources, split)
     if name in ("real", "neural"):
-        utts = list(real if name == "real" else neural_utts)
-        rng.shuffle(utts)
-        placed = [place(u, rng, sources) for u in utts]
-        calls = _calls_from(_chunks(placed, TURNS_PER_CALL), (1.5, 3.0), rng, name, out_dir)
+        calls = one_voice_calls(list(real if name == "real" else neural_utts), name, sources,
+                                rng, out_dir)
     elif name in ("twoparty", "twoparty_close", "twoparty_overlap"):
         a, b = list(real), list(neural_utts)
         rng.shuffle(a)
@@ -218,6 +229,4 @@ def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
                               call.turns))
     else:
         raise ValueError(f"unknown set {name!r}")
-    index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(json.dumps([c.to_dict() for c in calls]))
     return calls

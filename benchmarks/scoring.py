@@ -14,6 +14,7 @@ Definitions (all times are seconds of *audio*, from the first sample sent):
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +35,12 @@ class Turn(Protocol):
     start: float
     end: float
     pauses: list[tuple[float, float]]
+
+
+class VoicedTurn(Turn, Protocol):
+    """A label that also says whose voice it is (two-party calls)."""
+
+    voice: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,25 @@ def times(events: Iterable[Event], kind: str) -> list[float]:
 
 
 # --------------------------------------------------------------------------- turn ends
+
+
+def speaker_changes_ended(labels: Sequence[VoicedTurn], ends: Sequence[float], within: float, *,
+                          overlapping: bool = False) -> tuple[int, int, list[float]]:
+    """(ended, changes, latencies from the new voice's onset): another voice's turn follows,
+    and an end comes between the first turn's end (less ``EARLY``) and ``within`` after the new
+    voice's onset; ``overlapping``: only the changes where the new voice starts before the last
+    one stops."""
+    ended = changes = 0
+    latencies = []
+    for turn, nxt in itertools.pairwise(labels):
+        if nxt.voice == turn.voice or (overlapping and nxt.start >= turn.end):
+            continue
+        changes += 1
+        hits = [t for t in ends if turn.end - EARLY <= t <= nxt.start + within]
+        if hits:
+            ended += 1
+            latencies.append(hits[0] - nxt.start)
+    return ended, changes, latencies
 
 
 @dataclass

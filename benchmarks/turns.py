@@ -85,15 +85,9 @@ def handover(labels: list[Any], events: list[scoring.Event],
 
 def speaker_changes_ended(labels: list[Any], events: list[scoring.Event],
                           within: float = CHANGE_WITHIN_S) -> tuple[int, int]:
-    """(ended, changes): another voice's turn follows, and an EndOfTurn comes between the
-    first turn's end (less the early slack) and ``within`` after the new voice's onset."""
-    ends = [e.end for e in events if e.event == "EndOfTurn"]
-    ended = changes = 0
-    for turn, nxt in itertools.pairwise(labels):
-        if nxt.voice == turn.voice:
-            continue
-        changes += 1
-        ended += any(turn.end - scoring.EARLY <= t <= nxt.start + within for t in ends)
+    """(ended, changes) by the logged EndOfTurns (``scoring.speaker_changes_ended``)."""
+    ended, changes, _ = scoring.speaker_changes_ended(
+        labels, scoring.times(events, "EndOfTurn"), within)
     return ended, changes
 
 

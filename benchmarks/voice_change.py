@@ -62,17 +62,7 @@ def changes_ended(call: Call, ends: list[float], *, overlapping: bool = False
                   ) -> tuple[int, int, list[float]]:
     """(ended within WITHIN_S of the new voice's onset, changes, latencies from the onset);
     ``overlapping``: only the changes where the new voice starts before the last one stops."""
-    ok = total = 0
-    latencies = []
-    for turn, nxt in itertools.pairwise(call.turns):
-        if nxt.voice == turn.voice or (overlapping and nxt.start >= turn.end):
-            continue
-        total += 1
-        hits = [t for t in ends if turn.end - scoring.EARLY <= t <= nxt.start + WITHIN_S]
-        if hits:
-            ok += 1
-            latencies.append(hits[0] - nxt.start)
-    return ok, total, latencies
+    return scoring.speaker_changes_ended(call.turns, ends, WITHIN_S, overlapping=overlapping)
 
 
 def ends_inside_speech(call: Call, ends: list[float]) -> int:
@@ -155,11 +145,11 @@ def similarities(encoder: Any, calls: list[Call], reference: Reference | None = 
     change: list[float] = []
     same: list[float] = []
 
-    def embed(audio: np.ndarray, start: float, end: float) -> np.ndarray:
-        return np.asarray(encoder.embed(audio[round(start * 16000): round(end * 16000)]))
-
     def piece(audio: np.ndarray, start: float, end: float) -> np.ndarray:
         return audio[round(start * 16000): round(end * 16000)]
+
+    def embed(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+        return np.asarray(encoder.embed(piece(audio, start, end)))
 
     def compare(audio: np.ndarray, start: float, end: float, after: float) -> float:
         if r.kind == "last":  # as the engine compares them

@@ -17,7 +17,10 @@ import numpy as np
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
 
-ON_NOTE = "a new voice ends a turn"  # what start-up lines say when the check is on
+
+def startup_note(on: bool) -> str:
+    """What a start-up line adds after the model's name when the check is on."""
+    return "; a new voice ends a turn" if on else ""
 
 
 @dataclass(frozen=True)

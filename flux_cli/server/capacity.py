@@ -7,12 +7,12 @@ limit for the whole port, and any worker can answer ``/readyz`` and ``/v1/status
 
 Defaults, from ``python -m benchmarks.load --workers 1,2 --levels 1,12,14,16 --clip-seconds 45``
 on the 2-core machine the project runs on (benchmarks/results/load.md): one worker held 14
-real-time streams with end-of-turn p50 and p90 within 1.25x of one stream's (1.12x / 1.17x)
-and 16 did not (1.31x); two workers held 12 (14: p50 1.25x) at twice the memory. So
+real-time streams with end-of-turn p50 and p90 within 1.25x of one stream's (1.11x / 1.14x)
+and 16 did not (p90 1.27x); two workers held 12 (14: p50 1.27x) at twice the memory. So
 ``STREAMS_PER_CORE`` is 6 (7 held: one stream of headroom per core; past it decodes queue and
 every stream slows, and a 429 a load balancer can route elsewhere serves a caller better), and
 one worker serves up to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
-VAD) costs ~0.03 s per audio second a stream (benchmarks/results/engine_cost.md), so one
+VAD) costs ~0.02-0.03 s per audio second a stream (benchmarks/results/engine_cost.md), so one
 interpreter keeps up with the ~28 streams of 4 cores; on more cores, more workers (an
 estimate: only 2 cores were measured).
 """

@@ -68,9 +68,9 @@ class ServeOptions:
     @property
     def voice_note(self) -> str:
         """What the listening line adds when ``--voice-change`` is on."""
-        from flux_cli.engine.voice_change import ON_NOTE
+        from flux_cli.engine.voice_change import startup_note
 
-        return f"; {ON_NOTE}" if self.voice_change else ""
+        return startup_note(self.voice_change)
 
     @property
     def worker_count(self) -> int:

@@ -217,7 +217,7 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
 
     try:
         from flux_cli.engine.models.whisper_models import embedded_choice
-        from flux_cli.engine.voice_change import ON_NOTE
+        from flux_cli.engine.voice_change import startup_note
         from flux_cli.server.embedded import start_embedded_server
     except ImportError as exc:
         raise EngineUnavailable(
@@ -229,9 +229,8 @@ def start_local(settings: TranscribeSettings, env: Env, stack: contextlib.ExitSt
         # `| head -1`) are noise next to the client's own one-line errors.
         logging.getLogger("flux_cli.server").disabled = True
     asr = embedded_choice(settings.asr, settings.params.model)
-    listens = f"; {ON_NOTE}" if settings.voice_change else ""
     status(env, f"no --url and no DEEPGRAM_API_KEY: using the local engine (Whisper {asr}"
-           f"{listens})")
+           f"{startup_note(settings.voice_change)})")
     server = start_embedded_server(on_status=engine_status, asr=asr,
                                    voice_change=settings.voice_change)
     stack.callback(server.close)

@@ -19,6 +19,7 @@ two-party call separate better (ROC AUC 0.80 -> 0.85 on its labelled train pairs
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -189,8 +190,6 @@ class Background:
     @classmethod
     def load(cls, path: Path) -> Background:
         """Read ``path`` (``OSError`` if it is missing, as for the weights)."""
-        import json
-
         with np.load(path) as d:
             info = json.loads(str(d["info"]))
             return cls(d["short"].astype(np.float32), d["long"].astype(np.float32),
