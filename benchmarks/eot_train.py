@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import Pool
 from pathlib import Path
@@ -116,6 +116,20 @@ def _read_16k(path: Path) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
+def turn_runs(call: Call, index: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Each labelled turn of a call as ``collect`` feeds it: (its first sample in the call,
+    up to 0.3 s of the call before it, the turn, then 2 s of faint seeded noise)."""
+    audio = _read_16k(call.path)
+    rng = np.random.default_rng(index)
+    for i, label in enumerate(call.turns):
+        gap = label.start - (call.turns[i - 1].end if i else 0.0)
+        lead = max(0.0, min(LEAD_IN_S, gap - 0.05))
+        offset = round((label.start - lead) * SR)
+        piece = audio[offset: round(label.end * SR)]
+        tail = rng.normal(0.0, 1e-3, round(TAIL_S * SR)).astype(np.float32)
+        yield offset, np.concatenate([piece, tail])
+
+
 def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
     name, split, index = job
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -126,15 +140,8 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
     whisper = cast(WhisperTranscriber, engine.transcriber)
     transcriber = whisper.with_options(replace(whisper.options, sentence_end=True))
     call = set_calls(name, split)[index]
-    audio = _read_16k(call.path)
-    rng = np.random.default_rng(index)
     turns = []
-    for i, label in enumerate(call.turns):
-        gap = label.start - (call.turns[i - 1].end if i else 0.0)
-        lead = max(0.0, min(LEAD_IN_S, gap - 0.05))
-        offset = round((label.start - lead) * SR)
-        piece = audio[offset: round(label.end * SR)]
-        tail = rng.normal(0.0, 1e-3, round(TAIL_S * SR)).astype(np.float32)
+    for offset, fed in turn_runs(call, index):
         model = _NeverEnds()
         recorder = _Recorder()
         session = TurnSession(vad=engine.vad.new_stream(), transcriber=transcriber,
@@ -143,7 +150,6 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
                               config=replace(DEFAULT_CONFIG, model=model),
                               sync_interim=False, observer=recorder)
         session.start()
-        fed = np.concatenate([piece, tail])
         for pos in range(0, len(fed), CHUNK):
             session.feed(fed[pos: pos + CHUNK])
         session.close()
@@ -384,11 +390,13 @@ def smart_turn_rule(fallback: float = 3.0) -> Any:
     return end_silence
 
 
-def tradeoff(turns: list[list[Pause]], model: EotModel) -> dict[str, Any]:
-    """eot-bench style: false cut-offs at a latency budget, latency at a cut-off budget."""
+def tradeoff(turns: list[list[Pause]], model: EotModel, rule: Any = model_rule
+             ) -> dict[str, Any]:
+    """eot-bench style: false cut-offs at a latency budget, latency at a cut-off budget
+    (``rule(model, threshold)``: where each pause ends; by default the engine's)."""
     points = []
     for thr in np.arange(0.5, 0.99, 0.025):
-        r = replay(turns, model_rule(model, float(thr)))
+        r = replay(turns, rule(model, float(thr)))
         points.append((float(thr), r.cut / max(r.pauses, 1), percentile(r.latencies, 50) or 9))
     out: dict[str, Any] = {}
     for budget in (0.3, 0.6):
