@@ -47,3 +47,20 @@ def test_overlapping_changes_are_counted_apart() -> None:
     assert changes_ended(overlap, [2.3, 3.3])[:2] == (2, 2)
     assert changes_ended(overlap, [2.3, 3.3], overlapping=True)[:2] == (1, 1)
     assert changes_ended(overlap, [3.3], overlapping=True)[:2] == (0, 1)
+
+
+def test_a_missed_change_is_sorted_by_the_first_step_that_failed() -> None:
+    from benchmarks.voice_change_misses import classify
+
+    call = Call("literal", Path("literal.wav"), 12.0, "a+b", [
+        TurnLabel("one", 0.0, 2.0, voice="a"),
+        TurnLabel("two", 2.1, 4.0, voice="b"),  # compared at its onset, judged the same voice
+        TurnLabel("three", 4.1, 6.0, voice="a"),  # no resume heard, a turn open
+        TurnLabel("four", 6.1, 8.0, voice="b"),  # ended in time
+        TurnLabel("five", 9.0, 10.0, voice="a"),  # B's turn was ended early, none open
+    ])
+    notes = [("resumed", 2.15, None), ("same", 2.15, 0.41)]
+    events = [("StartOfTurn", 0.3), ("EndOfTurn", 6.4), ("StartOfTurn", 6.6),
+              ("EndOfTurn", 7.2)]
+    assert classify(call, notes, events) == [
+        ("same voice", 0.41), ("no pause heard", None), ("ended", None), ("no turn open", None)]

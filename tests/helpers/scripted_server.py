@@ -147,7 +147,7 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         future = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
         with contextlib.suppress(Exception):
-            future.result(timeout=10)
+            future.result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
@@ -161,6 +161,9 @@ class ScriptedServer:
             process_request=self._process_request,
             compression=None,
             ping_interval=None,
+            # A closing handshake the client never answers must not outlast ``_stop``'s wait:
+            # a handler still pending when the loop closes is destroyed with a warning.
+            close_timeout=2,
             create_connection=_Connection,
         )
         self.port = self._server.sockets[0].getsockname()[1]
