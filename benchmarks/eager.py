@@ -22,7 +22,6 @@ Writes ``results/eager.json`` and ``results/eager.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -163,13 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(sets, EotModel.from_json(MODEL_FILE.read_text()))
     machine = report.machine_info()
     e2e = end_to_end([s for s in args.e2e.split(",") if s]) if args.e2e else None
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "eager.json").write_text(
-        json.dumps({"machine": machine, "eot_threshold": EOT_THRESHOLD, "sets": rows,
-                    "end_to_end": e2e}, indent=1) + "\n")
-    text = markdown(rows, machine, e2e)
-    (args.results_dir / "eager.md").write_text(text)
-    print(text)
+    report.write_results(args.results_dir, "eager", {
+        "machine": machine, "eot_threshold": EOT_THRESHOLD, "sets": rows, "end_to_end": e2e},
+        markdown(rows, machine, e2e))
     return 0
 
 

@@ -43,6 +43,16 @@ def machine_info() -> dict[str, Any]:
             "packages": versions, "git_commit": commit}
 
 
+def write_results(results_dir: Path, stem: str, data: dict[str, Any], text: str) -> None:
+    """``<stem>.json`` and ``<stem>.md`` in ``results_dir``, and the table on stdout."""
+    import json
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+    (results_dir / f"{stem}.md").write_text(text)
+    print(text)
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.0f} ms"
 

@@ -242,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = {"machine": report.machine_info(),
                "splits": run(args.splits.split(","), args.processes)}
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "second_look.json").write_text(json.dumps(results, indent=1) + "\n")
-    text = markdown(results)
-    (args.results_dir / "second_look.md").write_text(text)
-    print(text)
+    report.write_results(args.results_dir, "second_look", results, markdown(results))
     return 0
 
 

@@ -22,7 +22,6 @@ Diagnostic only (nothing is tuned). Writes ``results/voice_change_misses.{json,m
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -159,12 +158,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.sets.split(",") for split in args.splits.split(",")}
     threshold = DEFAULT_CONFIG.voice_change.threshold
     machine = report.machine_info()
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "voice_change_misses.json").write_text(
-        json.dumps({"machine": machine, "threshold": threshold, "sets": rows}, indent=1) + "\n")
-    text = markdown(rows, threshold, machine)
-    (args.results_dir / "voice_change_misses.md").write_text(text)
-    print(text)
+    report.write_results(args.results_dir, "voice_change_misses",
+                         {"machine": machine, "threshold": threshold, "sets": rows},
+                         markdown(rows, threshold, machine))
     return 0
 
 
