@@ -14,6 +14,8 @@ Sets (each split into ``train`` and ``test``; every reported figure comes from `
 | ``unseen_piper``/``_kokoro``/``_hts`` | Piper joe / Kokoro-82M kumo / festival HTS slt | never |
 | | speaking new texts (``benchmarks.unseen``; test split only) | read by any training or |
 | | | tuning step |
+| ``unseen_twoparty`` | two of those voices taking turns, 0-300 ms gaps | never, as above |
+| | (each pair in 4 calls; every unseen turn once) | |
 
 The synthetic flite/espeak corpus (``benchmarks.corpus``) is the third voice family; its calls
 0-5 train and 6-11 are held out. Labels are measured from the audio: turn bounds by level,
@@ -36,7 +38,8 @@ from benchmarks.synth import SAMPLE_RATE, TurnLabel, quiet_runs, write_wav
 
 VERSION = "natural3"
 SETS = ("real", "neural", "twoparty", "twoparty_close", "twoparty_overlap", "noisy20", "noisy10",
-        "tel8k", *unseen.FAMILIES)
+        "tel8k", *unseen.FAMILIES, unseen.TWO_PARTY)
+NEVER_TRAINED = (*unseen.FAMILIES, unseen.TWO_PARTY)  # test splits only
 NEURAL_TURNS = 240
 NEURAL_SEED = 7
 NEURAL_TEST_SCENARIOS = {"bank", "internet", "travel"}
@@ -170,22 +173,44 @@ def unseen_calls(name: str, sources: Sources, rng: random.Random, out_dir: Path,
     return one_voice_calls(utts, name, sources, rng, out_dir)
 
 
+def unseen_twoparty_calls(sources: Sources, rng: random.Random, out_dir: Path) -> list[Call]:
+    """Each pair of unseen voices in 4 calls of 16 alternating turns, 0-300 ms apart; each
+    voice's 64 turns split between its two pairs, so every turn is heard once."""
+    turns = {f: unseen.utterances(sources, f) for f in unseen.FAMILIES.values()}
+    for utts in turns.values():
+        rng.shuffle(utts)
+    used = dict.fromkeys(turns, 0)
+    per_call = TURNS_PER_CALL // 2
+    lists = []
+    for a, b in unseen.PAIRS:
+        for _ in range(4):
+            mine = turns[a][used[a]: used[a] + per_call]
+            theirs = turns[b][used[b]: used[b] + per_call]
+            used[a] += per_call
+            used[b] += per_call
+            lists.append([place(u, rng, sources) for pair in zip(mine, theirs, strict=True)
+                          for u in pair])
+    return _calls_from(lists, (0.0, 0.3), rng, unseen.TWO_PARTY, out_dir)
+
+
 def build(name: str, split: str, cache_dir: Path = corpus.DEFAULT_CACHE,
           seed: int = corpus.DEFAULT_SEED) -> list[Call]:
     """The calls of one set and split, generated once into the cache (labels in a JSON)."""
-    tag = f"{name}-{unseen.VERSION}" if name in unseen.FAMILIES else name
+    tag = f"{name}-{unseen.VERSION}" if name in NEVER_TRAINED else name
     out_dir = cache_dir / f"{VERSION}-{seed}" / f"{tag}-{split}"
     index = out_dir / "labels.json"
     if index.exists():
         data = json.loads(index.read_text())
         return [Call(c["name"], out_dir / f"{c['name']}.wav", c["duration"], c["voice"],
                      [TurnLabel.from_dict(t) for t in c["turns"]]) for c in data]
-    if name in unseen.FAMILIES and split != "test":
+    if name in NEVER_TRAINED and split != "test":
         raise ValueError(f"{name} has a test split only: nothing trains or tunes on it")
     sources = Sources(cache_dir)
     rng = random.Random(f"{seed}-{name}-{split}")
     if name in unseen.FAMILIES:
         calls = unseen_calls(name, sources, rng, out_dir)
+    elif name == unseen.TWO_PARTY:
+        calls = unseen_twoparty_calls(sources, rng, out_dir)
     else:
         calls = _natural_calls(name, split, sources, rng, out_dir, cache_dir, seed)
     index.parent.mkdir(parents=True, exist_ok=True)
