@@ -243,8 +243,8 @@ def samples(turns: list[list[Pause]], exclude: Sequence[str] = ()
 
 
 def training_pauses(name: str) -> list[list[Pause]]:
-    """A set's train split, for a step that learns or tunes; the unseen families have none."""
-    if name in NEVER_TRAINED or name == unseen.TWO_PARTY:
+    """A set's train split, for a step that learns or tunes; the unseen sets have none."""
+    if name in natural_corpus.NEVER_TRAINED:
         raise ValueError(f"{name} is never read by a training or tuning step")
     return pauses_of(name, "train")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -45,8 +46,6 @@ def machine_info() -> dict[str, Any]:
 
 def write_results(results_dir: Path, stem: str, data: dict[str, Any], text: str) -> None:
     """``<stem>.json`` and ``<stem>.md`` in ``results_dir``, and the table on stdout."""
-    import json
-
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     (results_dir / f"{stem}.md").write_text(text)
