@@ -115,13 +115,16 @@ def classify(call: Call, notes: list[tuple[str, float, float | None]],
 def run_set(engine: Any, name: str, split: str) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     same: list[float] = []
+    by_pair: dict[str, Counter[str]] = {}
     for call in natural_corpus.build(name, split):
         notes, events = run_call(engine, call)
         for reason, similarity in classify(call, notes, events):
             reasons[reason] += 1
+            by_pair.setdefault(call.voice, Counter())[reason] += 1
             if reason == "same voice" and similarity is not None:
                 same.append(round(similarity, 3))
     return {"changes": sum(reasons.values()), "reasons": {r: reasons[r] for r in REASONS},
+            "by_voice_pair": {pair: {r: c[r] for r in REASONS} for pair, c in by_pair.items()},
             "same_voice_similarity_p50": scoring.percentile(same, 50), "similarities": same}
 
 
@@ -139,6 +142,13 @@ def markdown(rows: dict[str, Any], threshold: float, machine: dict[str, Any]) ->
         p50 = r["same_voice_similarity_p50"]
         lines.append(f"| {key} | {n} | " + " | ".join(cells)
                      + f" | {'-' if p50 is None else f'{p50:.2f}'} |")
+    for key, r in rows.items():
+        pairs = r["by_voice_pair"]
+        if len(pairs) > 1:
+            lines += ["", f"{key}, by pair of voices: " + "; ".join(
+                f"{pair.replace(',', ' + ')}: {c['ended']} of {sum(c.values())} ended, "
+                f"{c['same voice']} judged one voice, {c['no pause heard']} with no pause heard"
+                for pair, c in sorted(pairs.items())) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     from flux_cli.engine.models.loader import load_engine
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change_misses")
-    p.add_argument("--sets", default="twoparty_close,twoparty_overlap")
+    p.add_argument("--sets", default="twoparty_close,twoparty,twoparty_overlap,unseen_twoparty")
     p.add_argument("--splits", default="test")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
