@@ -138,7 +138,8 @@ def similarities(encoder: Any, calls: list[Call], reference: Reference | None = 
                  ) -> tuple[list[float], list[float]]:
     """(cosines across speaker changes, cosines across same-voice pauses), as the engine
     compares them: the reference before the gap against ``check_s`` after it."""
-    from flux_cli.engine.voice_change import VoiceChangeConfig, cosine
+    from flux_cli.engine.models.speaker import cosine
+    from flux_cli.engine.voice_change import VoiceChangeConfig
 
     c = VoiceChangeConfig()
     r = reference or Reference()

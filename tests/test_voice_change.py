@@ -11,8 +11,8 @@ import numpy as np
 from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, LevelVad, quiet
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
+from flux_cli.engine.models.speaker import cosine
 from flux_cli.engine.session import TurnSession
-from flux_cli.engine.voice_change import cosine
 from flux_cli.protocol import StreamParams, TurnInfo
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
 
 
@@ -37,11 +35,6 @@ class _Pending:
     pause_end: int  # where the turn's speech stopped (absolute samples)
     onset: int  # where the new speech began
     turn_start: int
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.dot(a, b)) / denom if denom > 0 else 1.0
 
 
 class VoiceWatch:

@@ -44,19 +44,14 @@ def find_truths(settings: EvalSettings, env: Env, failures: Failures) -> list[Ca
 
 def _server(settings: EvalSettings, url: str | None, env: Env,
             stack: contextlib.ExitStack) -> Server:
-    if url is None:
-        from flux_cli.transcribe.setup import start_local
+    """The named server, else the embedded engine: chosen as ``flux transcribe`` chooses."""
+    from flux_cli.transcribe.setup import server_base
 
-        url = start_local(TranscribeSettings(source="", debug=settings.debug,
-                                             voice_change=settings.voice_change), env, stack)
-        api_key = None
-    else:
-        if settings.voice_change:
-            from flux_cli.transcribe.setup import REMOTE_VOICE_CHANGE, status
-
-            status(env, REMOTE_VOICE_CHANGE)
-        api_key = settings.api_key
-    return Server(url, settings.params, api_key=api_key, speed=settings.speed)
+    target = TranscribeSettings(source="", url=url, debug=settings.debug,
+                                voice_change=settings.voice_change)
+    base = server_base(target, env, stack)
+    api_key = None if url is None else settings.api_key
+    return Server(base, settings.params, api_key=api_key, speed=settings.speed)
 
 
 def _load_compare(path: str) -> list[RunSummary]:
