@@ -14,6 +14,7 @@ voice's onset. Results: ``benchmarks/results/voice_change.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -65,10 +66,15 @@ def changes_ended(call: Call, ends: list[float], *, overlapping: bool = False
     return scoring.speaker_changes_ended(call.turns, ends, WITHIN_S, overlapping=overlapping)
 
 
-def ends_inside_speech(call: Call, ends: list[float]) -> int:
+LATE_S = 1.2  # an end inside speech this soon after a new voice began is a late change end
+
+
+def ends_inside_speech(call: Call, ends: list[float], *, late_only: bool = False) -> int:
     """End events inside one voice's speech (not at a labelled end, in a pause, or within
     ``WITHIN_S`` of a new voice's onset, where ending is right): what a voice check does when it
-    takes one voice for two, ~0.5 s into the resumed speech, past the pause's scoring window."""
+    takes one voice for two, ~0.5 s into the resumed speech, past the pause's scoring window.
+    ``late_only``: of those, the ones within ``LATE_S`` of a new voice's onset (a change found
+    late, not one voice taken for two)."""
     count = 0
     for t in ends:
         for i, turn in enumerate(call.turns):
@@ -78,21 +84,22 @@ def ends_inside_speech(call: Call, ends: list[float]) -> int:
                 continue
             changed = i > 0 and call.turns[i - 1].voice != turn.voice
             if not (changed and t <= turn.start + WITHIN_S):
-                count += 1
+                count += not late_only or (changed and t <= turn.start + LATE_S)
     return count
 
 
-def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None
-            ) -> dict[str, Any]:
-    calls = natural_corpus.build(name, "test", cache)
+def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None,
+            split: str = "test") -> dict[str, Any]:
+    calls = natural_corpus.build(name, split, cache)
     score = scoring.TurnScore()
-    ok = total = inside = overlap_ok = overlaps = 0
+    ok = total = inside = late = overlap_ok = overlaps = 0
     latencies: list[float] = []
     audio_s = 0.0
     for call in calls:
         ends = end_times(engine, call, speaker, config)
         score.add(scoring.score_turns(call.turns, ends))
         inside += ends_inside_speech(call, ends)
+        late += ends_inside_speech(call, ends, late_only=True)
         a, b, lat = changes_ended(call, ends)
         ok, total, latencies = ok + a, total + b, latencies + lat
         a, b, _ = changes_ended(call, ends, overlapping=True)
@@ -106,6 +113,7 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
         "pauses": score.pauses, "false_cutoffs": score.false_cutoff_rate,
         # As bad as a cut-off for an agent (``ends_inside_speech``), so charged as one.
         "ends_in_speech": inside,
+        "late_change_ends": late,  # of ends_in_speech: within LATE_S of a new voice
         "false_cutoffs_or_in_speech": ((score.pauses_cut + inside) / score.pauses
                                        if score.pauses else None),
         "missed": score.missed_rate,
@@ -208,22 +216,25 @@ def raw_encoder() -> Any:
     return SpeakerEncoder(background=None)
 
 
-def voice_config(threshold: float | None) -> Any:
-    """The detector config, with the voice check's threshold overridden if given."""
+def voice_config(threshold: float | None, *, pauses_only: bool = False) -> Any:
+    """The detector config, with the voice check's threshold overridden if given;
+    ``pauses_only``: without the call's voices (``voice_profiles``), as before they were."""
     from dataclasses import replace
 
     from flux_cli.engine.detector import DEFAULT_CONFIG
 
-    if threshold is None:
-        return DEFAULT_CONFIG
-    return replace(DEFAULT_CONFIG, voice_change=replace(DEFAULT_CONFIG.voice_change,
-                                                        threshold=threshold))
+    voice = DEFAULT_CONFIG.voice_change
+    if threshold is not None:
+        voice = replace(voice, threshold=threshold)
+    if pauses_only:
+        voice = replace(voice, profiles=None)
+    return replace(DEFAULT_CONFIG, voice_change=voice)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| set | speaker encoder | calls | changes ended within 600 ms | p50 from onset | "
-           "false cut-offs | ends inside speech | cut-offs + ends inside speech | missed ends "
-           "| EOT p50 | p90 |",
+           "false cut-offs | ends inside speech (of those, a change found late) | cut-offs + "
+           "ends inside speech | missed ends | EOT p50 | p90 |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(x: float | None) -> str:
@@ -237,7 +248,8 @@ def table(rows: list[dict[str, Any]]) -> str:
                      f"{r['overlapping_changes']}")
         out.append(f"| {r['set']} | {r['encoder']} | {r['calls']} | {rate} | "
                    f"{ms(r['change_latency_p50'])} | {r['false_cutoffs']:.1%} of {r['pauses']} | "
-                   f"{r['ends_in_speech']} | {r['false_cutoffs_or_in_speech']:.1%} | "
+                   f"{r['ends_in_speech']} ({r.get('late_change_ends', '-')}) | "
+                   f"{r['false_cutoffs_or_in_speech']:.1%} | "
                    f"{r['missed']:.1%} | {ms(r['eot_p50'])} | {ms(r['eot_p90'])} |")
     return "\n".join(out)
 
@@ -247,8 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--encoder", default="off,on",
-                   help="comma-separated: off, on (as the engine compares voices), raw "
-                   f"(raw cosines, no background subtracted, threshold {RAW_THRESHOLD})")
+                   help="comma-separated: off, on (as the engine compares voices), pauses "
+                   "(after a pause only, without the call's voices), raw (pauses only, raw "
+                   f"cosines, no background subtracted, threshold {RAW_THRESHOLD})")
     p.add_argument("--calibrate", action="store_true",
                    help="only print the threshold chosen on the train split")
     p.add_argument("--reference", choices=("last", "turn"), default="last",
@@ -257,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="--calibrate --reference turn: the last N pieces only")
     p.add_argument("--threshold", type=float, help="cosine threshold (default: the config's)")
     p.add_argument("--out", default="voice_change", help="results file stem")
+    p.add_argument("--split", default="test",
+                   help="test (reported), or train (where the voice check's settings were chosen)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
@@ -273,21 +288,26 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in [s for s in args.sets.split(",") if s]:
         for label in args.encoder.split(","):
-            speaker, chosen = encoder if label == "on" else None, config
+            speaker, chosen = encoder if label in ("on", "pauses") else None, config
+            if label == "pauses":
+                chosen = voice_config(args.threshold, pauses_only=True)
             if label == "raw":  # the comparison before the background: raw cosines
-                speaker, chosen = raw_encoder(), voice_config(args.threshold or RAW_THRESHOLD)
+                speaker = raw_encoder()
+                chosen = voice_config(args.threshold or RAW_THRESHOLD, pauses_only=True)
             start = time.monotonic()
-            row = run_set(engine, name, speaker, args.cache_dir, chosen)
+            row = run_set(engine, name, speaker, args.cache_dir, chosen, args.split)
             row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})
             rows.append(row)
             print(f"[voice_change] {name} encoder {label}: {row}", file=sys.stderr, flush=True)
     RESULTS.mkdir(exist_ok=True)
     result = {"command": "python -m benchmarks.voice_change " + " ".join(argv or sys.argv[1:]),
-              "load_avg": os.getloadavg(), "voice_change": vars(config.voice_change),
+              "load_avg": os.getloadavg(), "voice_change": dataclasses.asdict(config.voice_change),
               "rows": rows}
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
+    split = "held-out sets only (test splits)" if args.split == "test" else (
+        f"the {args.split} splits, where the settings were chosen (not a result)")
     md = ("# Turns that end where another voice starts\n\n"
-          f"`{result['command']}`: held-out sets only (test splits), in-process, audio time. "
+          f"`{result['command']}`: {split}, in-process, audio time. "
           "A change counts as ended when an EndOfTurn comes before the new voice has spoken "
           "600 ms.\n\n" + table(rows) + "\n")
     (RESULTS / f"{args.out}.md").write_text(md)

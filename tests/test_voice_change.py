@@ -30,6 +30,10 @@ class PitchEncoder:
     def similarity(self, reference: Audio, new: Audio) -> float:
         return cosine(self.embed(reference), self.embed(new))
 
+    def voice_vector(self, audio: Audio) -> np.ndarray:
+        v = self.embed(audio)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
 
 def run(audio: Audio, *, speaker: PitchEncoder | None = None) -> list[TurnInfo]:
     session = TurnSession(vad=LevelVad(), transcriber=CountingTranscriber(),
@@ -66,4 +70,27 @@ def test_the_same_voice_after_the_same_gap_holds_the_turn() -> None:
 
 def test_without_an_encoder_nothing_is_listened_for() -> None:
     events = run(call(1500, 0.15))
+    assert [m.event for m in events] == ["StartOfTurn"]
+
+
+def test_once_the_call_has_two_voices_a_change_with_no_pause_ends_the_turn() -> None:
+    # 220 Hz, then 1500 Hz, then 220 Hz again, with no gap at all: the VAD never hears a pause.
+    # The first change comes before the call's two voices are known (2.4 s of each); the
+    # second is heard from the voices themselves.
+    audio = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 4.0), voice(220, 3.0),
+                            quiet(0.3)])
+    events = run(audio, speaker=PitchEncoder())
+    ends = [m for m in events if m.event == "EndOfTurn"]
+    starts = [m for m in events if m.event == "StartOfTurn"]
+    change_s = 0.5 + 8.0
+    assert [round(m.audio_window_end, 2) for m in ends if m.audio_window_end < change_s] == []
+    assert len(ends) == 1 and ends[0].trigger == "model"
+    assert change_s < ends[0].audio_window_end <= change_s + 0.6
+    # the next turn starts where the first block that sounds like the new voice starts: one
+    # that is mostly the new voice may hold the last 0.16 s of the old one
+    assert change_s - 0.2 <= starts[-1].audio_window_start <= change_s
+
+
+def test_one_voice_speaking_on_is_never_split() -> None:
+    events = run(np.concatenate([quiet(0.5), voice(220, 9.0), quiet(0.3)]), speaker=PitchEncoder())
     assert [m.event for m in events] == ["StartOfTurn"]

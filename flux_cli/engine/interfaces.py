@@ -75,6 +75,10 @@ class SpeakerEncoder(Protocol):
         """How alike the voices of two pieces of speech are (1: the same direction)."""
         ...
 
+    def voice_vector(self, audio: Audio) -> npt.NDArray[np.float32]:
+        """A unit vector for a piece of speech; pieces of one length compare by dot product."""
+        ...
+
 
 @dataclass(frozen=True)
 class AsrInfo:

@@ -9,6 +9,7 @@ the app may compute in the background on a snapshot (:meth:`TurnSession.interim_
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
@@ -44,6 +45,7 @@ from flux_cli.engine.turn_audio import (
     word_key,
 )
 from flux_cli.engine.voice_change import VoiceWatch
+from flux_cli.engine.voice_profiles import VoiceProfiles
 from flux_cli.protocol import (
     ClientMessage,
     Configure,
@@ -103,6 +105,11 @@ class TurnSession:
         self._observer = observer
         self._interim_transcriber = interim_transcriber or transcriber
         self._voice = VoiceWatch(speaker, config.voice_change)
+        profiles = config.voice_change.profiles
+        self._profiles = (VoiceProfiles(profiles) if speaker is not None and profiles is not None
+                          else None)
+        self._speaker = speaker
+        self._recent_speech: deque[bool] = deque()  # the VAD's verdicts over the last block
         self._vad = vad
         self._transcriber = transcriber
         self._smart_turn = smart_turn
@@ -223,6 +230,8 @@ class TurnSession:
             self._step_speaking(speech, out)
         else:
             self._step_paused(out)
+        if self._profiles is not None:
+            self._listen_to_voices(speech, out)
         self._tick(out)
         self._trim()
 
@@ -370,17 +379,48 @@ class TurnSession:
         if window is None or onset is None or pause_end is None or turn is None:
             watch.clear()
             return False
-        threshold = self.params.effective_eot_threshold
         (b0, b1), (a0, a1) = window
         before, after = self._buffer.slice(b0, b1), self._buffer.slice(a0, min(a1, self._pos))
-        if not watch.changed(before, after) or threshold >= 1.0:
+        if not watch.changed(before, after) or self.params.effective_eot_threshold >= 1.0:
             return False
+        self._hand_over(pause_end + _samples(self.config.tail_pad_s), onset, out)
+        return True
+
+    def _listen_to_voices(self, speech: bool, out: list[ServerMessage]) -> None:
+        """Every ``hop_s`` of audio, the last ``block_s`` joins the call's voices if it is
+        speech; inside a turn, a block that sounds like the call's other voice ends the turn
+        at the block's start, pause or not (``voice_profiles.py``)."""
+        profiles, speaker = self._profiles, self._speaker
+        assert profiles is not None and speaker is not None
+        recent = self._recent_speech
+        recent.append(speech)
+        while len(recent) * VAD_WINDOW > profiles.block:
+            recent.popleft()
+        if self._pos % profiles.hop or len(recent) * VAD_WINDOW < profiles.block:
+            return
+        if sum(recent) < profiles.config.min_speech * len(recent):
+            return
+        change = self._pos - profiles.block
+        profiles.add(self._pos, speaker.voice_vector(self._buffer.slice(change, self._pos)))
+        turn = self._turn
+        context = _samples(profiles.config.context_s)
+        if (self.state is not State.SPEAKING or turn is None or turn.start > change - context
+                or change <= turn.decode_start  # a long turn's head was frozen past it
+                or self.params.effective_eot_threshold >= 1.0 or not profiles.changed()):
+            return
+        self._hand_over(change, change, out)
+
+    def _hand_over(self, end: int, onset: int, out: list[ServerMessage]) -> None:
+        """Another voice took over at ``onset``: this turn ends with its words up to ``end``,
+        and the new voice's speech starts the next turn."""
+        turn = self._turn
+        assert turn is not None
         turn.eager = None
-        turn.decided = self._full_decode(pause_end + _samples(self.config.tail_pad_s))
-        self._end(out, "model", conf=max(threshold, VOICE_CHANGE_CONFIDENCE))
+        turn.decided = self._full_decode(end)
+        conf = max(self.params.effective_eot_threshold, VOICE_CHANGE_CONFIDENCE)
+        self._end(out, "model", conf=conf)
         self._speech.candidate, self._speech.candidate_speech = onset, self._pos - onset
         self._try_start(out, force=True)
-        return True
 
     def _end(self, out: list[ServerMessage], trigger: str, conf: float | None = None) -> None:
         turn = self._turn
@@ -509,6 +549,8 @@ class TurnSession:
             keep = self._speech.candidate - _samples(self.config.start_pad_s)
         else:
             keep = self._pos - _samples(self.config.start_pad_s) - VAD_WINDOW
+        if self._profiles is not None:  # the next block of speech to embed
+            keep = min(keep, self._pos - self._profiles.block)
         self._buffer.trim_before(keep)
 
     def _next_seq(self) -> int:

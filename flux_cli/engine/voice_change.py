@@ -6,14 +6,15 @@ a speaker embedding each, less the mean of other voices). Below ``threshold`` th
 differ: the turn ended at the pause, and the new speech is the next turn. Decided in audio
 time, once per resume, so it costs two embeddings per resumed pause and nothing while one
 voice speaks on. A change with no pause at all (overlap) is not seen here: the VAD has to hear
-a gap first.
+a gap first; ``voice_profiles.py`` watches the speech itself once the call has two voices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
+from flux_cli.engine.voice_profiles import ProfileConfig
 
 
 def startup_note(on: bool) -> str:
@@ -28,6 +29,8 @@ class VoiceChangeConfig:
     reference_s: float = 1.5  # the turn's speech before the pause that stands for its voice
     min_reference_s: float = 0.5
     threshold: float = 0.236  # similarity below this: another voice (voice_change --calibrate)
+    # mid-speech: the call's voices so far (``voice_profiles.py``); None: pauses only
+    profiles: ProfileConfig | None = field(default_factory=ProfileConfig)
 
 
 @dataclass

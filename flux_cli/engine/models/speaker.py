@@ -148,11 +148,15 @@ class SpeakerEncoder:
     def similarity(self, reference: np.ndarray, new: np.ndarray) -> float:
         """How alike two voices are: the cosine of the two embeddings, each less the
         background mean of its length (the raw cosine where no background is installed)."""
-        a, b = self.embed(reference), self.embed(new)
+        return cosine(self.voice_vector(reference), self.voice_vector(new))
+
+    def voice_vector(self, audio: np.ndarray) -> np.ndarray:
+        """The embedding less the background mean of its length, at unit length: what
+        ``similarity`` compares, and what ``VoiceProfiles`` groups into the call's voices."""
+        vector = self.embed(audio)
         if self.background is not None:
-            a = a - self.background.mean_for(len(reference))
-            b = b - self.background.mean_for(len(new))
-        return cosine(a, b)
+            vector = vector - self.background.mean_for(len(audio))
+        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
     def forward(self, mels: np.ndarray) -> np.ndarray:
         """(batch, frames, N_MELS) -> (batch, embedding) unit vectors: the last hidden state

@@ -1,0 +1,116 @@
+"""The voices of this call so far: notice another voice mid-speech, with no pause needed.
+
+Why: the pause check (``voice_change.py``) compares half a second of new speech with the
+turn's last 1.5 s, which separates the real and neural voices of ``twoparty_close`` poorly
+(ROC AUC 0.85), and it waits for a pause the VAD hears. Half a second compared with the *call's
+two voices*, each the mean of many half-second blocks, separates them far better (AUC 0.99 on
+that train split with the voices known: ``docs/TURNS.md``, "The voices of the call"). So while
+speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
+every ``refit_every`` blocks splits them into two groups (2-means by cosine). When the two
+groups are far enough apart, both large enough, and come in runs as turns do (one voice split
+by what it says flips between the groups every few blocks), the call has two voices; then a
+block that sounds more like the other voice than the voice of the blocks just before it, by
+``margin``, is a change of speaker at the block's start.
+
+Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
+samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from flux_cli.engine.interfaces import SAMPLE_RATE
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    block_s: float = 0.48  # speech per embedding (and the decision's latency)
+    hop_s: float = 0.16  # one block every this much audio
+    min_speech: float = 0.8  # share of a block's VAD windows that must be speech
+    refit_every: int = 12  # blocks between two splits into groups (~2 s of speech)
+    separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
+    min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
+    min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
+    margin: float = 0.1  # cosine to the other voice minus to the current one, to call a change
+    context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
+    max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
+    iterations: int = 10  # of 2-means
+
+
+class VoiceProfiles:
+    """One connection's voices: blocks in, "a different voice from here" out."""
+
+    def __init__(self, config: ProfileConfig) -> None:
+        self.config = config
+        self._vectors: list[Vector] = []
+        self._ends: list[int] = []  # each block's end (absolute samples)
+        self._since_fit = 0
+        self.voices: Vector | None = None  # (2, dim) unit centroids once two voices are heard
+
+    @property
+    def hop(self) -> int:
+        return round(self.config.hop_s * SAMPLE_RATE)
+
+    @property
+    def block(self) -> int:
+        return round(self.config.block_s * SAMPLE_RATE)
+
+    def add(self, end: int, vector: Vector) -> None:
+        """The block of speech ending at ``end``; refits the two groups when it is time."""
+        c = self.config
+        self._vectors.append(_unit(np.asarray(vector, dtype=np.float32)))
+        self._ends.append(end)
+        if len(self._vectors) > c.max_blocks:
+            del self._vectors[0], self._ends[0]
+        self._since_fit += 1
+        if self._since_fit >= c.refit_every and len(self._vectors) >= 2 * c.min_blocks:
+            self._since_fit = 0
+            self.voices = two_voices(np.stack(self._vectors), c)
+
+    def changed(self) -> bool:
+        """Does the newest block sound like the other voice than the blocks just before it?"""
+        if self.voices is None or len(self._vectors) < 2:
+            return False
+        c = self.config
+        end = self._ends[-1]
+        lo, hi = end - self.block - round(c.context_s * SAMPLE_RATE), end - self.block
+        before = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= hi]
+        if len(before) < 3:
+            return False
+        current = int(np.argmax(self.voices @ _unit(np.mean(before, axis=0))))
+        scores = self.voices @ self._vectors[-1]
+        return bool(scores[1 - current] - scores[current] > c.margin)
+
+
+def two_voices(vectors: Vector, config: ProfileConfig) -> Vector | None:
+    """2-means by cosine over unit ``vectors``: the two centroids if they are two voices."""
+    seed = vectors[np.argmin(vectors @ _unit(vectors.mean(axis=0)))]
+    centroids = np.stack([seed, vectors[np.argmin(vectors @ seed)]])
+    labels = np.zeros(len(vectors), dtype=np.int64)
+    for _ in range(config.iterations):
+        labels = np.argmax(vectors @ centroids.T, axis=1)
+        if labels.min() == labels.max():
+            return None
+        centroids = np.stack([_unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
+    apart = float(centroids[0] @ centroids[1]) < config.separation
+    enough = np.bincount(labels).min() >= config.min_blocks
+    return centroids if apart and enough and mean_run(labels) >= config.min_run else None
+
+
+def mean_run(labels: npt.NDArray[np.int64]) -> float:
+    """How many blocks in a row fall in one group, on average. Two people take turns of
+    seconds, so their groups come in long runs; one voice cut in two by what it says flips
+    between the groups every few blocks (train splits: 7.4-12.1 blocks for two-party calls whose
+    voices were found, 3.1-5.6 for one voice)."""
+    flips = int(np.count_nonzero(np.diff(labels)))
+    return len(labels) / (flips + 1)
+
+
+def _unit(v: npt.NDArray[np.float32]) -> Vector:
+    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)

@@ -1,0 +1,62 @@
+"""The call's voices (``voice_profiles.py``) on literal vectors: when two voices are heard,
+and which block is a change."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flux_cli.engine.voice_profiles import ProfileConfig, VoiceProfiles, two_voices
+
+HOP = 2560  # 0.16 s
+A = np.array([1.0, 0.0, 0.0], np.float32)
+B = np.array([0.0, 1.0, 0.0], np.float32)
+
+
+def near(v: np.ndarray, seed: int) -> np.ndarray:
+    """``v`` with a little noise: blocks of one voice are never identical."""
+    return v + np.random.default_rng(seed).normal(0, 0.15, v.shape).astype(np.float32)
+
+
+def feed(profiles: VoiceProfiles, voices: list[np.ndarray], start: int = 0) -> list[bool]:
+    """Add one block per voice in order; what ``changed`` said after each."""
+    said = []
+    for i, v in enumerate(voices):
+        profiles.add((start + i + 3) * HOP, near(v, start + i))
+        said.append(profiles.changed())
+    return said
+
+
+def test_two_voices_are_found_when_both_have_spoken_enough() -> None:
+    config = ProfileConfig()
+    def unit(rows: list[np.ndarray]) -> np.ndarray:
+        m = np.stack(rows)
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    assert two_voices(unit([near(A, i) for i in range(40)]), config) is None
+    # turns: ten blocks of one voice, then ten of the other
+    turns = unit([near(A if (i // 10) % 2 else B, i) for i in range(40)])
+    found = two_voices(turns, config)
+    assert found is not None and float(found[0] @ found[1]) < config.separation
+    # too little of the second voice yet
+    assert two_voices(unit([near(A, i) for i in range(36)] + [near(B, i) for i in range(4)]),
+                      config) is None
+    # the groups flip every other block: one voice cut in two by what it says, not turns
+    assert two_voices(unit([near(A if i % 2 else B, i) for i in range(40)]), config) is None
+
+
+def test_a_block_of_the_other_voice_after_the_current_one_is_a_change() -> None:
+    profiles = VoiceProfiles(ProfileConfig())
+    said = feed(profiles, [A] * 20 + [B] * 22)  # the groups are fitted every 12 blocks
+    assert profiles.voices is not None
+    assert not any(said)  # nothing is a change before the two voices are known
+    said = feed(profiles, [A] * 12, start=42)
+    assert said[0] is True  # the first block of A after B's blocks
+    assert not any(said[8:])  # A speaking on: the blocks before it are A's now
+    said = feed(profiles, [B], start=54)
+    assert said == [True]
+
+
+def test_one_voice_alone_never_changes() -> None:
+    profiles = VoiceProfiles(ProfileConfig())
+    assert not any(feed(profiles, [A] * 200))
+    assert profiles.voices is None
