@@ -1,10 +1,13 @@
 """``python -m benchmarks.voice_change_misses``: why a speaker change is not ended in time.
 
-With ``--voice-change`` a change of voice ends the turn only if the VAD hears the first voice
-stop inside a turn, speech resumes, and the new speech sounds like another voice. This runs the
-two-party calls through a ``TurnSession`` with the speaker encoder (as ``benchmarks.voice_change``
-does) and sorts every speaker change that no ``EndOfTurn`` ended within 600 ms of the new
-voice (``scoring.speaker_changes_ended``) by the first step that failed:
+With ``--voice-change`` a change of voice ends the turn when the VAD hears the first voice stop
+inside a turn, speech resumes, and the new speech sounds like another voice (the pause check),
+or, once the call's two voices are known (``VoiceProfiles``), when half a second of speech
+sounds like the other voice, pause or not. This runs the two-party calls through a
+``TurnSession`` with the speaker encoder (as ``benchmarks.voice_change`` does) and sorts every
+speaker change that no ``EndOfTurn`` ended within 600 ms of the new voice
+(``scoring.speaker_changes_ended``) by the first step of the pause check that failed, and counts
+the missed changes that came before the call's two voices were known:
 
 - **no turn open**: no turn was active when the new voice began (the previous one had ended
   early, or had not started);
@@ -22,6 +25,7 @@ Diagnostic only (nothing is tuned). Writes ``results/voice_change_misses.{json,m
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -65,8 +69,9 @@ class _RecordingWatch(VoiceWatch):
 
 
 def run_call(engine: Any, call: Call) -> tuple[list[tuple[str, float, float | None]],
-                                                list[tuple[str, float]]]:
-    """The watch's notes and the session's turn events (event, audio time) for one call."""
+                                                list[tuple[str, float]], float | None]:
+    """The watch's notes, the session's turn events (event, audio time) and when the call's
+    two voices were first known (``VoiceProfiles``; None: never) for one call."""
     from flux_cli.engine.session import TurnSession
     from flux_cli.protocol import StreamParams, TurnInfo
 
@@ -77,11 +82,15 @@ def run_call(engine: Any, call: Call) -> tuple[list[tuple[str, float, float | No
     session._voice = watch
     audio = read_16k(call.path)
     out = list(session.start())
+    known: float | None = None
     for pos in range(0, len(audio), 1280):
         out += session.feed(audio[pos: pos + 1280])
+        profiles = session._profiles
+        if known is None and profiles is not None and profiles.voices is not None:
+            known = (pos + 1280) / SR
     events = [(m.event, m.audio_window_end) for m in out
               if isinstance(m, TurnInfo) and m.event in ("StartOfTurn", "EndOfTurn")]
-    return watch.notes, events
+    return watch.notes, events, known
 
 
 def classify(call: Call, notes: list[tuple[str, float, float | None]],
@@ -116,14 +125,19 @@ def run_set(engine: Any, name: str, split: str) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     same: list[float] = []
     by_pair: dict[str, Counter[str]] = {}
+    unknown = 0  # missed changes that came before the call's two voices were known
     for call in natural_corpus.build(name, split):
-        notes, events = run_call(engine, call)
-        for reason, similarity in classify(call, notes, events):
+        notes, events, known = run_call(engine, call)
+        onsets = [b.start for a, b in itertools.pairwise(call.turns) if a.voice != b.voice]
+        for onset, (reason, similarity) in zip(onsets, classify(call, notes, events),
+                                               strict=True):
+            unknown += reason != "ended" and (known is None or onset < known)
             reasons[reason] += 1
             by_pair.setdefault(call.voice, Counter())[reason] += 1
             if reason == "same voice" and similarity is not None:
                 same.append(round(similarity, 3))
     return {"changes": sum(reasons.values()), "reasons": {r: reasons[r] for r in REASONS},
+            "missed_before_voices_known": unknown,
             "by_voice_pair": {pair: {r: c[r] for r in REASONS} for pair, c in by_pair.items()},
             "same_voice_similarity_p50": scoring.percentile(same, 50), "similarities": same}
 
@@ -135,13 +149,16 @@ def markdown(rows: dict[str, Any], threshold: float, machine: dict[str, Any]) ->
              f"(threshold {threshold}; a change is ended when an EndOfTurn comes within "
              f"{WITHIN_S * 1000:.0f} ms of the new voice).", "",
              "| set / split | changes | " + " | ".join(REASONS) + " | similarity of the "
-             "missed 'same voice' (p50) |", "|---|---|" + "---|" * (len(REASONS) + 1)]
+             "missed 'same voice' (p50) | missed before the call's two voices were known |",
+             "|---|---|" + "---|" * (len(REASONS) + 2)]
     for key, r in rows.items():
         n = r["changes"]
         cells = [f"{r['reasons'][k]} ({r['reasons'][k] / n:.0%})" for k in REASONS]
         p50 = r["same_voice_similarity_p50"]
+        missed = n - r["reasons"]["ended"]
         lines.append(f"| {key} | {n} | " + " | ".join(cells)
-                     + f" | {'-' if p50 is None else f'{p50:.2f}'} |")
+                     + f" | {'-' if p50 is None else f'{p50:.2f}'} | "
+                     f"{r['missed_before_voices_known']} of {missed} |")
     for key, r in rows.items():
         pairs = r["by_voice_pair"]
         if len(pairs) > 1:

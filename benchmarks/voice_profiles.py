@@ -17,10 +17,11 @@ Every call is cut as the engine cuts it: the VAD's speech windows (its hysteresi
    600 ms after the new voice began; "false" is a firing with no change in the 1.2 s before it.
    One firing a second at most (the engine's next turn must hold 1 s of speech first). On two-
    party train splits (changes found, false per minute) and the one-voice train splits of the real
-   and neural voices (false per minute: what the check costs a call of one voice).
+   and neural voices and of the synthetic family (false per minute: what the check costs a call of
+   one voice).
 
 Nothing here reads a test split; the engine's figures on held-out calls are
-``benchmarks.voice_change`` (``results/voice_change.md``). Writes
+``benchmarks.voice_change`` (``results/voice_change_twoparty.md``, ``voice_change_one.md``). Writes
 ``results/voice_profiles.{json,md}``.
 """
 
@@ -49,6 +50,15 @@ SEPARATIONS, MIN_RUNS = (0.76, 0.8, 0.84), (0.0, 6.5)
 MIN_BLOCKS, MARGINS = (15, 30), (0.05, 0.1, 0.15)
 TWO_PARTY = ("twoparty_close", "twoparty")
 ONE_VOICE = ("real", "neural")
+
+
+def train_calls(name: str, cache: Path) -> list[Call]:
+    """A set's train split (``synthetic``: the flite and espeak calls ``eot_train`` trains on)."""
+    if name == "synthetic":
+        from benchmarks.eot_train import set_calls
+
+        return set_calls(name, "train")
+    return natural_corpus.build(name, "train", cache)
 
 
 def speech_flags(probs: list[float]) -> np.ndarray:
@@ -181,7 +191,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines = ["# The call's voices: chosen on train splits (`python -m benchmarks.voice_profiles`)",
              "", f"On {data['machine'].get('cpu', '?')}. Blocks of 0.48 s every 0.16 s of "
              "speech, as the engine embeds them. Train splits only: the held-out figures are "
-             "`voice_change.md`.", "", "## 1. Separation (`twoparty_close` train)", "",
+             "`voice_change_twoparty.md` and `voice_change_one.md`.", "",
+             "## 1. Separation (`twoparty_close` train)", "",
              "| a block is another voice when it is far from | ROC AUC | changes | "
              "same-voice blocks |", "|---|---|---|---|"]
     for k, v in data["separation"].items():
@@ -189,14 +200,16 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", "## 2. The rule, online (no labels)", "",
               "| separation | mean run | min blocks | margin | " + " | ".join(
                   f"{s}: found / false per min" for s in TWO_PARTY)
-              + " | real + neural: false per min |", "|---|---|---|---|" + "---|" * 3]
+              + " | real + neural: false per min | synthetic (flite, espeak; one voice a call): "
+              "false per min |", "|---|---|---|---|" + "---|" * 4]
     for row in data["grid"]:
         cells = [f"{row[s]['found'] / row[s]['changes']:.0%} / {row[s]['false_per_min']:.2f}"
                  for s in TWO_PARTY]
         chosen = " (the engine's)" if row["chosen"] else ""
         lines.append(f"| {row['separation']} | {row['min_run']} | {row['min_blocks']} | "
                      f"{row['margin']}{chosen} | "
-                     + " | ".join(cells) + f" | {row['one_voice']['false_per_min']:.2f} |")
+                     + " | ".join(cells) + f" | {row['one_voice']['false_per_min']:.2f} | "
+                     f"{row['synthetic']['false_per_min']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -213,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_speaker_encoder()
     if encoder is None:
         raise SystemExit("the speaker encoder's weights are not installed")
-    sets = {name: natural_corpus.build(name, "train", args.cache_dir)
-            for name in (*TWO_PARTY, *ONE_VOICE)}
+    sets = {name: train_calls(name, args.cache_dir)
+            for name in (*TWO_PARTY, *ONE_VOICE, "synthetic")}
     data = {name: [blocks(call, engine, encoder) for call in calls]
             for name, calls in sets.items()}
     default = ProfileConfig()
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             row[name] = online(sets[name], data[name], config)
         row["one_voice"] = online([c for n in ONE_VOICE for c in sets[n]],
                                   [d for n in ONE_VOICE for d in data[n]], config)
+        row["synthetic"] = online(sets["synthetic"], data["synthetic"], config)
         grid.append(row)
     result = {"machine": report.machine_info(),
               "separation": separation(sets["twoparty_close"], data["twoparty_close"]),

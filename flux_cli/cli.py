@@ -90,10 +90,10 @@ def _show_version(value: bool) -> None:
 VoiceChangeOption = Annotated[
     bool,
     typer.Option("--voice-change", envvar="FLUX_VOICE_CHANGE",
-                 help="End a turn where another voice starts after a pause (the local engine; "
-                 "for mono recordings of two people). Off by default: on held-out calls it "
-                 "ends only part of the speaker changes and now and then takes one voice for "
-                 "two."),
+                 help="End a turn where another voice starts: after a pause, or mid-speech "
+                 "once the call's two voices have been heard (the local engine; for mono "
+                 "recordings of two people). Off by default: on held-out calls it ends only "
+                 "part of the speaker changes and now and then takes one voice for two."),
 ]
 VersionOption = Annotated[
     bool,

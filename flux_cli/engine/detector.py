@@ -56,7 +56,7 @@ class DetectorConfig:
     undecided_slope_per_s: float = 2.5
     # The confidence of a judged pause; None: the committed learned model (``eot_model.json``).
     model: ConfidenceModel | None = None
-    # Another voice after a pause ends the turn (with a speaker encoder in the engine).
+    # Another voice ends the turn, after a pause or mid-speech (with a speaker encoder).
     voice_change: VoiceChangeConfig = field(default_factory=VoiceChangeConfig)
 
 

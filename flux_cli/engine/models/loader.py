@@ -35,8 +35,8 @@ def load_engine(
     ``asr`` names a model of ``whisper_models.MODELS`` (tiny.en, base). Whisper runs
     ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two cores, two
     single-threaded decodes serve concurrent streams better than one on two.
-    ``voice_change``: also load the speaker encoder, so a turn ends where another voice starts
-    after a pause (``--voice-change``; None: as ``FLUX_VOICE_CHANGE=1`` says).
+    ``voice_change``: also load the speaker encoder, so a turn ends where another voice starts,
+    after a pause or mid-speech (``--voice-change``; None: as ``FLUX_VOICE_CHANGE=1`` says).
     """
     if voice_change is None:
         voice_change = os.environ.get(VOICE_CHANGE_ENV) == "1"
