@@ -416,7 +416,10 @@ class TurnSession:
         turn = self._turn
         assert turn is not None
         turn.eager = None
-        turn.decided = self._full_decode(end)
+        decided = self._full_decode(end)
+        if not has_words(decided.text) and has_words(turn.interim.text):
+            decided = turn.interim  # as at a decision point: an EndOfTurn keeps the words heard
+        turn.decided = decided
         conf = max(self.params.effective_eot_threshold, VOICE_CHANGE_CONFIDENCE)
         self._end(out, "model", conf=conf)
         self._speech.candidate, self._speech.candidate_speech = onset, self._pos - onset

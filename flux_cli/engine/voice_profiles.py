@@ -2,9 +2,10 @@
 
 Why: the pause check (``voice_change.py``) compares half a second of new speech with the
 turn's last 1.5 s, which separates the real and neural voices of ``twoparty_close`` poorly
-(ROC AUC 0.85), and it waits for a pause the VAD hears. Half a second compared with the *call's
-two voices*, each the mean of many half-second blocks, separates them far better (AUC 0.99 on
-that train split with the voices known: ``docs/TURNS.md``, "The voices of the call"). So while
+(ROC AUC 0.83 on its train split's blocks), and it waits for a pause the VAD hears. Half a
+second compared with the *call's two voices*, each the mean of many half-second blocks,
+separates them far better (AUC 0.99 there with the voices known: ``docs/TURNS.md``, "The
+call's voices"; ``benchmarks/voice_profiles.py``). So while
 speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
 every ``refit_every`` blocks splits them into two groups (2-means by cosine). When the two
 groups are far enough apart, both large enough, and come in runs as turns do (one voice split
