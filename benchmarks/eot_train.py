@@ -99,11 +99,12 @@ class _Recorder:
             self.records[-1].resumed_at = at_s
 
 
-def set_calls(name: str, split: str) -> list[Call]:
+def set_calls(name: str, split: str, cache: Path = corpus.DEFAULT_CACHE) -> list[Call]:
+    """A set's calls (``synthetic``: the flite and espeak calls, one voice a call)."""
     if name == "synthetic":
-        calls = corpus.build("full")
+        calls = corpus.build("full", cache)
         return calls[:6] if split == "train" else calls[6:]
-    return natural_corpus.build(name, split)
+    return natural_corpus.build(name, split, cache)
 
 
 def _read_16k(path: Path) -> np.ndarray:

@@ -90,12 +90,9 @@ def ends_inside_speech(call: Call, ends: list[float], *, late_only: bool = False
 
 def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None,
             split: str = "test") -> dict[str, Any]:
-    if name == "synthetic":  # the flite and espeak calls, one voice a call
-        from benchmarks.eot_train import set_calls
+    from benchmarks.eot_train import set_calls
 
-        calls = set_calls(name, split)
-    else:
-        calls = natural_corpus.build(name, split, cache)
+    calls = set_calls(name, split, cache)
     score = scoring.TurnScore()
     ok = total = inside = late = overlap_ok = overlaps = 0
     latencies: list[float] = []

@@ -36,10 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import corpus, natural_corpus, report
+from benchmarks import corpus, report
 from benchmarks.auc import roc_auc
 from benchmarks.corpus import Call
+from benchmarks.eot_train import set_calls
 from benchmarks.voice_change import read_16k
+from flux_cli.engine.voice_profiles import unit
 
 RESULTS = Path(__file__).with_name("results")
 CACHE = Path.home() / ".cache" / "flux-bench" / "voice-blocks"
@@ -52,25 +54,15 @@ TWO_PARTY = ("twoparty_close", "twoparty")
 ONE_VOICE = ("real", "neural")
 
 
-def train_calls(name: str, cache: Path) -> list[Call]:
-    """A set's train split (``synthetic``: the flite and espeak calls ``eot_train`` trains on)."""
-    if name == "synthetic":
-        from benchmarks.eot_train import set_calls
-
-        return set_calls(name, "train")
-    return natural_corpus.build(name, "train", cache)
-
-
 def speech_flags(probs: list[float]) -> np.ndarray:
-    """The engine's VAD hysteresis, window by window (``SpeechTracker.step``)."""
+    """The engine's speech windows: its own ``SpeechTracker`` (VAD hysteresis), window by window."""
     from flux_cli.engine.detector import DEFAULT_CONFIG
+    from flux_cli.engine.interfaces import VAD_WINDOW
+    from flux_cli.engine.speech_tracker import SpeechTracker
 
-    flags = np.zeros(len(probs), dtype=bool)
-    on = False
-    for i, p in enumerate(probs):
-        on = p >= DEFAULT_CONFIG.vad_onset or (on and p >= DEFAULT_CONFIG.vad_offset)
-        flags[i] = on
-    return flags
+    tracker = SpeechTracker(DEFAULT_CONFIG)
+    return np.array([tracker.step(p, i * VAD_WINDOW, (i + 1) * VAD_WINDOW, in_pause=False)
+                     for i, p in enumerate(probs)], dtype=bool)
 
 
 def blocks(call: Call, engine: Any, encoder: Any) -> dict[str, np.ndarray]:
@@ -116,10 +108,6 @@ def change_onsets(call: Call) -> list[float]:
     return [b.start for a, b in itertools.pairwise(call.turns) if a.voice != b.voice]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
 def separation(calls: list[Call], data: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     """AUCs of the three scores for "another voice" (see the module docstring, 1)."""
     scores: dict[str, list[float]] = {"last 1.5 s": [], "previous voice": [],
@@ -140,17 +128,17 @@ def separation(calls: list[Call], data: list[dict[str, np.ndarray]]) -> dict[str
             earlier = {v: [d["vectors"][j] for j in range(i) if labels[j] == v
                            and times[j] <= t - 0.58] for v in {voice, before}}
             if not np.isnan(d["references"][i]).any():
-                _add(scores, is_change, "last 1.5 s", -float(_unit(d["references"][i]) @ x),
+                _add(scores, is_change, "last 1.5 s", -float(unit(d["references"][i]) @ x),
                      at_change)
             if len(earlier[before]) >= 4:
-                previous = _unit(np.mean(earlier[before], axis=0))
+                previous = unit(np.mean(earlier[before], axis=0))
                 _add(scores, is_change, "previous voice", -float(previous @ x), at_change)
             others = {v for v in {tr.voice for tr in call.turns} if v != before}
             other = [d["vectors"][j] for j in range(i) if labels[j] in others
                      and times[j] <= t - 0.58]
             if len(earlier[before]) >= 6 and len(other) >= 6:
-                margin = (float(_unit(np.mean(other, axis=0)) @ x)
-                          - float(_unit(np.mean(earlier[before], axis=0)) @ x))
+                margin = (float(unit(np.mean(other, axis=0)) @ x)
+                          - float(unit(np.mean(earlier[before], axis=0)) @ x))
                 _add(scores, is_change, "the call's two voices (labels)", margin, at_change)
     return {k: {"auc": round(roc_auc(np.array(v), np.array(is_change[k])), 3),
                 "changes": sum(is_change[k]), "same_voice": len(v) - sum(is_change[k])}
@@ -226,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_speaker_encoder()
     if encoder is None:
         raise SystemExit("the speaker encoder's weights are not installed")
-    sets = {name: train_calls(name, args.cache_dir)
+    sets = {name: set_calls(name, "train", args.cache_dir)
             for name in (*TWO_PARTY, *ONE_VOICE, "synthetic")}
     data = {name: [blocks(call, engine, encoder) for call in calls]
             for name, calls in sets.items()}

@@ -109,7 +109,9 @@ class TurnSession:
         self._profiles = (VoiceProfiles(profiles) if speaker is not None and profiles is not None
                           else None)
         self._speaker = speaker
-        self._recent_speech: deque[bool] = deque()  # the VAD's verdicts over the last block
+        # the VAD's verdicts over the last block
+        self._recent_speech: deque[bool] = deque(
+            maxlen=self._profiles.block // VAD_WINDOW if self._profiles is not None else 0)
         self._vad = vad
         self._transcriber = transcriber
         self._smart_turn = smart_turn
@@ -394,9 +396,7 @@ class TurnSession:
         assert profiles is not None and speaker is not None
         recent = self._recent_speech
         recent.append(speech)
-        while len(recent) * VAD_WINDOW > profiles.block:
-            recent.popleft()
-        if self._pos % profiles.hop or len(recent) * VAD_WINDOW < profiles.block:
+        if self._pos % profiles.hop or len(recent) < (recent.maxlen or 0):
             return
         if sum(recent) < profiles.config.min_speech * len(recent):
             return

@@ -65,7 +65,7 @@ class VoiceProfiles:
     def add(self, end: int, vector: Vector) -> None:
         """The block of speech ending at ``end``; refits the two groups when it is time."""
         c = self.config
-        self._vectors.append(_unit(np.asarray(vector, dtype=np.float32)))
+        self._vectors.append(unit(np.asarray(vector, dtype=np.float32)))
         self._ends.append(end)
         if len(self._vectors) > c.max_blocks:
             del self._vectors[0], self._ends[0]
@@ -84,21 +84,21 @@ class VoiceProfiles:
         before = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= hi]
         if len(before) < 3:
             return False
-        current = int(np.argmax(self.voices @ _unit(np.mean(before, axis=0))))
+        current = int(np.argmax(self.voices @ unit(np.mean(before, axis=0))))
         scores = self.voices @ self._vectors[-1]
         return bool(scores[1 - current] - scores[current] > c.margin)
 
 
 def two_voices(vectors: Vector, config: ProfileConfig) -> Vector | None:
     """2-means by cosine over unit ``vectors``: the two centroids if they are two voices."""
-    seed = vectors[np.argmin(vectors @ _unit(vectors.mean(axis=0)))]
+    seed = vectors[np.argmin(vectors @ unit(vectors.mean(axis=0)))]
     centroids = np.stack([seed, vectors[np.argmin(vectors @ seed)]])
     labels = np.zeros(len(vectors), dtype=np.int64)
     for _ in range(config.iterations):
         labels = np.argmax(vectors @ centroids.T, axis=1)
         if labels.min() == labels.max():
             return None
-        centroids = np.stack([_unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
+        centroids = np.stack([unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
     apart = float(centroids[0] @ centroids[1]) < config.separation
     enough = np.bincount(labels).min() >= config.min_blocks
     return centroids if apart and enough and mean_run(labels) >= config.min_run else None
@@ -113,5 +113,6 @@ def mean_run(labels: npt.NDArray[np.int64]) -> float:
     return len(labels) / (flips + 1)
 
 
-def _unit(v: npt.NDArray[np.float32]) -> Vector:
+def unit(v: npt.NDArray[np.float32]) -> Vector:
+    """``v`` at length 1 (a zero vector stays zero)."""
     return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
