@@ -3,7 +3,8 @@
 Two measurements per pacing (``realtime``: a listener who is live, so interim text is due;
 ``fast``: a client sending faster than real time, so it is not):
 
-1. **Stages** (a replay in this process, one thing at a time): each clip's audio goes
+1. **Stages** (a replay in this process, one thing at a time; ``voices``: the call's voices'
+   embeddings, ``voice_profiles.py``): each clip's audio goes
    through a ``TurnSession`` with the real models, interim jobs run when the session says
    they are due (``realtime``) or never (``fast``), as the server does. Every model call is
    metered by this process's CPU time around it (``getrusage``; the call is the only work in
@@ -38,7 +39,7 @@ from typing import Any
 from benchmarks import corpus
 
 RESULTS = Path(__file__).with_name("results")
-STAGES = ("vad", "interim_asr", "final_asr", "smart_turn", "session", "rest")
+STAGES = ("vad", "interim_asr", "final_asr", "smart_turn", "voices", "session", "rest")
 
 
 @dataclass
@@ -92,6 +93,27 @@ class _Timed:
         finally:
             self._meter.add(self._stage, self._clock() - start)
 
+    def voice_vector(self, audio: Any) -> Any:
+        start = self._clock()
+        try:
+            return self._inner.voice_vector(audio)
+        finally:
+            self._meter.add(self._stage, self._clock() - start)
+
+    def embed(self, audio: Any) -> Any:
+        start = self._clock()
+        try:
+            return self._inner.embed(audio)
+        finally:
+            self._meter.add(self._stage, self._clock() - start)
+
+    def similarity(self, before: Any, after: Any) -> float:
+        start = self._clock()
+        try:
+            return float(self._inner.similarity(before, after))
+        finally:
+            self._meter.add(self._stage, self._clock() - start)
+
     def new_stream(self) -> _Timed:
         return _Timed(self._inner.new_stream(), self._meter, self._stage, self._clock)
 
@@ -104,6 +126,9 @@ def metered_engine(engine: Any, meter: Meter, clock: Any = _cpu) -> Any:
         transcriber=_Timed(engine.transcriber, meter, "final_asr", clock),
         smart_turn=_Timed(engine.smart_turn, meter, "smart_turn", clock),
         interim_transcriber=_Timed(engine.transcriber, meter, "interim_asr", clock),
+        speaker=None if engine.speaker is None else _Timed(engine.speaker, meter, "voices",
+                                                           clock),
+        voice_pauses=engine.voice_pauses,
     )
 
 
@@ -123,7 +148,8 @@ def replay(engine: Any, clips: list[corpus.Call], live: bool) -> dict[str, Any]:
         session = TurnSession(vad=metered.vad.new_stream(), transcriber=metered.transcriber,
                               smart_turn=metered.smart_turn, params=StreamParams(),
                               request_id="cost", sync_interim=False,
-                              interim_transcriber=metered.interim_transcriber)
+                              interim_transcriber=metered.interim_transcriber,
+                              speaker=metered.speaker, voice_pauses=metered.voice_pauses)
         start = _cpu()
         out = list(session.start())
         for pos in range(0, len(audio), 1280):
@@ -137,7 +163,7 @@ def replay(engine: Any, clips: list[corpus.Call], live: bool) -> dict[str, Any]:
         turns[clip.name] = [(round(m.audio_window_end, 3), m.transcript) for m in out
                             if isinstance(m, TurnInfo) and m.event == "EndOfTurn"]
     stages = {k: meter.seconds.get(k, 0.0) / audio_s
-              for k in ("vad", "interim_asr", "final_asr", "smart_turn")}
+              for k in ("vad", "interim_asr", "final_asr", "smart_turn", "voices")}
     stages["session"] = max(0.0, total - sum(meter.seconds.values())) / audio_s
     return {"cpu_per_audio_s": total / audio_s, "stage_cpu_per_audio_s": stages,
             "calls": dict(meter.calls), "decoded_audio_s": dict(meter.audio_s),
@@ -190,7 +216,8 @@ async def run_server(engine: Any, clips: list[corpus.Call], fast: bool) -> dict[
 
 def table(results: dict[str, Any]) -> str:
     head = ("| pacing | server CPU per audio s | speed | "
-            + " | ".join(STAGES) + " | interim decodes | final decodes | Smart Turn calls |")
+            + " | ".join(STAGES)
+            + " | interim decodes | final decodes | Smart Turn calls | voice embeddings |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for m in results["modes"]:
         stages = dict(m["replay"]["stage_cpu_per_audio_s"])
@@ -202,7 +229,7 @@ def table(results: dict[str, Any]) -> str:
             f"{m['server']['speed_x']:.1f}x | {cells} | {calls.get('interim_asr', 0)} "
             f"({decoded.get('interim_asr', 0.0):.0f} s) | "
             f"{calls.get('final_asr', 0)} ({decoded.get('final_asr', 0.0):.0f} s) | "
-            f"{calls.get('smart_turn', 0)} |"
+            f"{calls.get('smart_turn', 0)} | {calls.get('voices', 0)} |"
         )
     return "\n".join(rows)
 

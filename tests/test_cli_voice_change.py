@@ -1,7 +1,9 @@
-"""``--voice-change``: the local engine ends a turn where another voice starts (mono calls).
+"""The local engine ends a turn where another voice starts (mono calls): by default once the
+call's two voices are known, with ``--voice-change`` after any pause too, never with
+``--no-voice-change``.
 
-The end-to-end tests run the whole command in-process on the real engine: two voices of the
-bundled dialogue joined by a 150 ms gap (too short for the end-of-turn model), and a natural
+The end-to-end tests run the whole command in-process on the real engine: voices of the
+bundled dialogue joined by 150 ms gaps (too short for the end-of-turn model), and a natural
 voice pausing 0.9 s inside one sentence (committed clip).
 """
 
@@ -59,6 +61,51 @@ def two_voices(path: Path) -> float:
     return LEAD_S + len(first) / rate + GAP_S
 
 
+def whole_dialogue(path: Path) -> list[float]:
+    """All five turns of the dialogue (agent, caller, agent, ...) 150 ms apart, written to
+    ``path``; returns where each voice after the first starts (seconds)."""
+    audio, rate = sf.read(ROOT / "samples" / "dialogue.wav", dtype="float32")
+    turns = json.loads((ROOT / "samples" / "labels.json").read_text())["dialogue.wav"]["turns"]
+    parts, onsets, t = [np.zeros(round(LEAD_S * rate), np.float32)], [], LEAD_S
+    for i, turn in enumerate(turns):
+        if i:
+            parts.append(np.zeros(round(GAP_S * rate), np.float32))
+            t += GAP_S
+            onsets.append(t + 0.03)
+        piece = np.asarray(audio[round((turn["start"] - 0.03) * rate):
+                                 round((turn["end"] + 0.03) * rate)])
+        parts.append(piece)
+        t += len(piece) / rate
+    parts.append(np.zeros(rate, np.float32))
+    sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
+    return onsets
+
+
+@pytest.mark.slow
+def test_by_default_changes_end_turns_once_the_calls_two_voices_are_known(
+        tmp_path: Path) -> None:
+    onsets = whole_dialogue(tmp_path / "call.wav")
+    code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast"])
+    assert code == 0, err
+    assert "a new voice" not in err  # nothing to say about the default
+    # The first change comes before the caller has spoken 2.4 s: one voice so far. The other
+    # three end a turn 0.6-0.95 s into the new voice (the last one's first half second is
+    # "Great." and a pause), and each turn starts where its voice does (at the VAD's dip
+    # between the two), with its own words only.
+    assert len(turns) == 4
+    for (_, end, _), (start, _, _), onset in zip(turns[:-1], turns[1:], onsets[1:], strict=True):
+        assert onset < end <= onset + 1.0
+        assert abs(start - onset) < 0.1
+    assert turns[0][2].endswith("Tuesday morning?")
+    assert turns[1][2].startswith("Sure") and turns[1][2].endswith("work for you?")
+    assert turns[2][2].startswith("Yes") and turns[2][2].endswith("Sarah Miller.")
+    assert turns[3][2].startswith("Great")
+    code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast", "--no-voice-change"])
+    assert code == 0, err
+    assert "one voice: a new voice does not end a turn" in err
+    assert len(turns) == 1
+
+
 @pytest.mark.slow
 def test_another_voice_after_150_ms_ends_the_turn_within_600_ms(tmp_path: Path) -> None:
     change = two_voices(tmp_path / "call.wav")
@@ -73,7 +120,8 @@ def test_another_voice_after_150_ms_ends_the_turn_within_600_ms(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_without_the_flag_the_two_voices_are_one_turn(tmp_path: Path) -> None:
+def test_without_the_flag_a_calls_first_change_is_not_heard(tmp_path: Path) -> None:
+    # 3.5 s of the agent and 4.9 s of the caller: the call's two voices are not known yet.
     two_voices(tmp_path / "call.wav")
     code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast"])
     assert code == 0, err
@@ -85,9 +133,10 @@ def test_without_the_flag_the_two_voices_are_one_turn(tmp_path: Path) -> None:
 def test_one_voice_pausing_inside_a_sentence_is_one_turn_either_way() -> None:
     clip = str(ROOT / "tests" / "data" / "natural" / "table_pause.wav")
     with_check = transcribe([clip, "--fast", "--voice-change"])
-    without = transcribe([clip, "--fast"])
-    assert with_check[0] == without[0] == 0
-    assert with_check[1] == without[1]
+    default = transcribe([clip, "--fast"])
+    without = transcribe([clip, "--fast", "--no-voice-change"])
+    assert with_check[0] == default[0] == without[0] == 0
+    assert with_check[1] == default[1] == without[1]
     assert [text for _, _, text in with_check[1]] == [
         "I would like to book a table for two people on Friday evening."]
 
@@ -98,18 +147,29 @@ def test_with_a_url_the_flag_says_the_server_decides(tmp_path: Path) -> None:
         code, turns, err = transcribe([str(tmp_path / "a.wav"), "--url", server.url, "--fast",
                                        "--voice-change"])
     assert code == 0
-    assert "--voice-change is the local engine's" in err
+    assert "--voice-change and --no-voice-change are the local engine's" in err
     assert turns[0][2] == "Hello, how are you?"
 
 
-def test_the_environment_variable_turns_it_on(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLUX_VOICE_CHANGE", "1")
+@pytest.mark.parametrize("value", ["1", "0"])
+def test_the_environment_variable_sets_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          value: str) -> None:
+    monkeypatch.setenv("FLUX_VOICE_CHANGE", value)
     tone(tmp_path / "a.wav", 2.0)
     with ScriptedServer(Script(TURNS)) as server:
         code, _, err = transcribe([str(tmp_path / "a.wav"), "--url", server.url, "--fast"])
     assert code == 0
-    assert "--voice-change is the local engine's" in err
+    assert "--voice-change and --no-voice-change are the local engine's" in err
+
+
+def test_without_a_flag_or_the_variable_nothing_is_said(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLUX_VOICE_CHANGE", raising=False)
+    tone(tmp_path / "a.wav", 2.0)
+    with ScriptedServer(Script(TURNS)) as server:
+        code, _, err = transcribe([str(tmp_path / "a.wav"), "--url", server.url, "--fast"])
+    assert code == 0
+    assert "voice-change" not in err
 
 
 @pytest.mark.slow
@@ -119,8 +179,9 @@ def test_flux_serve_with_the_flag_ends_the_turn_at_the_new_voice(tmp_path: Path)
     change = two_voices(tmp_path / "call.wav")
     server = start("--workers", "1", "--voice-change")
     try:
-        assert "a new voice ends a turn" in server.stderr_text()
-        assert json.loads(http_get(server.port, "/v1/status")[1])["models"]["voice_change"]
+        assert "a new voice ends a turn, after a pause too" in server.stderr_text()
+        models = json.loads(http_get(server.port, "/v1/status")[1])["models"]
+        assert models["voice_change"] == "call_and_pauses"
         code, turns, err = transcribe([str(tmp_path / "call.wav"), "--url", server.url,
                                        "--fast"])
     finally:

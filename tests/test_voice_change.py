@@ -35,10 +35,12 @@ class PitchEncoder:
         return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-def run(audio: Audio, *, speaker: PitchEncoder | None = None) -> list[TurnInfo]:
+def run(audio: Audio, *, speaker: PitchEncoder | None = None,
+        voice_pauses: bool = True) -> list[TurnInfo]:
     session = TurnSession(vad=LevelVad(), transcriber=CountingTranscriber(),
                           smart_turn=FixedSmartTurn(0.05), params=StreamParams(),
-                          request_id="r", config=PINNED, speaker=speaker)
+                          request_id="r", config=PINNED, speaker=speaker,
+                          voice_pauses=voice_pauses)
     out = session.start()
     for i in range(0, len(audio), 1280):
         out += session.feed(audio[i : i + 1280])
@@ -61,6 +63,13 @@ def test_another_voice_after_a_short_gap_ends_the_turn_within_600_ms() -> None:
     assert second_start.audio_window_end == first_end.audio_window_end
     # the ended turn holds only the first voice's words (one word per 0.25 s: 1.5 s -> 6)
     assert len(first_end.words) == 6
+
+
+def test_by_default_the_pause_check_waits_for_the_calls_two_voices() -> None:
+    # Without --voice-change only the call's voices judge a change, and 1.5 s of each voice is
+    # too little to know them (2.4 s each): the first change of a call is not heard.
+    events = run(call(1500, 0.15), speaker=PitchEncoder(), voice_pauses=False)
+    assert [m.event for m in events] == ["StartOfTurn"]
 
 
 def test_the_same_voice_after_the_same_gap_holds_the_turn() -> None:
@@ -94,3 +103,18 @@ def test_once_the_call_has_two_voices_a_change_with_no_pause_ends_the_turn() -> 
 def test_one_voice_speaking_on_is_never_split() -> None:
     events = run(np.concatenate([quiet(0.5), voice(220, 9.0), quiet(0.3)]), speaker=PitchEncoder())
     assert [m.event for m in events] == ["StartOfTurn"]
+
+
+def test_a_change_after_a_dip_the_vad_does_not_count_as_a_pause_starts_at_the_dip() -> None:
+    # 0.1 s of quiet between the second and third voice: too short for a pause, but the
+    # VAD's probability dips. The block right after the dip is judged as soon as it is heard,
+    # and the next turn starts where the new voice does, not at a block on the 0.16 s grid.
+    audio = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 4.0), quiet(0.1),
+                            voice(220, 3.0), quiet(0.3)])
+    events = run(audio, speaker=PitchEncoder(), voice_pauses=False)
+    ends = [m for m in events if m.event == "EndOfTurn"]
+    starts = [m for m in events if m.event == "StartOfTurn"]
+    onset_s = 0.5 + 8.0 + 0.1
+    assert len(ends) == 1 and ends[0].trigger == "model"
+    assert onset_s < ends[0].audio_window_end <= onset_s + 0.5
+    assert abs(starts[-1].audio_window_start - onset_s) < 0.04

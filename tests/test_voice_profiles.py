@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flux_cli.engine.voice_profiles import ProfileConfig, VoiceProfiles, two_voices
+from flux_cli.engine.voice_profiles import Dips, ProfileConfig, VoiceProfiles, two_voices
 
 HOP = 2560  # 0.16 s
 A = np.array([1.0, 0.0, 0.0], np.float32)
@@ -60,3 +60,32 @@ def test_one_voice_alone_never_changes() -> None:
     profiles = VoiceProfiles(ProfileConfig())
     assert not any(feed(profiles, [A] * 200))
     assert profiles.voices is None
+
+
+def test_while_the_voices_are_unknown_the_groups_are_fitted_every_three_blocks() -> None:
+    # 20 blocks of A, then 16 of B: the first fit comes at 30 blocks (15 a group at least),
+    # when B has 10. Fitting every 12 blocks tries again at 42; every 3 finds them at 36.
+    early, late = VoiceProfiles(ProfileConfig()), VoiceProfiles(ProfileConfig(refit_early=12))
+    feed(early, [A] * 20 + [B] * 16)
+    feed(late, [A] * 20 + [B] * 16)
+    assert early.voices is not None and late.voices is None
+
+
+def test_any_block_can_be_judged_against_the_voice_before_a_point() -> None:
+    profiles = VoiceProfiles(ProfileConfig())
+    feed(profiles, [A] * 20 + [B] * 22)
+    before = (3 + 41) * HOP  # the end of the last B block: B was speaking
+    assert profiles.other_voice(A, before) is True
+    assert profiles.other_voice(B, before) is False
+    assert profiles.other_voice(A, 0) is False  # nothing heard before it: no judgement
+
+
+def test_dips_are_the_windows_below_the_level_and_where_speech_came_back() -> None:
+    dips, window = Dips(), 512
+    probs = [0.9, 0.9, 0.2, 0.1, 0.8, 0.9, 0.3, 0.95, 0.9]
+    ended = [dips.step(p, i * window) for i, p in enumerate(probs)]
+    assert ended == [None, None, None, None, (2 * window, 4 * window), None, None,
+                     (6 * window, 7 * window), None]
+    assert dips.earliest(0, 9 * window) == (2 * window, 4 * window)
+    assert dips.earliest(4 * window, 9 * window) == (6 * window, 7 * window)
+    assert dips.earliest(0, 3 * window) is None

@@ -102,4 +102,7 @@ class Engine:
     interim_transcriber: Transcriber | None = None
     # Speaker embeddings, to end a turn where another voice starts (None: not listened for).
     speaker: SpeakerEncoder | None = None
+    # Also compare the voices across every resumed pause, before the call's two voices are
+    # known (``--voice-change``; ``voice_change.py``).
+    voice_pauses: bool = False
     asr: AsrInfo = field(default_factory=AsrInfo)

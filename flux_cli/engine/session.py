@@ -45,7 +45,7 @@ from flux_cli.engine.turn_audio import (
     word_key,
 )
 from flux_cli.engine.voice_change import VoiceWatch
-from flux_cli.engine.voice_profiles import VoiceProfiles
+from flux_cli.engine.voice_profiles import Dips, VoiceProfiles
 from flux_cli.protocol import (
     ClientMessage,
     Configure,
@@ -96,6 +96,7 @@ class TurnSession:
         observer: PauseObserver | None = None,
         interim_transcriber: Transcriber | None = None,
         speaker: SpeakerEncoder | None = None,
+        voice_pauses: bool = False,
     ) -> None:
         self.params = replace(params, keyterm=list(params.keyterm))
         self.request_id = request_id
@@ -104,7 +105,10 @@ class TurnSession:
         self.sync_interim = sync_interim
         self._observer = observer
         self._interim_transcriber = interim_transcriber or transcriber
-        self._voice = VoiceWatch(speaker, config.voice_change)
+        # ``speaker``: the call's voices (``voice_profiles.py``); ``voice_pauses``: also the
+        # pause check (``voice_change.py``), which ends more changes early in a call at a cost
+        # on one voice (``benchmarks/results/voice_change_*.md``)
+        self._voice = VoiceWatch(speaker if voice_pauses else None, config.voice_change)
         profiles = config.voice_change.profiles
         self._profiles = (VoiceProfiles(profiles) if speaker is not None and profiles is not None
                           else None)
@@ -128,6 +132,10 @@ class TurnSession:
         self._speech = SpeechTracker(config)
         self._cadence = UpdateCadence()
         self._pending = np.zeros(0, dtype=np.float32)  # < one VAD window, not yet processed
+        # the VAD's dips inside speech, and the latest one's (start, onset) until the block
+        # after it is compared with the call's voices
+        self._dips = Dips()
+        self._after_dip: tuple[int, int] | None = None
         self._pos = 0  # samples processed
         self._last_reported = 0
         self.state = State.IDLE
@@ -233,7 +241,7 @@ class TurnSession:
         else:
             self._step_paused(out)
         if self._profiles is not None:
-            self._listen_to_voices(speech, out)
+            self._listen_to_voices(speech, p, start, out)
         self._tick(out)
         self._trim()
 
@@ -388,14 +396,21 @@ class TurnSession:
         self._hand_over(pause_end + _samples(self.config.tail_pad_s), onset, out)
         return True
 
-    def _listen_to_voices(self, speech: bool, out: list[ServerMessage]) -> None:
+    def _listen_to_voices(self, speech: bool, p: float, start: int,
+                          out: list[ServerMessage]) -> None:
         """Every ``hop_s`` of audio, the last ``block_s`` joins the call's voices if it is
         speech; inside a turn, a block that sounds like the call's other voice ends the turn
-        at the block's start, pause or not (``voice_profiles.py``)."""
+        at the block's start (or the VAD's dip just before it), pause or not
+        (``voice_profiles.py``). The first block after a dip is judged as soon as it is heard."""
         profiles, speaker = self._profiles, self._speaker
         assert profiles is not None and speaker is not None
         recent = self._recent_speech
         recent.append(speech)
+        dip = self._dips.step(p, start)
+        if dip is not None and self._turn is not None:
+            self._after_dip = dip
+        if self._after_dip is not None and self._dip_changed(out):
+            return
         if self._pos % profiles.hop or len(recent) < (recent.maxlen or 0):
             return
         if sum(recent) < profiles.config.min_speech * len(recent):
@@ -408,7 +423,40 @@ class TurnSession:
                 or change <= turn.decode_start  # a long turn's head was frozen past it
                 or self.params.effective_eot_threshold >= 1.0 or not profiles.changed()):
             return
-        self._hand_over(change, change, out)
+        # The new voice began at a dip of the VAD's near the block's start, if there is one:
+        # the first from a block before it (the old voice's last blocks were not judged
+        # another voice) to a hop after it (the dip of a 0.1 s gap inside this block).
+        dip = self._dips.earliest(max(change - profiles.block, turn.decode_start),
+                                  change + profiles.hop)
+        if dip is None:
+            self._hand_over(change, change, out)
+        else:
+            self._hand_over(min(dip[0] + _samples(self.config.tail_pad_s), dip[1]), dip[1], out)
+
+    def _dip_changed(self, out: list[ServerMessage]) -> bool:
+        """The first ``block_s`` of speech after a dip (or a pause) inside a turn, compared with
+        the call's voices as soon as it is heard (the ``hop_s`` grid would find it up to
+        ``hop_s`` later): another voice ends the turn at the dip."""
+        profiles, speaker, turn = self._profiles, self._speaker, self._turn
+        assert profiles is not None and speaker is not None and self._after_dip is not None
+        speech_end, onset = self._after_dip
+        if self._pos < onset + profiles.block:
+            return False
+        self._after_dip = None
+        if (self.state is not State.SPEAKING or turn is None
+                or self._pos % profiles.hop == 0  # the grid's own block: it is judged there
+                or profiles.voices is None or self.params.effective_eot_threshold >= 1.0
+                or turn.start > speech_end - _samples(profiles.config.context_s)
+                or onset <= turn.decode_start
+                or sum(self._recent_speech) < profiles.config.min_speech * len(
+                    self._recent_speech)):
+            return False
+        block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
+        if not profiles.other_voice(block, speech_end):
+            return False
+        end = min(speech_end + _samples(self.config.tail_pad_s), onset)
+        self._hand_over(end, onset, out)
+        return True
 
     def _hand_over(self, end: int, onset: int, out: list[ServerMessage]) -> None:
         """Another voice took over at ``onset``: this turn ends with its words up to ``end``,
@@ -429,6 +477,7 @@ class TurnSession:
         turn = self._turn
         assert turn is not None
         self._voice.clear()
+        self._after_dip = None
         conf = self._current_conf() if conf is None else conf
         if turn.eager is not None:
             final = turn.eager

@@ -17,9 +17,24 @@ from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
 from flux_cli.engine.voice_profiles import ProfileConfig
 
 
-def startup_note(on: bool) -> str:
-    """What a start-up line adds after the model's name when the check is on."""
-    return "; a new voice ends a turn" if on else ""
+def startup_note(voice_change: bool | None) -> str:
+    """What a start-up line adds after the model's name: nothing for the default (the call's
+    voices), else what ``--voice-change`` / ``--no-voice-change`` changed."""
+    if voice_change is None:
+        return ""
+    return "; a new voice ends a turn, after a pause too" if voice_change else (
+        "; one voice: a new voice does not end a turn")
+
+
+def env_choice(value: str | None) -> bool | None:
+    """``FLUX_VOICE_CHANGE``: 1/true/yes/on as ``--voice-change``, 0/false/no/off as
+    ``--no-voice-change``, anything else the default (the call's voices)."""
+    text = (value or "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    return None
 
 
 @dataclass(frozen=True)

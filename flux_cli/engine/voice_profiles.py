@@ -7,11 +7,13 @@ second compared with the *call's two voices*, each the mean of many half-second 
 separates them far better (AUC 0.99 there with the voices known: ``docs/TURNS.md``, "The
 call's voices"; ``benchmarks/voice_profiles.py``). So while
 speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
-every ``refit_every`` blocks splits them into two groups (2-means by cosine). When the two
-groups are far enough apart, both large enough, and come in runs as turns do (one voice split
-by what it says flips between the groups every few blocks), the call has two voices; then a
-block that sounds more like the other voice than the voice of the blocks just before it, by
-``margin``, is a change of speaker at the block's start.
+every ``refit_early`` blocks (``refit_every`` once they are known) splits them into two groups
+(2-means by cosine). When the two groups are far enough apart, both large enough, and come in
+runs as turns do (one voice split by what it says flips between the groups every few blocks),
+the call has two voices; then a block that sounds more like the other voice than the voice of
+the blocks just before it, by ``margin``, is a change of speaker (``Dips`` says where it
+began). This is the engine's default: over 64 minutes of held-out one-voice recordings it
+added two ends inside speech (``benchmarks/results/voice_change_one.md``, ``..._unseen_one``).
 
 Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
 samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
@@ -19,6 +21,7 @@ samples. A one-voice call rarely splits apart far enough, so it pays only the em
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +38,7 @@ class ProfileConfig:
     hop_s: float = 0.16  # one block every this much audio
     min_speech: float = 0.8  # share of a block's VAD windows that must be speech
     refit_every: int = 12  # blocks between two splits into groups (~2 s of speech)
+    refit_early: int = 3  # ... while the two voices are not known yet (found sooner; cheap)
     separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
     min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
@@ -70,22 +74,30 @@ class VoiceProfiles:
         if len(self._vectors) > c.max_blocks:
             del self._vectors[0], self._ends[0]
         self._since_fit += 1
-        if self._since_fit >= c.refit_every and len(self._vectors) >= 2 * c.min_blocks:
+        every = c.refit_every if self.voices is not None else c.refit_early
+        if self._since_fit >= every and len(self._vectors) >= 2 * c.min_blocks:
             self._since_fit = 0
             self.voices = two_voices(np.stack(self._vectors), c)
 
     def changed(self) -> bool:
         """Does the newest block sound like the other voice than the blocks just before it?"""
-        if self.voices is None or len(self._vectors) < 2:
+        if len(self._vectors) < 2:
+            return False
+        end = self._ends[-1]
+        return self.other_voice(self._vectors[-1], end - self.block)
+
+    def other_voice(self, vector: Vector, before: int) -> bool:
+        """Does the unit ``vector`` sound like the other voice than the blocks that end in the
+        ``context_s`` before ``before`` (samples)? False until the call has two voices."""
+        if self.voices is None:
             return False
         c = self.config
-        end = self._ends[-1]
-        lo, hi = end - self.block - round(c.context_s * SAMPLE_RATE), end - self.block
-        before = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= hi]
-        if len(before) < 3:
+        lo = before - round(c.context_s * SAMPLE_RATE)
+        context = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= before]
+        if len(context) < 3:
             return False
-        current = int(np.argmax(self.voices @ unit(np.mean(before, axis=0))))
-        scores = self.voices @ self._vectors[-1]
+        current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
+        scores = self.voices @ vector
         return bool(scores[1 - current] - scores[current] > c.margin)
 
 
@@ -116,3 +128,31 @@ def mean_run(labels: npt.NDArray[np.int64]) -> float:
 def unit(v: npt.NDArray[np.float32]) -> Vector:
     """``v`` at length 1 (a zero vector stays zero)."""
     return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+
+class Dips:
+    """Where the VAD's probability dipped below ``level`` and came back: the short gaps between
+    two people's turns that its hysteresis does not count as a pause (0-300 ms). A new voice's
+    first ``block_s`` after a dip can be compared as soon as it is heard, and a change found
+    later on the hop grid is placed at the dip rather than at its block's start."""
+
+    def __init__(self, level: float = 0.5, keep: int = 8) -> None:
+        self.level = level
+        self._start: int | None = None  # where the current dip began
+        self._recent: deque[tuple[int, int]] = deque(maxlen=keep)  # (dip start, onset)
+
+    def step(self, p: float, start: int) -> tuple[int, int] | None:
+        """The VAD window from ``start`` had probability ``p``: a dip that ends here, or None."""
+        if p < self.level:
+            if self._start is None:
+                self._start = start
+            return None
+        if self._start is None:
+            return None
+        dip, self._start = (self._start, start), None
+        self._recent.append(dip)
+        return dip
+
+    def earliest(self, after: int, until: int) -> tuple[int, int] | None:
+        """The first dip whose speech onset lies in (``after``, ``until``]."""
+        return next((dip for dip in self._recent if after < dip[1] <= until), None)

@@ -52,7 +52,7 @@ class EvalSettings:
     min_pause: float = 0.2
     yes: bool = False
     debug: bool = False
-    voice_change: bool = False  # the local engine ends a turn where another voice starts
+    voice_change: bool | None = None  # the local engine's voice listening, as transcribe's
 
     def params_at(self, threshold: float | None) -> StreamParams:
         return replace(self.params, eot_threshold=threshold)

@@ -21,7 +21,7 @@ from flux_cli.errors import INSTALL_HINT, EngineUnavailable
 from flux_cli.protocol import LISTEN_PATH, ParamError, StreamParams
 from flux_cli.server.capacity import DRAINING, READY, StreamSlots, default_max_streams
 from flux_cli.server.connection import Connection
-from flux_cli.server.endpoints import PATHS, ServerState, answer, models_document
+from flux_cli.server.endpoints import PATHS, ServerState, answer, models_document, voice_mode
 from flux_cli.server.handshake import (
     Accepted,
     Refusal,
@@ -79,7 +79,7 @@ class ListenApp:
         self.detector = detector
         self.slots = slots or StreamSlots(default_max_streams())
         self.state = ServerState(self.slots, self.metrics, models=models_document(
-            engine.asr, voice_change=engine.speaker is not None))
+            engine.asr, voice_change=voice_mode(engine)))
         self._accepted: dict[int, Accepted] = {}
         self._request_ids: dict[int, str] = {}
         self._holders: set[asyncio.Task[None]] = set()

@@ -93,6 +93,7 @@ class Connection:
             smart_turn=app.engine.smart_turn,
             interim_transcriber=app.engine.interim_transcriber,
             speaker=app.engine.speaker,
+            voice_pauses=app.engine.voice_pauses,
             params=accepted.params,
             request_id=accepted.request_id,
             config=app.detector,

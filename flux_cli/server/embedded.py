@@ -88,12 +88,12 @@ class EmbeddedServer:
 
 
 def start_embedded_server(
-    *, on_status: Callable[[str], None], asr: str = "tiny.en", voice_change: bool = False
+    *, on_status: Callable[[str], None], asr: str = "tiny.en", voice_change: bool | None = None
 ) -> EmbeddedServer:
     """Load the engine here (errors raise ``EngineUnavailable``), then serve in the background.
 
-    ``asr``: which Whisper (``whisper_models.MODELS``); ``voice_change``: end a turn where
-    another voice starts (``load_engine``).
+    ``asr``: which Whisper (``whisper_models.MODELS``); ``voice_change``: where a new voice
+    ends a turn (``load_engine``: None the call's voices, True also at pauses, False never).
     """
     require_websockets()
     from flux_cli.engine.models import loading_line

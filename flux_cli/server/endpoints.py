@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flux_cli import __version__
-from flux_cli.engine.interfaces import AsrInfo
+from flux_cli.engine.interfaces import AsrInfo, Engine
 from flux_cli.protocol import LANGUAGES, MULTILINGUAL_MODEL
 from flux_cli.server.capacity import DRAINING, LOADING, StreamSlots
 
@@ -39,13 +39,21 @@ MODELS = {
     "asr": "tiny.en",
     "voice_activity": "Silero VAD",
     "end_of_turn": "Smart Turn v3.2",
-    "voice_change": False,
+    "voice_change": "off",
 }
 
 
-def models_document(asr: AsrInfo, voice_change: bool = False) -> dict[str, Any]:
+def voice_mode(engine: Engine) -> str:
+    """Where a new voice ends a turn on this engine (``models_document``'s ``voice_change``)."""
+    if engine.speaker is None:
+        return "off"
+    return "call_and_pauses" if engine.voice_pauses else "call"
+
+
+def models_document(asr: AsrInfo, voice_change: str = "off") -> dict[str, Any]:
     """``/v1/status``'s ``models``: which Whisper runs, so which listen models and languages,
-    and whether a new voice ends a turn (``--voice-change``)."""
+    and where a new voice ends a turn: ``call`` (once the call's two voices are known, the
+    default), ``call_and_pauses`` (``--voice-change``) or ``off`` (``--no-voice-change``)."""
     doc = {**MODELS, "speech_recognition": asr.label, "asr": asr.name,
            "voice_change": voice_change}
     if asr.multilingual:

@@ -154,5 +154,6 @@ def timed_engine(engine: Engine, metrics: ServerMetrics) -> Engine:
         smart_turn=TimedSmartTurn(engine.smart_turn, metrics.smart_turn_seconds),
         interim_transcriber=TimedTranscriber(interim, metrics.decode_seconds),
         speaker=engine.speaker,
+        voice_pauses=engine.voice_pauses,
         asr=engine.asr,
     )

@@ -35,7 +35,7 @@ class ServeOptions:
     workers: int | None = None
     send_timeout_s: float = 10.0
     asr: str = DEFAULT_ASR  # which Whisper (whisper_models.MODELS)
-    voice_change: bool = False  # end a turn where another voice starts (the speaker encoder)
+    voice_change: bool | None = None  # None: the call's voices; True: also at pauses; False: off
     log_level: str = "info"
     log_format: str = "text"
 
@@ -67,7 +67,7 @@ class ServeOptions:
 
     @property
     def voice_note(self) -> str:
-        """What the listening line adds when ``--voice-change`` is on."""
+        """What the listening line adds when ``--voice-change`` or ``--no-voice-change`` is set."""
         from flux_cli.engine.voice_change import startup_note
 
         return startup_note(self.voice_change)

@@ -45,7 +45,9 @@ class TranscribeSettings:
     vtt: str | None = None
     debug: bool = False
     asr: str | None = None  # the embedded engine's Whisper; None: by the model (embedded_asr)
-    voice_change: bool = False  # the embedded engine ends a turn where another voice starts
+    # the embedded engine's voice listening: None the call's voices, True also at pauses
+    # (--voice-change), False none (--no-voice-change); see engine/models/loader.py
+    voice_change: bool | None = None
 
     def validate(self) -> None:
         """Raise UsageError (exit 2) on the first bad value, before anything is opened."""

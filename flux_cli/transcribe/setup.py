@@ -195,15 +195,15 @@ def refuse_unservable_model(settings: TranscribeSettings) -> None:
         )
 
 
-REMOTE_VOICE_CHANGE = ("--voice-change is the local engine's: the server at --url (or Deepgram) "
-                       "decides its own turns")
+REMOTE_VOICE_CHANGE = ("--voice-change and --no-voice-change are the local engine's: the server "
+                       "at --url (or Deepgram) decides its own turns")
 
 
 def server_base(settings: TranscribeSettings, env: Env, stack: contextlib.ExitStack) -> str:
     """Where to stream: the --url (or Deepgram), else the embedded engine, started here."""
     if settings.url is None:
         return start_local(settings, env, stack)
-    if settings.voice_change:
+    if settings.voice_change is not None:
         status(env, REMOTE_VOICE_CHANGE)
     return settings.url
 

@@ -16,6 +16,7 @@ from flux_cli.engine.eot_model import WHISPER_END, default_model
 from flux_cli.engine.interfaces import SAMPLE_RATE, AsrInfo, Engine, SpeakerEncoder
 from flux_cli.engine.models.asr import AsrOptions
 from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
+from flux_cli.engine.voice_change import env_choice
 from flux_cli.errors import INSTALL_HINT, SMART_TURN_HINT, EngineUnavailable
 
 VOICE_CHANGE_ENV = "FLUX_VOICE_CHANGE"  # "1": end a turn where another voice starts
@@ -23,7 +24,7 @@ INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
 _lock = threading.Lock()
-_engines: dict[tuple[str, int, int, bool], Engine] = {}
+_engines: dict[tuple[str, int, int, bool | None], Engine] = {}
 
 
 def load_engine(
@@ -35,11 +36,13 @@ def load_engine(
     ``asr`` names a model of ``whisper_models.MODELS`` (tiny.en, base). Whisper runs
     ``asr_workers`` decodes at once, each on ``asr_threads`` threads: on two cores, two
     single-threaded decodes serve concurrent streams better than one on two.
-    ``voice_change``: also load the speaker encoder, so a turn ends where another voice starts,
-    after a pause or mid-speech (``--voice-change``; None: as ``FLUX_VOICE_CHANGE=1`` says).
+    ``voice_change``: None (the default, unless ``FLUX_VOICE_CHANGE`` says otherwise) loads
+    the speaker encoder, so a turn ends where the call's other voice starts once its two voices
+    are known (``voice_profiles.py``); True (``--voice-change``) also compares the voices at
+    every resumed pause (``voice_change.py``); False (``--no-voice-change``) listens to no voice.
     """
     if voice_change is None:
-        voice_change = os.environ.get(VOICE_CHANGE_ENV) == "1"
+        voice_change = env_choice(os.environ.get(VOICE_CHANGE_ENV))
     key = (asr, asr_threads, asr_workers, voice_change)
     with _lock:
         engine = _engines.get(key)
@@ -55,7 +58,7 @@ def load_engine(
 
 
 def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR,
-          voice_change: bool = False) -> Engine:
+          voice_change: bool | None = None) -> Engine:
     try:
         import ctranslate2  # noqa: F401
         import faster_whisper  # noqa: F401
@@ -91,9 +94,13 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR,
         # input (the encoder's cost is most of a decode) is cheaper and enough.
         interim_transcriber=transcriber.with_options(INTERIM_OPTIONS),
         asr=AsrInfo(spec.name, spec.label, spec.multilingual),
-        # Opt-in: it ends only part of the speaker changes of held-out mono two-party calls
-        # and now and then takes one voice for two (benchmarks/results/voice_change.md).
-        speaker=_required_speaker_encoder() if voice_change else None,
+        # The call's voices by default: on one voice they cost next to no cut-off, on mono
+        # two-party calls they end most changes once both voices are known. The pause check
+        # is opt-in: it finds changes earlier in a call but splits some one-voice turns
+        # (benchmarks/results/voice_change_*.md).
+        speaker=(_required_speaker_encoder() if voice_change
+                 else None if voice_change is False else load_speaker_encoder()),
+        voice_pauses=bool(voice_change),
     )
     limit_openblas(1)  # its idle threads spin: every model call would cost twice its CPU
     _warm_up(engine)
