@@ -31,14 +31,15 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import corpus
 
 RESULTS = Path(__file__).with_name("results")
+_T = TypeVar("_T")
 STAGES = ("vad", "interim_asr", "final_asr", "smart_turn", "voices", "session", "rest")
 
 
@@ -70,49 +71,32 @@ class _Timed:
     def __init__(self, inner: Any, meter: Meter, stage: str, clock: Any = _cpu) -> None:
         self._inner, self._meter, self._stage, self._clock = inner, meter, stage, clock
 
+    def _metered(self, call: Callable[[], _T], audio_s: float = 0.0) -> _T:
+        start = self._clock()
+        try:
+            return call()
+        finally:
+            self._meter.add(self._stage, self._clock() - start, audio_s)
+
     def transcribe(self, audio: Any, *, offset_s: float, hotwords: Sequence[str] = (),
                    languages: Any = None) -> Any:
-        start = self._clock()
-        try:
-            return self._inner.transcribe(audio, offset_s=offset_s, hotwords=hotwords,
-                                          languages=languages)
-        finally:
-            self._meter.add(self._stage, self._clock() - start, len(audio) / 16000)
+        return self._metered(lambda: self._inner.transcribe(
+            audio, offset_s=offset_s, hotwords=hotwords, languages=languages), len(audio) / 16000)
 
     def predict(self, audio: Any) -> float:
-        start = self._clock()
-        try:
-            return float(self._inner.predict(audio))
-        finally:
-            self._meter.add(self._stage, self._clock() - start)
+        return self._metered(lambda: float(self._inner.predict(audio)))
 
     def process(self, samples: Any) -> list[float]:
-        start = self._clock()
-        try:
-            return list(self._inner.process(samples))
-        finally:
-            self._meter.add(self._stage, self._clock() - start)
+        return self._metered(lambda: list(self._inner.process(samples)))
 
     def voice_vector(self, audio: Any) -> Any:
-        start = self._clock()
-        try:
-            return self._inner.voice_vector(audio)
-        finally:
-            self._meter.add(self._stage, self._clock() - start)
+        return self._metered(lambda: self._inner.voice_vector(audio))
 
     def embed(self, audio: Any) -> Any:
-        start = self._clock()
-        try:
-            return self._inner.embed(audio)
-        finally:
-            self._meter.add(self._stage, self._clock() - start)
+        return self._metered(lambda: self._inner.embed(audio))
 
     def similarity(self, before: Any, after: Any) -> float:
-        start = self._clock()
-        try:
-            return float(self._inner.similarity(before, after))
-        finally:
-            self._meter.add(self._stage, self._clock() - start)
+        return self._metered(lambda: float(self._inner.similarity(before, after)))
 
     def new_stream(self) -> _Timed:
         return _Timed(self._inner.new_stream(), self._meter, self._stage, self._clock)
