@@ -190,3 +190,13 @@ def test_flux_serve_with_the_flag_ends_the_turn_at_the_new_voice(tmp_path: Path)
     assert turns[0][2].endswith("How can I help you today?")
     assert change < turns[0][1] <= change + 0.6
     assert turns[1][2].startswith("Good morning")
+
+
+def test_the_variable_and_the_start_up_line_name_the_three_settings() -> None:
+    from flux_cli.engine.voice_change import env_choice, startup_note
+
+    assert [env_choice(v) for v in ("1", "true", " ON ", "0", "no", "off", "", None, "2")] == [
+        True, True, True, False, False, False, None, None, None]
+    assert startup_note(None) == ""  # the default: the call's voices
+    assert startup_note(True) == "; a new voice ends a turn, after a pause too"
+    assert startup_note(False) == "; one voice: a new voice does not end a turn"

@@ -47,6 +47,7 @@ from flux_cli.engine.turn_audio import (
 from flux_cli.engine.voice_change import VoiceWatch
 from flux_cli.engine.voice_profiles import Dips, VoiceProfiles
 from flux_cli.protocol import (
+    MULTILINGUAL_MODEL,
     ClientMessage,
     Configure,
     ConfigureFailure,
@@ -110,8 +111,13 @@ class TurnSession:
         # on one voice (``benchmarks/results/voice_change_*.md``)
         self._voice = VoiceWatch(speaker if voice_pauses else None, config.voice_change)
         profiles = config.voice_change.profiles
+        # flux-general-multi: not by default. One voice switching language has not been
+        # measured, and the one sample of it (espeak's English and Spanish voices, in
+        # samples/multilingual) had a Spanish sentence split in three; --voice-change still
+        # turns both checks on.
+        by_default = params.model != MULTILINGUAL_MODEL or voice_pauses
         self._profiles = (VoiceProfiles(profiles) if speaker is not None and profiles is not None
-                          else None)
+                          and by_default else None)
         self._speaker = speaker
         # the VAD's verdicts over the last block
         self._recent_speech: deque[bool] = deque(
