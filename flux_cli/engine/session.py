@@ -419,7 +419,7 @@ class TurnSession:
             return
         if self._pos % profiles.hop or len(recent) < (recent.maxlen or 0):
             return
-        if sum(recent) < profiles.config.min_speech * len(recent):
+        if not self._last_block_is_speech():
             return
         change = self._pos - profiles.block
         profiles.add(self._pos, speaker.voice_vector(self._buffer.slice(change, self._pos)))
@@ -437,7 +437,7 @@ class TurnSession:
         if dip is None:
             self._hand_over(change, change, out)
         else:
-            self._hand_over(min(dip[0] + _samples(self.config.tail_pad_s), dip[1]), dip[1], out)
+            self._hand_over_at_dip(dip, out)
 
     def _dip_changed(self, out: list[ServerMessage]) -> bool:
         """The first ``block_s`` of speech after a dip (or a pause) inside a turn, compared with
@@ -453,16 +453,25 @@ class TurnSession:
                 or self._pos % profiles.hop == 0  # the grid's own block: it is judged there
                 or profiles.voices is None or self.params.effective_eot_threshold >= 1.0
                 or turn.start > speech_end - _samples(profiles.config.context_s)
-                or onset <= turn.decode_start
-                or sum(self._recent_speech) < profiles.config.min_speech * len(
-                    self._recent_speech)):
+                or onset <= turn.decode_start or not self._last_block_is_speech()):
             return False
         block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
         if not profiles.other_voice(block, speech_end):
             return False
-        end = min(speech_end + _samples(self.config.tail_pad_s), onset)
-        self._hand_over(end, onset, out)
+        self._hand_over_at_dip((speech_end, onset), out)
         return True
+
+    def _last_block_is_speech(self) -> bool:
+        """At least ``min_speech`` of the last ``block_s`` was speech (the VAD's verdicts)."""
+        assert self._profiles is not None
+        recent = self._recent_speech
+        return sum(recent) >= self._profiles.config.min_speech * len(recent)
+
+    def _hand_over_at_dip(self, dip: tuple[int, int], out: list[ServerMessage]) -> None:
+        """The new voice began where the dip ``(start, onset)`` ended: the old turn keeps its
+        words up to the dip's start plus the tail pad, never past the onset."""
+        start, onset = dip
+        self._hand_over(min(start + _samples(self.config.tail_pad_s), onset), onset, out)
 
     def _hand_over(self, end: int, onset: int, out: list[ServerMessage]) -> None:
         """Another voice took over at ``onset``: this turn ends with its words up to ``end``,

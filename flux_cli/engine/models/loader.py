@@ -19,7 +19,7 @@ from flux_cli.engine.models.whisper_models import DEFAULT_ASR, locate, spec_of
 from flux_cli.engine.voice_change import env_choice
 from flux_cli.errors import INSTALL_HINT, SMART_TURN_HINT, EngineUnavailable
 
-VOICE_CHANGE_ENV = "FLUX_VOICE_CHANGE"  # "1": end a turn where another voice starts
+VOICE_CHANGE_ENV = "FLUX_VOICE_CHANGE"  # 1 as --voice-change, 0 as --no-voice-change
 INTERIM_OPTIONS = AsrOptions(beam_size=1, min_frames=500)
 NEEDS_EXTRA = f"the local engine needs the [local] extra: {INSTALL_HINT}"
 
@@ -98,8 +98,7 @@ def _load(asr_threads: int, asr_workers: int, asr: str = DEFAULT_ASR,
         # two-party calls they end most changes once both voices are known. The pause check
         # is opt-in: it finds changes earlier in a call but splits some one-voice turns
         # (benchmarks/results/voice_change_*.md).
-        speaker=(_required_speaker_encoder() if voice_change
-                 else None if voice_change is False else load_speaker_encoder()),
+        speaker=_speaker_for(voice_change),
         voice_pauses=bool(voice_change),
     )
     limit_openblas(1)  # its idle threads spin: every model call would cost twice its CPU
@@ -113,6 +112,13 @@ def _warm_up(engine: Engine) -> None:
     engine.vad.new_stream().process(noise)
     engine.transcriber.transcribe(noise, offset_s=0.0)
     engine.smart_turn.predict(noise)
+
+
+def _speaker_for(voice_change: bool | None) -> SpeakerEncoder | None:
+    """``--voice-change`` needs the encoder; the default uses it where installed; off: none."""
+    if voice_change is False:
+        return None
+    return _required_speaker_encoder() if voice_change else load_speaker_encoder()
 
 
 def _required_speaker_encoder() -> SpeakerEncoder:
