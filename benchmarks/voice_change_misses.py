@@ -1,25 +1,31 @@
 """``python -m benchmarks.voice_change_misses``: why a speaker change is not ended in time.
 
-With ``--voice-change`` a change of voice ends the turn when the VAD hears the first voice stop
-inside a turn, speech resumes, and the new speech sounds like another voice (the pause check),
-or, once the call's two voices are known (``VoiceProfiles``), when half a second of speech
-sounds like the other voice, pause or not. This runs the two-party calls through a
-``TurnSession`` with the speaker encoder (as ``benchmarks.voice_change`` does) and sorts every
-speaker change that no ``EndOfTurn`` ended within 600 ms of the new voice
-(``scoring.speaker_changes_ended``) by the first step of the pause check that failed, and counts
-the missed changes that came before the call's two voices were known:
+By default the engine listens to the call's voices (``VoiceProfiles``): once it has heard two
+voices, a block of speech that sounds like the other one ends the turn, pause or not. This runs
+the two-party calls through a ``TurnSession`` with the speaker encoder (as
+``benchmarks.voice_change`` does) and sorts every speaker change that no ``EndOfTurn`` ended
+within 600 ms of the new voice (``scoring.speaker_changes_ended``) by the first reason that
+applies:
 
-- **no turn open**: no turn was active when the new voice began (the previous one had ended
-  early, or had not started);
-- **no pause heard**: a turn was open but the VAD heard no stop-and-resume near the change
-  (overlap, or a gap too short for its hysteresis);
-- **too little to compare**: a resume was heard but the turn's speech before it (< 0.5 s) or
-  the new speech (< 0.32 s) was too short;
-- **same voice**: compared, and the similarity stayed above the threshold (the encoder took
-  two voices for one); the similarities are listed;
+- **voices not known yet**: the change came before the call's two voices were found;
+- **no turn open**: no turn was active when the new voice began;
+- **found late**: an EndOfTurn came 0.6-1.5 s after the new voice began (a block judged it
+  another voice, too late for the budget);
+- **not judged**: no block near the change (0.2 s before its onset to 0.6 s after) was compared
+  with the call's voices: the turn was too young to know its own voice, or no block was speech;
+- **judged the same voice**: blocks were compared and none sounded like the other voice.
+
+With ``--voice-change`` the pause check is on too, and a second table sorts the same misses by
+the step of the pause check that failed:
+
+- **no pause heard**: a turn was open but the VAD heard no stop-and-resume near the change;
+- **too little to compare**: a resume was heard but the speech before it (< 0.5 s) or after it
+  (< 0.32 s) was too short;
+- **same voice**: compared, and the similarity stayed above the threshold;
 - **changed, too late**: compared and found different, but after the 600 ms budget.
 
-Diagnostic only (nothing is tuned). Writes ``results/voice_change_misses.{json,md}``.
+Diagnostic only (nothing is tuned). Writes ``results/voice_change_misses.{json,md}`` (or
+``voice_change_misses_voice_change.*`` with ``--voice-change``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ SR = 16000
 NEAR_S = 0.35  # a resume this close to the new voice's onset is the change's
 REASONS = ("ended", "no turn open", "no pause heard", "too little to compare", "same voice",
            "changed, too late")
+VOICE_REASONS = ("ended", "voices not known yet", "no turn open", "found late", "not judged",
+                 "judged the same voice")
+LATE_S = 1.5  # an end this long after the new voice began is the change found late
 
 
 class _RecordingWatch(VoiceWatch):
@@ -68,10 +77,14 @@ class _RecordingWatch(VoiceWatch):
         return result
 
 
-def run_call(engine: Any, call: Call) -> tuple[list[tuple[str, float, float | None]],
+Notes = list[tuple[str, float, float | None]]
+
+
+def run_call(engine: Any, call: Call) -> tuple[Notes, list[tuple[float, bool]],
                                                 list[tuple[str, float]], float | None]:
-    """The watch's notes, the session's turn events (event, audio time) and when the call's
-    two voices were first known (``VoiceProfiles``; None: never) for one call."""
+    """For one call: the pause check's notes, every block judged against the call's voices
+    (where the voice before it ended, in s; judged another voice), the session's turn events
+    (event, audio time) and when the call's two voices were first known (None: never)."""
     from flux_cli.engine.session import TurnSession
     from flux_cli.protocol import StreamParams, TurnInfo
 
@@ -81,17 +94,51 @@ def run_call(engine: Any, call: Call) -> tuple[list[tuple[str, float, float | No
                           voice_pauses=engine.voice_pauses)
     watch = _RecordingWatch(session._voice)  # the session's own watch, recording
     session._voice = watch
+    profiles = session._profiles
+    judged: list[tuple[float, bool]] = []
+    if profiles is not None:
+        judge = profiles.other_voice
+
+        def recording(vector: Any, before: int, *args: Any) -> Any:
+            other = judge(vector, before, *args)
+            judged.append((before / SR, other is not None))
+            return other
+
+        profiles.other_voice = recording  # type: ignore[method-assign,assignment]
     audio = read_16k(call.path)
     out = list(session.start())
     known: float | None = None
     for pos in range(0, len(audio), 1280):
         out += session.feed(audio[pos: pos + 1280])
-        profiles = session._profiles
         if known is None and profiles is not None and profiles.voices is not None:
             known = (pos + 1280) / SR
     events = [(m.event, m.audio_window_end) for m in out
               if isinstance(m, TurnInfo) and m.event in ("StartOfTurn", "EndOfTurn")]
-    return watch.notes, events, known
+    return watch.notes, judged, events, known
+
+
+def classify_voices(call: Call, judged: list[tuple[float, bool]],
+                    events: list[tuple[str, float]], known: float | None) -> list[str]:
+    """Per speaker change: the first reason (``VOICE_REASONS``) the call's voices missed it."""
+    ends = [t for e, t in events if e == "EndOfTurn"]
+    out: list[str] = []
+    for turn, nxt in itertools.pairwise(call.turns):
+        if nxt.voice == turn.voice:
+            continue
+        before = [e for e, t in events if t <= nxt.start]
+        if scoring.speaker_changes_ended([turn, nxt], ends, WITHIN_S)[0]:
+            out.append("ended")
+        elif known is None or nxt.start < known:
+            out.append("voices not known yet")
+        elif not before or before[-1] == "EndOfTurn":
+            out.append("no turn open")
+        elif any(nxt.start + WITHIN_S < t <= nxt.start + LATE_S for t in ends):
+            out.append("found late")
+        elif not any(nxt.start - 0.2 <= t <= nxt.start + WITHIN_S for t, _ in judged):
+            out.append("not judged")
+        else:
+            out.append("judged the same voice")
+    return out
 
 
 def classify(call: Call, notes: list[tuple[str, float, float | None]],
@@ -124,42 +171,50 @@ def classify(call: Call, notes: list[tuple[str, float, float | None]],
 
 def run_set(engine: Any, name: str, split: str) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
+    voice_reasons: Counter[str] = Counter()
     same: list[float] = []
     by_pair: dict[str, Counter[str]] = {}
-    unknown = 0  # missed changes that came before the call's two voices were known
     for call in natural_corpus.build(name, split):
-        notes, events, known = run_call(engine, call)
-        onsets = [b.start for a, b in itertools.pairwise(call.turns) if a.voice != b.voice]
-        for onset, (reason, similarity) in zip(onsets, classify(call, notes, events),
-                                               strict=True):
-            unknown += reason != "ended" and (known is None or onset < known)
+        notes, judged, events, known = run_call(engine, call)
+        voice_reasons.update(classify_voices(call, judged, events, known))
+        for reason, similarity in classify(call, notes, events):
             reasons[reason] += 1
             by_pair.setdefault(call.voice, Counter())[reason] += 1
             if reason == "same voice" and similarity is not None:
                 same.append(round(similarity, 3))
-    return {"changes": sum(reasons.values()), "reasons": {r: reasons[r] for r in REASONS},
-            "missed_before_voices_known": unknown,
+    return {"changes": sum(reasons.values()),
+            "voices": {r: voice_reasons[r] for r in VOICE_REASONS},
+            "reasons": {r: reasons[r] for r in REASONS},
             "by_voice_pair": {pair: {r: c[r] for r in REASONS} for pair, c in by_pair.items()},
             "same_voice_similarity_p50": scoring.percentile(same, 50), "similarities": same}
 
 
-def markdown(rows: dict[str, Any], threshold: float, machine: dict[str, Any]) -> str:
-    lines = ["# Why a speaker change is not ended in time (`--voice-change`)", "",
-             f"`python -m benchmarks.voice_change_misses` on {machine.get('cpu', '?')}: every "
-             "speaker change of the two-party mono calls, sorted by the first step that failed "
-             f"(threshold {threshold}; a change is ended when an EndOfTurn comes within "
-             f"{WITHIN_S * 1000:.0f} ms of the new voice).", "",
-             "| set / split | changes | " + " | ".join(REASONS) + " | similarity of the "
-             "missed 'same voice' (p50) | missed before the call's two voices were known |",
-             "|---|---|" + "---|" * (len(REASONS) + 2)]
+def markdown(rows: dict[str, Any], pauses: bool, machine: dict[str, Any]) -> str:
+    flag = " --voice-change" if pauses else ""
+    engine = "`--voice-change`" if pauses else "the default engine"
+    lines = [f"# Why a speaker change is not ended in time ({engine})", "",
+             f"`python -m benchmarks.voice_change_misses{flag}` on {machine.get('cpu', '?')}: "
+             "every speaker change of the two-party mono calls that no EndOfTurn ended within "
+             f"{WITHIN_S * 1000:.0f} ms of the new voice, by the first reason that applies "
+             "(the module's docstring defines them).", "",
+             "## The call's voices", "",
+             "| set / split | changes | " + " | ".join(VOICE_REASONS) + " |",
+             "|---|---|" + "---|" * len(VOICE_REASONS)]
+    for key, r in rows.items():
+        n = r["changes"]
+        lines.append(f"| {key} | {n} | " + " | ".join(
+            f"{r['voices'][k]} ({r['voices'][k] / n:.0%})" for k in VOICE_REASONS) + " |")
+    if not pauses:
+        return "\n".join(lines) + "\n"
+    lines += ["", "## The pause check", "",
+              "| set / split | changes | " + " | ".join(REASONS) + " | similarity of the "
+              "missed 'same voice' (p50) |", "|---|---|" + "---|" * (len(REASONS) + 1)]
     for key, r in rows.items():
         n = r["changes"]
         cells = [f"{r['reasons'][k]} ({r['reasons'][k] / n:.0%})" for k in REASONS]
         p50 = r["same_voice_similarity_p50"]
-        missed = n - r["reasons"]["ended"]
         lines.append(f"| {key} | {n} | " + " | ".join(cells)
-                     + f" | {'-' if p50 is None else f'{p50:.2f}'} | "
-                     f"{r['missed_before_voices_known']} of {missed} |")
+                     + f" | {'-' if p50 is None else f'{p50:.2f}'} |")
     for key, r in rows.items():
         pairs = r["by_voice_pair"]
         if len(pairs) > 1:
@@ -179,16 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change_misses")
     p.add_argument("--sets", default="twoparty_close,twoparty,twoparty_overlap,unseen_twoparty")
     p.add_argument("--splits", default="test")
+    p.add_argument("--voice-change", action="store_true",
+                   help="the pause check too, and a table of its misses")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    engine = load_engine(voice_change=True)
+    engine = load_engine(voice_change=True if args.voice_change else None)
     rows = {f"{name} / {split}": run_set(engine, name, split)
             for name in args.sets.split(",") for split in args.splits.split(",")}
-    threshold = DEFAULT_CONFIG.voice_change.threshold
     machine = report.machine_info()
-    report.write_results(args.results_dir, "voice_change_misses",
-                         {"machine": machine, "threshold": threshold, "sets": rows},
-                         markdown(rows, threshold, machine))
+    stem = "voice_change_misses" + ("_voice_change" if args.voice_change else "")
+    report.write_results(args.results_dir, stem,
+                         {"machine": machine, "voice_change": args.voice_change,
+                          "threshold": DEFAULT_CONFIG.voice_change.threshold, "sets": rows},
+                         markdown(rows, args.voice_change, machine))
     return 0
 
 

@@ -64,3 +64,24 @@ def test_a_missed_change_is_sorted_by_the_first_step_that_failed() -> None:
               ("EndOfTurn", 7.2)]
     assert classify(call, notes, events) == [
         ("same voice", 0.41), ("no pause heard", None), ("ended", None), ("no turn open", None)]
+
+
+def test_a_change_the_calls_voices_missed_is_sorted_by_the_first_reason() -> None:
+    from benchmarks.voice_change_misses import classify_voices
+
+    call = Call("literal", Path("literal.wav"), 18.0, "a+b", [
+        TurnLabel("one", 0.0, 2.0, voice="a"),
+        TurnLabel("two", 2.1, 4.0, voice="b"),  # before the voices were known (at 3.0 s)
+        TurnLabel("three", 4.1, 6.0, voice="a"),  # ended 0.9 s late
+        TurnLabel("four", 6.1, 8.0, voice="b"),  # ended in time
+        TurnLabel("five", 8.1, 10.0, voice="a"),  # blocks judged, none another voice
+        TurnLabel("six", 10.1, 12.0, voice="b"),  # no block judged near it
+        TurnLabel("seven", 13.0, 16.0, voice="a"),  # ended inside its speech at 14.8 ...
+        TurnLabel("eight", 16.1, 17.0, voice="b"),  # ... so no turn was open here
+    ])
+    judged = [(7.9, False), (8.2, False), (8.4, False)]
+    events = [("StartOfTurn", 0.3), ("EndOfTurn", 5.0), ("StartOfTurn", 5.0),
+              ("EndOfTurn", 6.4), ("StartOfTurn", 6.4), ("EndOfTurn", 14.8)]
+    assert classify_voices(call, judged, events, known=3.0) == [
+        "voices not known yet", "found late", "ended", "judged the same voice", "not judged",
+        "not judged", "no turn open"]

@@ -389,3 +389,36 @@ def test_an_end_of_turn_keeps_the_words_a_later_empty_decode_would_drop() -> Non
     out = infos(run(session, audio))
     assert events(out) == ["StartOfTurn", "EndOfTurn"]
     assert all(m.transcript == "Yes." for m in out if m.event != "Update")
+
+
+class PaddingTranscriber(OneWordTranscriber):
+    """Notes how much audio each decode hears before the first loud sample."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lead_in: list[float] = []
+
+    def transcribe(
+        self, audio: Audio, *, offset_s: float, hotwords: Sequence[str] = (),
+        languages: LanguageChoice | None = None,
+    ) -> Transcript:
+        loud = np.flatnonzero(np.abs(audio) > 0.1)
+        self.lead_in.append(loud[0] / SAMPLE_RATE if len(loud) else -1.0)
+        return super().transcribe(audio, offset_s=offset_s, hotwords=hotwords)
+
+
+@pytest.mark.parametrize("silence_s", [0.5, 2.3, 3.35, 6.1])
+def test_a_short_words_decode_gets_its_whole_pad_however_long_the_silence_before(
+    silence_s: float,
+) -> None:
+    # the buffer is trimmed a second at a time while nothing is said: what a short word's
+    # decode hears before its onset must not depend on where the last trim fell
+    audio = script(("silence", silence_s), ("speech", 0.128), ("silence", 2.5))
+    transcriber = PaddingTranscriber()
+    session = TurnSession(
+        vad=LevelVad(), transcriber=transcriber, smart_turn=FixedSmartTurn(0.9),
+        params=StreamParams(), request_id="req-1", config=PINNED,
+    )
+    out = infos(run(session, audio))
+    assert events(out) == ["StartOfTurn", "EndOfTurn"]
+    assert transcriber.lead_in[0] == pytest.approx(PINNED.short_word_pad_s, abs=0.04)

@@ -7,9 +7,12 @@ encoder's separation is measured in the benchmark; here the state machine is che
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, LevelVad, quiet
 
+from flux_cli.engine.detector import DetectorConfig
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
 from flux_cli.engine.models.speaker import cosine
 from flux_cli.engine.session import TurnSession
@@ -118,3 +121,54 @@ def test_a_change_after_a_dip_the_vad_does_not_count_as_a_pause_starts_at_the_di
     assert len(ends) == 1 and ends[0].trigger == "model"
     assert onset_s < ends[0].audio_window_end <= onset_s + 0.5
     assert abs(starts[-1].audio_window_start - onset_s) < 0.04
+
+
+def with_profiles(**changes: object) -> DetectorConfig:
+    """PINNED with the call's voices' settings changed."""
+    voice = PINNED.voice_change
+    assert voice.profiles is not None
+    profiles = dataclasses.replace(voice.profiles, **changes)
+    return dataclasses.replace(PINNED, voice_change=dataclasses.replace(voice, profiles=profiles))
+
+
+def run_with(audio: Audio, config: DetectorConfig) -> list[TurnInfo]:
+    session = TurnSession(vad=LevelVad(), transcriber=CountingTranscriber(),
+                          smart_turn=FixedSmartTurn(0.05), params=StreamParams(),
+                          request_id="r", config=config, speaker=PitchEncoder())
+    out = session.start()
+    for i in range(0, len(audio), 1280):
+        out += session.feed(audio[i : i + 1280])
+    return [m for m in out if isinstance(m, TurnInfo) and m.event != "Update"]
+
+
+# Low, high, low, a short high (0.9 s), low, with no gaps: the call's voices are known from the
+# second change on. The short turn began at a change; its own blocks say whose voice it is.
+SHORT_TURN = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 4.0), voice(220, 3.0),
+                             voice(1500, 0.9), voice(220, 2.0), quiet(0.3)])
+BACK_S = 0.5 + 4.0 + 4.0 + 3.0 + 0.9  # the low voice comes back after the short turn
+
+
+def test_a_turn_is_judged_against_its_own_voice_before_a_second_of_it_is_heard() -> None:
+    events = run_with(SHORT_TURN, PINNED)
+    ends = [m.audio_window_end for m in events if m.event == "EndOfTurn"]
+    starts = [m.audio_window_start for m in events if m.event == "StartOfTurn"]
+    assert len(ends) == 3  # 8.5 s, 11.5 s and the short turn's end
+    assert BACK_S < ends[-1] <= BACK_S + 0.6
+    assert BACK_S - 0.2 <= starts[-1] <= BACK_S
+    # needing more blocks of its own than the 0.9 s turn holds, it is judged only once blocks
+    # of the returning voice count as its own: too late for a 600 ms budget
+    late = run_with(SHORT_TURN, with_profiles(own_blocks=6))
+    assert [m.audio_window_end for m in late if m.event == "EndOfTurn"][-1] > BACK_S + 0.6
+
+
+def test_blocks_are_judged_between_the_grid_points_once_the_voices_are_known() -> None:
+    # no gap and no dip: the change is found by the first block judged that sounds more like
+    # the new voice; judged every 0.096 s instead of every 0.16 s, it is found sooner
+    audio = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 3.876), voice(220, 3.0),
+                            quiet(0.3)])
+    change_s = 0.5 + 7.876
+    fine = run_with(audio, PINNED)
+    coarse = run_with(audio, with_profiles(judge_hop_s=None))
+    fine_end = [m.audio_window_end for m in fine if m.event == "EndOfTurn"][-1]
+    coarse_end = [m.audio_window_end for m in coarse if m.event == "EndOfTurn"][-1]
+    assert change_s < fine_end < coarse_end <= change_s + 0.6

@@ -22,7 +22,7 @@ def feed(profiles: VoiceProfiles, voices: list[np.ndarray], start: int = 0) -> l
     said = []
     for i, v in enumerate(voices):
         profiles.add((start + i + 3) * HOP, near(v, start + i))
-        said.append(profiles.changed())
+        said.append(profiles.changed() is not None)
     return said
 
 
@@ -75,9 +75,9 @@ def test_any_block_can_be_judged_against_the_voice_before_a_point() -> None:
     profiles = VoiceProfiles(ProfileConfig())
     feed(profiles, [A] * 20 + [B] * 22)
     before = (3 + 41) * HOP  # the end of the last B block: B was speaking
-    assert profiles.other_voice(A, before) is True
-    assert profiles.other_voice(B, before) is False
-    assert profiles.other_voice(A, 0) is False  # nothing heard before it: no judgement
+    assert profiles.other_voice(A, before) is not None
+    assert profiles.other_voice(B, before) is None
+    assert profiles.other_voice(A, 0) is None  # nothing heard before it: no judgement
 
 
 def test_dips_are_the_windows_below_the_level_and_where_speech_came_back() -> None:

@@ -405,8 +405,9 @@ class TurnSession:
     def _listen_to_voices(self, speech: bool, p: float, start: int,
                           out: list[ServerMessage]) -> None:
         """Every ``hop_s`` of audio, the last ``block_s`` joins the call's voices if it is
-        speech; inside a turn, a block that sounds like the call's other voice ends the turn
-        at the block's start (or the VAD's dip just before it), pause or not
+        speech; inside a turn (every ``judge_hop_s`` once the voices are known), a block that
+        sounds like the call's other voice rather than the turn's own voice ends the turn at
+        the block's start (or the VAD's dip just before it), pause or not
         (``voice_profiles.py``). The first block after a dip is judged as soon as it is heard."""
         profiles, speaker = self._profiles, self._speaker
         assert profiles is not None and speaker is not None
@@ -417,27 +418,41 @@ class TurnSession:
             self._after_dip = dip
         if self._after_dip is not None and self._dip_changed(out):
             return
-        if self._pos % profiles.hop or len(recent) < (recent.maxlen or 0):
+        if len(recent) < (recent.maxlen or 0):
             return
-        if not self._last_block_is_speech():
+        on_grid = self._pos % profiles.hop == 0
+        if not (on_grid or self._judged_between_grid()) or not self._last_block_is_speech():
             return
         change = self._pos - profiles.block
-        profiles.add(self._pos, speaker.voice_vector(self._buffer.slice(change, self._pos)))
+        vector = speaker.voice_vector(self._buffer.slice(change, self._pos))
+        if on_grid:
+            profiles.add(self._pos, vector)
         turn = self._turn
-        context = _samples(profiles.config.context_s)
-        if (self.state is not State.SPEAKING or turn is None or turn.start > change - context
+        if (self.state is not State.SPEAKING or turn is None
+                or turn.start > change
                 or change <= turn.decode_start  # a long turn's head was frozen past it
-                or self.params.effective_eot_threshold >= 1.0 or not profiles.changed()):
+                or self.params.effective_eot_threshold >= 1.0):
             return
-        # The new voice began at a dip of the VAD's near the block's start, if there is one:
-        # the first from a block before it (the old voice's last blocks were not judged
-        # another voice) to a hop after it (the dip of a 0.1 s gap inside this block).
-        dip = self._dips.earliest(max(change - profiles.block, turn.decode_start),
-                                  change + profiles.hop)
+        if profiles.other_voice(vector, change, since=turn.start) is None:
+            return
+        # The new voice began at a dip of the VAD's near the block, if there is one: the first
+        # from a block before it (the old voice's last blocks were not judged another voice)
+        # to the block's end (a block judged between the grid's may hold the old voice's last
+        # words, then a 0.1 s gap, then the new voice).
+        dip = self._dips.earliest(max(change - profiles.block, turn.decode_start), self._pos)
         if dip is None:
             self._hand_over(change, change, out)
         else:
             self._hand_over_at_dip(dip, out)
+
+    def _judged_between_grid(self) -> bool:
+        """Is a block ending here judged (not kept) although it is off the ``hop_s`` grid? Only
+        inside a turn, once the call's voices are known, every ``judge_hop_s``."""
+        profiles = self._profiles
+        assert profiles is not None
+        judge = profiles.judge_hop
+        return (judge != profiles.hop and self._pos % judge == 0 and profiles.voices is not None
+                and self.state is State.SPEAKING)
 
     def _dip_changed(self, out: list[ServerMessage]) -> bool:
         """The first ``block_s`` of speech after a dip (or a pause) inside a turn, compared with
@@ -451,12 +466,13 @@ class TurnSession:
         self._after_dip = None
         if (self.state is not State.SPEAKING or turn is None
                 or self._pos % profiles.hop == 0  # the grid's own block: it is judged there
+                or self._judged_between_grid()
                 or profiles.voices is None or self.params.effective_eot_threshold >= 1.0
-                or turn.start > speech_end - _samples(profiles.config.context_s)
+                or turn.start > speech_end
                 or onset <= turn.decode_start or not self._last_block_is_speech()):
             return False
         block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
-        if not profiles.other_voice(block, speech_end):
+        if profiles.other_voice(block, speech_end, since=turn.start) is None:
             return False
         self._hand_over_at_dip((speech_end, onset), out)
         return True
@@ -610,12 +626,15 @@ class TurnSession:
         turn.decode_start = self._pos
 
     def _trim(self) -> None:
+        # a turn may start from up to the larger pad before its onset (``_try_start``); keeping
+        # less made a short word's decode depend on when the buffer was last trimmed
+        pad = _samples(max(self.config.start_pad_s, self.config.short_word_pad_s))
         if self._turn is not None:
             keep = self._turn.decode_start
         elif self._speech.candidate is not None:
-            keep = self._speech.candidate - _samples(self.config.start_pad_s)
+            keep = self._speech.candidate - pad
         else:
-            keep = self._pos - _samples(self.config.start_pad_s) - VAD_WINDOW
+            keep = self._pos - pad - VAD_WINDOW
         if self._profiles is not None:  # the next block of speech to embed
             keep = min(keep, self._pos - self._profiles.block)
         self._buffer.trim_before(keep)

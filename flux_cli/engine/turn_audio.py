@@ -28,6 +28,11 @@ class AudioBuffer:
         self._len = 0
 
     @property
+    def start(self) -> int:
+        """The oldest sample still held."""
+        return self._base
+
+    @property
     def end(self) -> int:
         return self._base + self._len
 
@@ -95,7 +100,9 @@ class CachedDecoder:
         audio = self.buffer.slice(start, end)
         if len(audio) == 0:
             return EMPTY
-        result = self.transcriber.transcribe(audio, offset_s=start / SAMPLE_RATE,
+        # a slice clipped by a trim begins later than asked: its words are timed from there
+        offset = max(start, self.buffer.start) / SAMPLE_RATE
+        result = self.transcriber.transcribe(audio, offset_s=offset,
                                              hotwords=hotwords, languages=self.languages)
         return self.put(key, result)
 

@@ -12,8 +12,10 @@ every ``refit_early`` blocks (``refit_every`` once they are known) splits them i
 runs as turns do (one voice split by what it says flips between the groups every few blocks),
 the call has two voices; then a block that sounds more like the other voice than the voice of
 the blocks just before it, by ``margin``, is a change of speaker (``Dips`` says where it
-began). This is the engine's default: over 64 minutes of held-out one-voice recordings it
-added two ends inside speech (``benchmarks/results/voice_change_one.md``, ``..._unseen_one``).
+began). Inside a turn "just before it" means the turn's own blocks of the last second, two at
+least, so a turn that began at a change is judged from its first second on; and once the
+voices are known a block is judged every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are
+kept). This is the engine's default (``docs/TURNS.md`` has what it costs a single voice).
 
 Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
 samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
@@ -36,14 +38,16 @@ Vector = npt.NDArray[np.float32]
 class ProfileConfig:
     block_s: float = 0.48  # speech per embedding (and the decision's latency)
     hop_s: float = 0.16  # one block every this much audio
+    judge_hop_s: float | None = 0.096  # inside a turn, blocks judged this often (None: hop_s)
     min_speech: float = 0.8  # share of a block's VAD windows that must be speech
     refit_every: int = 12  # blocks between two splits into groups (~2 s of speech)
     refit_early: int = 3  # ... while the two voices are not known yet (found sooner; cheap)
     separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
     min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
-    margin: float = 0.1  # cosine to the other voice minus to the current one, to call a change
+    margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
+    own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
     max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
     iterations: int = 10  # of 2-means
 
@@ -63,6 +67,11 @@ class VoiceProfiles:
         return round(self.config.hop_s * SAMPLE_RATE)
 
     @property
+    def judge_hop(self) -> int:
+        hop = self.config.judge_hop_s
+        return self.hop if hop is None else round(hop * SAMPLE_RATE)
+
+    @property
     def block(self) -> int:
         return round(self.config.block_s * SAMPLE_RATE)
 
@@ -79,26 +88,34 @@ class VoiceProfiles:
             self._since_fit = 0
             self.voices = two_voices(np.stack(self._vectors), c)
 
-    def changed(self) -> bool:
-        """Does the newest block sound like the other voice than the blocks just before it?"""
+    def changed(self) -> Vector | None:
+        """The other voice's centroid if the newest block sounds like it rather than the voice
+        of the blocks just before it; else None."""
         if len(self._vectors) < 2:
-            return False
+            return None
         end = self._ends[-1]
         return self.other_voice(self._vectors[-1], end - self.block)
 
-    def other_voice(self, vector: Vector, before: int) -> bool:
-        """Does the unit ``vector`` sound like the other voice than the blocks that end in the
-        ``context_s`` before ``before`` (samples)? False until the call has two voices."""
+    def other_voice(self, vector: Vector, before: int, since: int | None = None
+                    ) -> Vector | None:
+        """The other voice's centroid if the unit ``vector`` sounds like it rather than like
+        the voice of the blocks that end in the ``context_s`` before ``before`` (samples), of
+        those that begin at ``since`` or later if given (a turn's own: ``own_blocks`` of them
+        at least, else 3); None if not, or until the call has two voices."""
         if self.voices is None:
-            return False
+            return None
         c = self.config
-        lo = before - round(c.context_s * SAMPLE_RATE)
+        lo, least = before - round(c.context_s * SAMPLE_RATE), 3
+        if since is not None:
+            lo, least = max(lo, since + self.block), c.own_blocks
         context = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= before]
-        if len(context) < 3:
-            return False
+        if len(context) < least:
+            return None
         current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
         scores = self.voices @ vector
-        return bool(scores[1 - current] - scores[current] > c.margin)
+        if scores[1 - current] - scores[current] > c.margin:
+            return self.voices[1 - current]
+        return None
 
 
 def two_voices(vectors: Vector, config: ProfileConfig) -> Vector | None:
