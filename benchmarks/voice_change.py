@@ -237,6 +237,26 @@ def voice_config(threshold: float | None, *, pauses_only: bool = False) -> Any:
     return replace(DEFAULT_CONFIG, voice_change=voice)
 
 
+def with_profile(config: Any, settings: list[str]) -> Any:
+    """``config`` with the call's voices' settings ``KEY=VALUE`` changed (``None``: none)."""
+    from dataclasses import fields, replace
+
+    profiles = config.voice_change.profiles
+    if not settings or profiles is None:
+        return config
+    kinds = {f.name: f.type for f in fields(profiles)}
+    changes: dict[str, Any] = {}
+    for item in settings:
+        key, _, text = item.partition("=")
+        if key not in kinds:
+            raise SystemExit(f"--profile: no setting {key!r} (one of {', '.join(kinds)})")
+        kind = str(kinds[key])
+        changes[key] = (None if text == "None" else int(text) if kind == "int"
+                        else float(text))
+    voice = replace(config.voice_change, profiles=replace(profiles, **changes))
+    return replace(config, voice_change=voice)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| set | speaker encoder | calls | changes ended within 600 ms | p50 from onset | "
            "false cut-offs | ends inside speech (of those, a change found late) | cut-offs + "
@@ -276,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--turn-pieces", type=int, default=0,
                    help="--calibrate --reference turn: the last N pieces only")
     p.add_argument("--threshold", type=float, help="cosine threshold (default: the config's)")
+    p.add_argument("--profile", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the call's voices (ProfileConfig), e.g. own_blocks=3; "
+                   "for trying settings on the train splits")
     p.add_argument("--out", default="voice_change", help="results file stem")
     p.add_argument("--split", default="test",
                    help="test (reported), or train (where the voice check's settings were chosen)")
@@ -287,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     encoder = load_speaker_encoder()
     if encoder is None and (args.encoder.strip(",") != "off" or args.calibrate):
         raise SystemExit("the speaker encoder's weights are not installed")
-    config = voice_config(args.threshold)
+    config = with_profile(voice_config(args.threshold), args.profile)
     if args.calibrate:
         reference = Reference(args.reference, args.turn_pieces)
         print(json.dumps(calibrate(encoder, args.cache_dir, reference=reference), indent=1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.corpus import Call
 from benchmarks.synth import TurnLabel
 from benchmarks.voice_change import changes_ended, ends_inside_speech
@@ -85,3 +87,14 @@ def test_a_change_the_calls_voices_missed_is_sorted_by_the_first_reason() -> Non
     assert classify_voices(call, judged, events, known=3.0) == [
         "voices not known yet", "found late", "ended", "judged the same voice", "not judged",
         "not judged", "no turn open"]
+
+
+def test_the_calls_voices_settings_can_be_tried_from_the_command_line() -> None:
+    from benchmarks.voice_change import voice_config, with_profile
+
+    config = with_profile(voice_config(None), ["own_blocks=3", "margin=0.1",
+                                               "judge_hop_s=None"])
+    profiles = config.voice_change.profiles
+    assert (profiles.own_blocks, profiles.margin, profiles.judge_hop_s) == (3, 0.1, None)
+    with pytest.raises(SystemExit, match="no setting 'nope'"):
+        with_profile(voice_config(None), ["nope=1"])
