@@ -99,8 +99,8 @@ def run_call(engine: Any, call: Call) -> tuple[Notes, list[tuple[float, bool]],
     if profiles is not None:
         judge = profiles.other_voice
 
-        def recording(vector: Any, before: int, *args: Any) -> Any:
-            other = judge(vector, before, *args)
+        def recording(vector: Any, before: int, **given: Any) -> Any:
+            other = judge(vector, before, **given)
             judged.append((before / SR, other is not None))
             return other
 
