@@ -101,7 +101,7 @@ def run_call(engine: Any, call: Call) -> tuple[Notes, list[tuple[float, bool]],
 
         def recording(vector: Any, before: int, **given: Any) -> Any:
             other = judge(vector, before, **given)
-            judged.append((before / SR, other is not None))
+            judged.append((before / SR, other))
             return other
 
         profiles.other_voice = recording  # type: ignore[method-assign,assignment]

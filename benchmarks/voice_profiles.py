@@ -166,7 +166,7 @@ def online(calls: list[Call], data: list[dict[str, np.ndarray]], config: Any
         for end, vector in zip(d["ends"], d["vectors"], strict=True):
             profiles.add(int(end), vector)
             t = end / SR
-            if profiles.changed() is not None and (not fired or t - fired[-1] >= 1.0):
+            if profiles.changed() and (not fired or t - fired[-1] >= 1.0):
                 fired.append(t)
         pairs = [(a, b) for a, b in itertools.pairwise(call.turns) if a.voice != b.voice]
         changes += len(pairs)

@@ -165,7 +165,7 @@ def profile_changes(audio: np.ndarray) -> tuple[VoiceProfiles, list[float]]:
         if np.mean(np.sqrt(np.mean(windows**2, axis=1)) > 0.01) < 0.8:
             continue
         profiles.add(end, encoder.voice_vector(block))
-        if profiles.changed() is not None:
+        if profiles.changed():
             fired.append(end / RATE)
     return profiles, fired
 

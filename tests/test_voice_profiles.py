@@ -22,7 +22,7 @@ def feed(profiles: VoiceProfiles, voices: list[np.ndarray], start: int = 0) -> l
     said = []
     for i, v in enumerate(voices):
         profiles.add((start + i + 3) * HOP, near(v, start + i))
-        said.append(profiles.changed() is not None)
+        said.append(profiles.changed())
     return said
 
 
@@ -75,9 +75,9 @@ def test_any_block_can_be_judged_against_the_voice_before_a_point() -> None:
     profiles = VoiceProfiles(ProfileConfig())
     feed(profiles, [A] * 20 + [B] * 22)
     before = (3 + 41) * HOP  # the end of the last B block: B was speaking
-    assert profiles.other_voice(A, before) is not None
-    assert profiles.other_voice(B, before) is None
-    assert profiles.other_voice(A, 0) is None  # nothing heard before it: no judgement
+    assert profiles.other_voice(A, before) is True
+    assert profiles.other_voice(B, before) is False
+    assert profiles.other_voice(A, 0) is False  # nothing heard before it: no judgement
 
 
 def test_dips_are_the_windows_below_the_level_and_where_speech_came_back() -> None:
@@ -89,3 +89,16 @@ def test_dips_are_the_windows_below_the_level_and_where_speech_came_back() -> No
     assert dips.earliest(0, 9 * window) == (2 * window, 4 * window)
     assert dips.earliest(4 * window, 9 * window) == (6 * window, 7 * window)
     assert dips.earliest(0, 3 * window) is None
+
+
+def test_inside_a_turn_only_its_own_blocks_say_whose_voice_it_is() -> None:
+    profiles = VoiceProfiles(ProfileConfig())
+    feed(profiles, [A] * 20 + [B] * 22)
+    feed(profiles, [A] * 3, start=42)  # a turn of A began where its first block starts
+    turn_start, before = 42 * HOP, (42 + 2 + 3) * HOP
+    # the second before is mostly B's blocks: B sounds like that voice, not another one
+    assert profiles.other_voice(B, before) is False
+    # the turn's own three blocks are A's: B is another voice
+    assert profiles.other_voice(B, before, since=turn_start) is True
+    # one block of its own is too few to say (own_blocks = 2)
+    assert profiles.other_voice(B, turn_start + profiles.block, since=turn_start) is False

@@ -433,7 +433,7 @@ class TurnSession:
                 or change <= turn.decode_start  # a long turn's head was frozen past it
                 or self.params.effective_eot_threshold >= 1.0):
             return
-        if profiles.other_voice(vector, change, since=turn.start) is None:
+        if not profiles.other_voice(vector, change, since=turn.start):
             return
         # The new voice began at a dip of the VAD's near the block, if there is one: the first
         # from a block before it (the old voice's last blocks were not judged another voice)
@@ -472,7 +472,7 @@ class TurnSession:
                 or onset <= turn.decode_start or not self._last_block_is_speech()):
             return False
         block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
-        if profiles.other_voice(block, speech_end, since=turn.start) is None:
+        if not profiles.other_voice(block, speech_end, since=turn.start):
             return False
         self._hand_over_at_dip((speech_end, onset), out)
         return True

@@ -88,34 +88,30 @@ class VoiceProfiles:
             self._since_fit = 0
             self.voices = two_voices(np.stack(self._vectors), c)
 
-    def changed(self) -> Vector | None:
-        """The other voice's centroid if the newest block sounds like it rather than the voice
-        of the blocks just before it; else None."""
+    def changed(self) -> bool:
+        """Does the newest block sound like the other voice than the blocks just before it?"""
         if len(self._vectors) < 2:
-            return None
+            return False
         end = self._ends[-1]
         return self.other_voice(self._vectors[-1], end - self.block)
 
-    def other_voice(self, vector: Vector, before: int, since: int | None = None
-                    ) -> Vector | None:
-        """The other voice's centroid if the unit ``vector`` sounds like it rather than like
-        the voice of the blocks that end in the ``context_s`` before ``before`` (samples), of
-        those that begin at ``since`` or later if given (a turn's own: ``own_blocks`` of them
-        at least, else 3); None if not, or until the call has two voices."""
+    def other_voice(self, vector: Vector, before: int, since: int | None = None) -> bool:
+        """Does the unit ``vector`` sound like the other voice than the blocks that end in the
+        ``context_s`` before ``before`` (samples) do, of those that begin at ``since`` or later
+        if given (a turn's own: ``own_blocks`` of them at least, else 3)? False until the call
+        has two voices."""
         if self.voices is None:
-            return None
+            return False
         c = self.config
         lo, least = before - round(c.context_s * SAMPLE_RATE), 3
         if since is not None:
             lo, least = max(lo, since + self.block), c.own_blocks
         context = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= before]
         if len(context) < least:
-            return None
+            return False
         current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
         scores = self.voices @ vector
-        if scores[1 - current] - scores[current] > c.margin:
-            return self.voices[1 - current]
-        return None
+        return bool(scores[1 - current] - scores[current] > c.margin)
 
 
 def two_voices(vectors: Vector, config: ProfileConfig) -> Vector | None:
