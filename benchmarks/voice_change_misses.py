@@ -41,6 +41,7 @@ from benchmarks.corpus import Call
 from benchmarks.voice_change import WITHIN_S, read_16k
 from flux_cli.engine.detector import DEFAULT_CONFIG
 from flux_cli.engine.voice_change import VoiceWatch
+from flux_cli.engine.voice_profiles import ProfileConfig, VoiceProfiles
 
 RESULTS = Path(__file__).with_name("results")
 SR = 16000
@@ -77,6 +78,20 @@ class _RecordingWatch(VoiceWatch):
         return result
 
 
+class _RecordingProfiles(VoiceProfiles):
+    """``VoiceProfiles`` that also note every block judged: (where the voice before it ended,
+    in s; judged another voice)."""
+
+    def __init__(self, config: ProfileConfig) -> None:
+        super().__init__(config)
+        self.judged: list[tuple[float, bool]] = []
+
+    def other_voice(self, vector: Any, before: int, since: int | None = None) -> bool:
+        other = super().other_voice(vector, before, since)
+        self.judged.append((before / SR, other))
+        return other
+
+
 Notes = list[tuple[str, float, float | None]]
 
 
@@ -94,17 +109,9 @@ def run_call(engine: Any, call: Call) -> tuple[Notes, list[tuple[float, bool]],
                           voice_pauses=engine.voice_pauses)
     watch = _RecordingWatch(session._voice)  # the session's own watch, recording
     session._voice = watch
-    profiles = session._profiles
-    judged: list[tuple[float, bool]] = []
-    if profiles is not None:
-        judge = profiles.other_voice
-
-        def recording(vector: Any, before: int, **given: Any) -> Any:
-            other = judge(vector, before, **given)
-            judged.append((before / SR, other))
-            return other
-
-        profiles.other_voice = recording  # type: ignore[method-assign,assignment]
+    profiles = None  # the session's own (still empty) profiles, recording
+    if session._profiles is not None:
+        profiles = session._profiles = _RecordingProfiles(session._profiles.config)
     audio = read_16k(call.path)
     out = list(session.start())
     known: float | None = None
@@ -114,7 +121,7 @@ def run_call(engine: Any, call: Call) -> tuple[Notes, list[tuple[float, bool]],
             known = (pos + 1280) / SR
     events = [(m.event, m.audio_window_end) for m in out
               if isinstance(m, TurnInfo) and m.event in ("StartOfTurn", "EndOfTurn")]
-    return watch.notes, judged, events, known
+    return watch.notes, [] if profiles is None else profiles.judged, events, known
 
 
 def classify_voices(call: Call, judged: list[tuple[float, bool]],
