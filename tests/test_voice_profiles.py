@@ -26,6 +26,19 @@ def feed(profiles: VoiceProfiles, voices: list[np.ndarray], start: int = 0) -> l
     return said
 
 
+def _blocks(voices: list[np.ndarray], seed: int = 1) -> np.ndarray:
+    """Unit rows near ``voices`` (a little noise)."""
+    m = np.stack(voices) + np.random.default_rng(seed).normal(0, 0.03, (len(voices), 3))
+    return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+
+# One voice's long monologue whose blocks fall in two far-apart kinds (what it says, how it
+# says it), flipping every two blocks: split from scratch, they hide the second voice.
+SECOND = np.array([0.6, 0.8, 0.0], np.float32)
+LOW, HIGH = np.array([1.0, 0.0, 1.2], np.float32), np.array([1.0, 0.0, -1.2], np.float32)
+MONOLOGUE = [LOW, LOW, HIGH, HIGH] * 10
+
+
 def test_two_voices_are_found_when_both_have_spoken_enough() -> None:
     config = ProfileConfig()
     def unit(rows: list[np.ndarray]) -> np.ndarray:
@@ -42,6 +55,23 @@ def test_two_voices_are_found_when_both_have_spoken_enough() -> None:
                       config) is None
     # the groups flip every other block: one voice cut in two by what it says, not turns
     assert two_voices(unit([near(A if i % 2 else B, i) for i in range(40)]), config) is None
+
+
+def test_two_voices_far_apart_are_found_with_less_of_the_second() -> None:
+    """Ten blocks of the second voice: too few for two groups merely apart (``min_blocks``),
+    enough for two clearly apart (``clear_separation``, ``clear_min_blocks``)."""
+    config = ProfileConfig()
+    assert config.clear_min_blocks <= 10 < config.min_blocks
+
+    def turns(first: np.ndarray, second: np.ndarray, blocks: int) -> np.ndarray:
+        return _blocks([first] * 20 + [second] * blocks, seed=blocks)
+
+    found = two_voices(turns(A, B, 10), config)
+    assert found is not None and float(found[0] @ found[1]) < config.clear_separation
+    # a second voice less far from the first than ``clear_separation``: not yet at ten blocks
+    close = np.array([0.73, 0.683, 0.0], np.float32)  # cosine 0.73 to A
+    assert two_voices(turns(A, close, 10), config) is None
+    assert two_voices(turns(A, close, 15), config) is not None  # fifteen: now
 
 
 def test_a_block_of_the_other_voice_after_the_current_one_is_a_change() -> None:
@@ -64,8 +94,10 @@ def test_one_voice_alone_never_changes() -> None:
 
 def test_while_the_voices_are_unknown_the_groups_are_fitted_every_three_blocks() -> None:
     # 20 blocks of A, then 16 of B: the first fit comes at 30 blocks (15 a group at least),
-    # when B has 10. Fitting every 12 blocks tries again at 42; every 3 finds them at 36.
-    early, late = VoiceProfiles(ProfileConfig()), VoiceProfiles(ProfileConfig(refit_early=12))
+    # when B has 10. Fitting every 12 blocks tries again at 42; every 3 finds them at 36 (two
+    # voices however far apart need 15 blocks each here).
+    early = VoiceProfiles(ProfileConfig(clear_min_blocks=15))
+    late = VoiceProfiles(ProfileConfig(refit_early=12, clear_min_blocks=15))
     feed(early, [A] * 20 + [B] * 16)
     feed(late, [A] * 20 + [B] * 16)
     assert early.voices is not None and late.voices is None
@@ -102,3 +134,28 @@ def test_inside_a_turn_only_its_own_blocks_say_whose_voice_it_is() -> None:
     assert profiles.other_voice(B, before, since=turn_start) is True
     # one block of its own is too few to say (own_blocks = 2)
     assert profiles.other_voice(B, turn_start + profiles.block, since=turn_start) is False
+
+
+def test_known_voices_are_tracked_through_a_monologue_that_splits_one_of_them() -> None:
+    config = ProfileConfig()
+    known = two_voices(_blocks([A] * 16 + [SECOND] * 16), config)
+    assert known is not None
+    blocks = _blocks([A] * 16 + [SECOND] * 16 + MONOLOGUE)
+    assert two_voices(blocks, config) is None  # from scratch: the monologue's two kinds
+    tracked = two_voices(blocks, config, start=known)  # from the voices known: still A, SECOND
+    assert tracked is not None
+    assert sorted(np.argmax(tracked @ np.stack([A, SECOND]).T, axis=1).tolist()) == [0, 1]
+
+
+def test_a_refit_that_fails_forgets_the_voices_unless_told_to_keep_them() -> None:
+    voices = [A] * 16 + [SECOND] * 16 + MONOLOGUE
+    forgets = VoiceProfiles(ProfileConfig(track=0))  # the monologue's refits fail
+    keeps = VoiceProfiles(ProfileConfig(track=0, keep_fits=99))
+    tracks = VoiceProfiles(ProfileConfig())  # the default: refits from the known voices
+    for profiles in (forgets, keeps, tracks):
+        for i, row in enumerate(_blocks(voices)):
+            profiles.add((i + 3) * HOP, row)
+            if i == 31:
+                assert profiles.voices is not None
+    assert forgets.voices is None
+    assert keeps.voices is not None and tracks.voices is not None

@@ -8,11 +8,13 @@ separates them far better (AUC 0.99 there with the voices known: ``docs/TURNS.md
 call's voices"; ``benchmarks/voice_profiles.py``). So while
 speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
 every ``refit_early`` blocks (``refit_every`` once they are known) splits them into two groups
-(2-means by cosine). When the two groups are far enough apart, both large enough, and come in
-runs as turns do (one voice split by what it says flips between the groups every few blocks),
-the call has two voices; then a block that sounds more like the other voice than the voice of
-the blocks just before it, by ``margin``, is a change of speaker (``Dips`` says where it
-began). Inside a turn "just before it" means the turn's own blocks of the last second, two at
+(2-means by cosine). When the two groups are far enough apart, both large enough (fewer
+blocks will do when they are clearly apart: ``clear_separation``), and come in runs as turns
+do (one voice split by what it says flips between the groups every few blocks), the call has
+two voices. Once known, each refit starts from the voices known (a long monologue whose blocks
+fall in two kinds would otherwise win the split and the voices be lost until it ends). Then a
+block that sounds more like the other voice than the voice of the blocks just before it, by
+``margin``, is a change of speaker (``Dips`` says where it began). Inside a turn "just before it" means the turn's own blocks of the last second, two at
 least, so a turn that began at a change is judged from its first second on; and once the
 voices are known a block is judged every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are
 kept). This is the engine's default (``docs/TURNS.md`` has what it costs a single voice).
@@ -44,7 +46,11 @@ class ProfileConfig:
     refit_early: int = 3  # ... while the two voices are not known yet (found sooner; cheap)
     separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
     min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
+    clear_separation: float = 0.70  # ... but centroids' cosine below this: two voices sooner,
+    clear_min_blocks: int = 8  # ... with this many blocks in the smaller group (1.3 s)
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
+    track: int = 1  # once known, refit from the known voices first (1), then from scratch
+    keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
     own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
@@ -60,6 +66,7 @@ class VoiceProfiles:
         self._vectors: list[Vector] = []
         self._ends: list[int] = []  # each block's end (absolute samples)
         self._since_fit = 0
+        self._failed = 0  # refits in a row that did not find two voices since they were known
         self.voices: Vector | None = None  # (2, dim) unit centroids once two voices are heard
 
     @property
@@ -84,9 +91,24 @@ class VoiceProfiles:
             del self._vectors[0], self._ends[0]
         self._since_fit += 1
         every = c.refit_every if self.voices is not None else c.refit_early
-        if self._since_fit >= every and len(self._vectors) >= 2 * c.min_blocks:
+        least = min(c.min_blocks, c.clear_min_blocks)
+        if self._since_fit >= every and len(self._vectors) >= 2 * least:
             self._since_fit = 0
-            self.voices = two_voices(np.stack(self._vectors), c)
+            self._refit(np.stack(self._vectors))
+
+    def _refit(self, vectors: Vector) -> None:
+        """Split the blocks into two voices again; known voices are tracked (the 2-means starts
+        from them) and survive ``keep_fits`` failed refits in a row."""
+        c = self.config
+        fit = two_voices(vectors, c, self.voices) if self.voices is not None and c.track else None
+        if fit is None:
+            fit = two_voices(vectors, c)
+        if fit is not None or self.voices is None:
+            self.voices, self._failed = fit, 0
+            return
+        self._failed += 1
+        if self._failed > c.keep_fits:
+            self.voices, self._failed = None, 0
 
     def changed(self) -> bool:
         """Does the newest block sound like the other voice than the blocks just before it?"""
@@ -114,19 +136,25 @@ class VoiceProfiles:
         return bool(scores[1 - current] - scores[current] > c.margin)
 
 
-def two_voices(vectors: Vector, config: ProfileConfig) -> Vector | None:
-    """2-means by cosine over unit ``vectors``: the two centroids if they are two voices."""
-    seed = vectors[np.argmin(vectors @ unit(vectors.mean(axis=0)))]
-    centroids = np.stack([seed, vectors[np.argmin(vectors @ seed)]])
+def two_voices(vectors: Vector, config: ProfileConfig, start: Vector | None = None
+               ) -> Vector | None:
+    """2-means by cosine over unit ``vectors``, from the centroids ``start`` if given (else the
+    block least like the mean and the block least like that one): the two centroids if they
+    are two voices."""
+    if start is None:
+        seed = vectors[np.argmin(vectors @ unit(vectors.mean(axis=0)))]
+        start = np.stack([seed, vectors[np.argmin(vectors @ seed)]])
+    centroids = start
     labels = np.zeros(len(vectors), dtype=np.int64)
     for _ in range(config.iterations):
         labels = np.argmax(vectors @ centroids.T, axis=1)
         if labels.min() == labels.max():
             return None
         centroids = np.stack([unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
-    apart = float(centroids[0] @ centroids[1]) < config.separation
-    enough = np.bincount(labels).min() >= config.min_blocks
-    return centroids if apart and enough and mean_run(labels) >= config.min_run else None
+    cosine, smaller = float(centroids[0] @ centroids[1]), int(np.bincount(labels).min())
+    apart = (cosine < config.separation and smaller >= config.min_blocks) or (
+        cosine < config.clear_separation and smaller >= config.clear_min_blocks)
+    return centroids if apart and mean_run(labels) >= config.min_run else None
 
 
 def mean_run(labels: npt.NDArray[np.int64]) -> float:
