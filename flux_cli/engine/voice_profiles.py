@@ -14,10 +14,11 @@ do (one voice split by what it says flips between the groups every few blocks), 
 two voices. Once known, each refit starts from the voices known (a long monologue whose blocks
 fall in two kinds would otherwise win the split and the voices be lost until it ends). Then a
 block that sounds more like the other voice than the voice of the blocks just before it, by
-``margin``, is a change of speaker (``Dips`` says where it began). Inside a turn "just before it" means the turn's own blocks of the last second, two at
-least, so a turn that began at a change is judged from its first second on; and once the
-voices are known a block is judged every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are
-kept). This is the engine's default (``docs/TURNS.md`` has what it costs a single voice).
+``margin``, is a change of speaker (``Dips`` says where it began). Inside a turn "just before
+it" means the turn's own blocks of the last second, two at least, so a turn that began at a
+change is judged from its first second on; and once the voices are known a block is judged
+every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are kept). This is the engine's
+default (``docs/TURNS.md`` has what it costs a single voice).
 
 Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
 samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
