@@ -57,11 +57,11 @@ def test_two_voices_are_found_when_both_have_spoken_enough() -> None:
     assert two_voices(unit([near(A if i % 2 else B, i) for i in range(40)]), config) is None
 
 
-def test_two_voices_far_apart_are_found_with_less_of_the_second() -> None:
+def test_two_voices_far_apart_can_be_found_with_less_of_the_second() -> None:
     """Ten blocks of the second voice: too few for two groups merely apart (``min_blocks``),
-    enough for two clearly apart (``clear_separation``, ``clear_min_blocks``)."""
-    config = ProfileConfig()
-    assert config.clear_min_blocks <= 10 < config.min_blocks
+    enough for two clearly apart with ``clear_min_blocks=8`` (tried at stop 26, off by default)."""
+    config = ProfileConfig(clear_min_blocks=8)
+    assert two_voices(_blocks([A] * 20 + [B] * 10), ProfileConfig()) is None  # the default
 
     def turns(first: np.ndarray, second: np.ndarray, blocks: int) -> np.ndarray:
         return _blocks([first] * 20 + [second] * blocks, seed=blocks)
@@ -94,10 +94,8 @@ def test_one_voice_alone_never_changes() -> None:
 
 def test_while_the_voices_are_unknown_the_groups_are_fitted_every_three_blocks() -> None:
     # 20 blocks of A, then 16 of B: the first fit comes at 30 blocks (15 a group at least),
-    # when B has 10. Fitting every 12 blocks tries again at 42; every 3 finds them at 36 (two
-    # voices however far apart need 15 blocks each here).
-    early = VoiceProfiles(ProfileConfig(clear_min_blocks=15))
-    late = VoiceProfiles(ProfileConfig(refit_early=12, clear_min_blocks=15))
+    # when B has 10. Fitting every 12 blocks tries again at 42; every 3 finds them at 36.
+    early, late = VoiceProfiles(ProfileConfig()), VoiceProfiles(ProfileConfig(refit_early=12))
     feed(early, [A] * 20 + [B] * 16)
     feed(late, [A] * 20 + [B] * 16)
     assert early.voices is not None and late.voices is None
@@ -136,7 +134,7 @@ def test_inside_a_turn_only_its_own_blocks_say_whose_voice_it_is() -> None:
     assert profiles.other_voice(B, turn_start + profiles.block, since=turn_start) is False
 
 
-def test_known_voices_are_tracked_through_a_monologue_that_splits_one_of_them() -> None:
+def test_known_voices_can_be_tracked_through_a_monologue_that_splits_one_of_them() -> None:
     config = ProfileConfig()
     known = two_voices(_blocks([A] * 16 + [SECOND] * 16), config)
     assert known is not None
@@ -148,14 +146,14 @@ def test_known_voices_are_tracked_through_a_monologue_that_splits_one_of_them() 
 
 
 def test_a_refit_that_fails_forgets_the_voices_unless_told_to_keep_them() -> None:
-    voices = [A] * 16 + [SECOND] * 16 + MONOLOGUE
-    forgets = VoiceProfiles(ProfileConfig(track=0))  # the monologue's refits fail
-    keeps = VoiceProfiles(ProfileConfig(track=0, keep_fits=99))
-    tracks = VoiceProfiles(ProfileConfig())  # the default: refits from the known voices
+    voices = [A] * 16 + [SECOND] * 20 + MONOLOGUE
+    forgets = VoiceProfiles(ProfileConfig())  # the default: the monologue's refits fail
+    keeps = VoiceProfiles(ProfileConfig(keep_fits=99))
+    tracks = VoiceProfiles(ProfileConfig(track=1))  # refits from the known voices
     for profiles in (forgets, keeps, tracks):
         for i, row in enumerate(_blocks(voices)):
             profiles.add((i + 3) * HOP, row)
-            if i == 31:
+            if i == 35:  # both voices have spoken: known
                 assert profiles.voices is not None
     assert forgets.voices is None
     assert keeps.voices is not None and tracks.voices is not None

@@ -9,10 +9,10 @@ call's voices"; ``benchmarks/voice_profiles.py``). So while
 speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
 every ``refit_early`` blocks (``refit_every`` once they are known) splits them into two groups
 (2-means by cosine). When the two groups are far enough apart, both large enough (fewer
-blocks will do when they are clearly apart: ``clear_separation``), and come in runs as turns
+blocks could do when they are clearly apart: ``clear_separation``), and come in runs as turns
 do (one voice split by what it says flips between the groups every few blocks), the call has
-two voices. Once known, each refit starts from the voices known (a long monologue whose blocks
-fall in two kinds would otherwise win the split and the voices be lost until it ends). Then a
+two voices. (Two settings tried at stop 26 are off by default: fewer blocks when the groups
+are clearly apart, and refits that start from the voices known, ``track``.) Then a
 block that sounds more like the other voice than the voice of the blocks just before it, by
 ``margin``, is a change of speaker (``Dips`` says where it began). Inside a turn "just before
 it" means the turn's own blocks of the last second, two at least, so a turn that began at a
@@ -48,9 +48,11 @@ class ProfileConfig:
     separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
     min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
     clear_separation: float = 0.70  # ... but centroids' cosine below this: two voices sooner,
-    clear_min_blocks: int = 8  # ... with this many blocks in the smaller group (1.3 s)
+    clear_min_blocks: int = 15  # ... with this many blocks in the smaller group (8, 1.3 s,
+    # was tried: more changes ended, but it takes some single voices for two; docs/TURNS.md)
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
-    track: int = 1  # once known, refit from the known voices first (1), then from scratch
+    track: int = 0  # once known, refit from the known voices first (1: tried, not measured
+    # alone), then from scratch
     keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
