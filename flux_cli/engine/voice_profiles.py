@@ -5,20 +5,19 @@ turn's last 1.5 s, which separates the real and neural voices of ``twoparty_clos
 (ROC AUC 0.83 on its train split's blocks), and it waits for a pause the VAD hears. Half a
 second compared with the *call's two voices*, each the mean of many half-second blocks,
 separates them far better (AUC 0.99 there with the voices known: ``docs/TURNS.md``, "The
-call's voices"; ``benchmarks/voice_profiles.py``). So while
-speech goes on the engine embeds the last ``block_s`` every ``hop_s``, keeps the vectors, and
-every ``refit_early`` blocks (``refit_every`` once they are known) splits them into two groups
-(2-means by cosine). When the two groups are far enough apart, both large enough (fewer
-blocks could do when they are clearly apart: ``clear_separation``), and come in runs as turns
-do (one voice split by what it says flips between the groups every few blocks), the call has
-two voices. (Two settings tried at stop 26 are off by default: fewer blocks when the groups
-are clearly apart, and refits that start from the voices known, ``track``.) Then a
-block that sounds more like the other voice than the voice of the blocks just before it, by
-``margin``, is a change of speaker (``Dips`` says where it began). Inside a turn "just before
-it" means the turn's own blocks of the last second, two at least, so a turn that began at a
-change is judged from its first second on; and once the voices are known a block is judged
-every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are kept). This is the engine's
-default (``docs/TURNS.md`` has what it costs a single voice).
+call's voices"; ``benchmarks/voice_profiles.py``). So while speech goes on the engine embeds the
+last ``block_s`` every ``hop_s``, keeps the vectors, and every ``refit_early`` blocks
+(``refit_every`` once they are known) splits them into two groups (2-means by cosine). When the
+two groups are far enough apart, both large enough, and come in runs as turns do (one voice
+split by what it says flips between the groups every few blocks), the call has two voices. (Two
+settings tried at stop 26 are off by default: fewer blocks when the groups are clearly apart,
+``clear_min_blocks``, and refits that start from the voices known, ``track``.) Then a block that
+sounds more like the other voice than the voice of the blocks just before it, by ``margin``, is
+a change of speaker (``Dips`` says where it began). Inside a turn "just before it" means the
+turn's own blocks of the last second, two at least, so a turn that began at a change is judged
+from its first second on; and once the voices are known a block is judged every ``judge_hop_s``
+(only the ``hop_s`` grid's blocks are kept). This is the engine's default (``docs/TURNS.md`` has
+what it costs a single voice).
 
 Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
 samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
@@ -48,11 +47,11 @@ class ProfileConfig:
     separation: float = 0.76  # the two groups' centroids' cosine below this: two voices
     min_blocks: int = 15  # blocks in the smaller group (2.4 s of speech) before it counts
     clear_separation: float = 0.70  # ... but centroids' cosine below this: two voices sooner,
-    clear_min_blocks: int = 15  # ... with this many blocks in the smaller group (8, 1.3 s,
-    # was tried: more changes ended, but it takes some single voices for two; docs/TURNS.md)
+    clear_min_blocks: int = 15  # ... with this many in the smaller group (15: off; 8 was tried,
+    # ending more changes but taking some single voices for two: docs/TURNS.md)
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
-    track: int = 0  # once known, refit from the known voices first (1: tried, not measured
-    # alone), then from scratch
+    track: int = 0  # 1: once known, refit from the known voices first, then from scratch
+    # (tried with clear_min_blocks 8, not measured alone)
     keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
