@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from flux_cli.engine.voice_profiles import Dips, ProfileConfig, VoiceProfiles, two_voices
+from flux_cli.engine.voice_profiles import (
+    Dips,
+    ProfileConfig,
+    VoiceProfiles,
+    stretches,
+    two_voices,
+)
 
 HOP = 2560  # 0.16 s
 A = np.array([1.0, 0.0, 0.0], np.float32)
@@ -72,6 +78,20 @@ def test_two_voices_far_apart_can_be_found_with_less_of_the_second() -> None:
     close = np.array([0.73, 0.683, 0.0], np.float32)  # cosine 0.73 to A
     assert two_voices(turns(A, close, 10), config) is None
     assert two_voices(turns(A, close, 15), config) is not None  # fifteen: now
+
+
+def test_clearly_apart_early_needs_the_second_voice_in_one_stretch_with_clear_runs() -> None:
+    """With ``clear_runs=1`` the clear-apart tier takes the smaller group only as one stretch of
+    blocks in a row (a second person's first turn); the same 14 blocks in two stretches, as one
+    voice whose sentences fall in two kinds makes them, wait for ``min_blocks``."""
+    assert stretches(np.array([0, 0, 1, 1, 0, 0, 1, 0])) == 2
+    assert stretches(np.array([1, 1, 0, 0, 0])) == 1
+    one_stretch = ProfileConfig(clear_min_blocks=8, clear_runs=1)
+    assert two_voices(_blocks([A] * 20 + [B] * 10), one_stretch) is not None
+    twice = _blocks(([A] * 12 + [B] * 7) * 2)
+    assert two_voices(twice, ProfileConfig(clear_min_blocks=8)) is not None  # any stretches
+    assert two_voices(twice, one_stretch) is None
+    assert two_voices(_blocks(([A] * 12 + [B] * 8) * 2), one_stretch) is not None  # 16: enough
 
 
 def test_a_block_of_the_other_voice_after_the_current_one_is_a_change() -> None:
@@ -147,9 +167,9 @@ def test_known_voices_can_be_tracked_through_a_monologue_that_splits_one_of_them
 
 def test_a_refit_that_fails_forgets_the_voices_unless_told_to_keep_them() -> None:
     voices = [A] * 16 + [SECOND] * 20 + MONOLOGUE
-    forgets = VoiceProfiles(ProfileConfig())  # the default: the monologue's refits fail
-    keeps = VoiceProfiles(ProfileConfig(keep_fits=99))
-    tracks = VoiceProfiles(ProfileConfig(track=1))  # refits from the known voices
+    forgets = VoiceProfiles(ProfileConfig(track=0))  # from scratch: the monologue's refits fail
+    keeps = VoiceProfiles(ProfileConfig(track=0, keep_fits=99))
+    tracks = VoiceProfiles(ProfileConfig())  # the default: refits from the known voices
     for profiles in (forgets, keeps, tracks):
         for i, row in enumerate(_blocks(voices)):
             profiles.add((i + 3) * HOP, row)

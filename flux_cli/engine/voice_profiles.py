@@ -9,9 +9,11 @@ call's voices"; ``benchmarks/voice_profiles.py``). So while speech goes on the e
 last ``block_s`` every ``hop_s``, keeps the vectors, and every ``refit_early`` blocks
 (``refit_every`` once they are known) splits them into two groups (2-means by cosine). When the
 two groups are far enough apart, both large enough, and come in runs as turns do (one voice
-split by what it says flips between the groups every few blocks), the call has two voices. (Two
-settings tried at stop 26 are off by default: fewer blocks when the groups are clearly apart,
-``clear_min_blocks``, and refits that start from the voices known, ``track``.) Then a block that
+split by what it says flips between the groups every few blocks), the call has two voices.
+Once known, each refit starts from the voices known (``track``; stop 27), so one voice's
+monologue whose blocks fall in two kinds does not win the split and make the call forget them.
+(Off by default: fewer blocks when the groups are clearly apart, ``clear_min_blocks`` with
+``clear_runs``, tried at stops 26-27: ``docs/TURNS.md``.) Then a block that
 sounds more like the other voice than the voice of the blocks just before it, by ``margin``, is
 a change of speaker (``Dips`` says where it began). Inside a turn "just before it" means the
 turn's own blocks of the last second, two at least, so a turn that began at a change is judged
@@ -49,9 +51,9 @@ class ProfileConfig:
     clear_separation: float = 0.70  # ... but centroids' cosine below this: two voices sooner,
     clear_min_blocks: int = 15  # ... with this many in the smaller group (15: off; 8 was tried,
     # ending more changes but taking some single voices for two: docs/TURNS.md)
+    clear_runs: int = 0  # ... and the smaller group in at most this many stretches (0: any)
     min_run: float = 6.5  # blocks in a row of one group, on average: voices take turns
-    track: int = 0  # 1: once known, refit from the known voices first, then from scratch
-    # (tried with clear_min_blocks 8, not measured alone)
+    track: int = 1  # 1: once known, refit from the known voices first, then from scratch
     keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
@@ -68,6 +70,7 @@ class VoiceProfiles:
         self._vectors: list[Vector] = []
         self._ends: list[int] = []  # each block's end (absolute samples)
         self._since_fit = 0
+        self._added = 0  # blocks ever added (the refit grid)
         self._failed = 0  # refits in a row that did not find two voices since they were known
         self.voices: Vector | None = None  # (2, dim) unit centroids once two voices are heard
 
@@ -92,9 +95,15 @@ class VoiceProfiles:
         if len(self._vectors) > c.max_blocks:
             del self._vectors[0], self._ends[0]
         self._since_fit += 1
+        self._added += 1
         every = c.refit_every if self.voices is not None else c.refit_early
         least = min(c.min_blocks, c.clear_min_blocks)
-        if self._since_fit >= every and len(self._vectors) >= 2 * least:
+        # until the voices are known, refits fall on one grid of the call's blocks (through
+        # ``min_blocks``'s first) however few ``clear_min_blocks`` lets a split count with, so
+        # that such a setting changes what a refit accepts, not when it looks
+        grid = (self._added - 2 * c.min_blocks) % c.refit_early == 0
+        on_grid = self.voices is not None or grid
+        if self._since_fit >= every and on_grid and len(self._vectors) >= 2 * least:
             self._since_fit = 0
             self._refit(np.stack(self._vectors))
 
@@ -155,7 +164,8 @@ def two_voices(vectors: Vector, config: ProfileConfig, start: Vector | None = No
         centroids = np.stack([unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
     cosine, smaller = float(centroids[0] @ centroids[1]), int(np.bincount(labels).min())
     apart = (cosine < config.separation and smaller >= config.min_blocks) or (
-        cosine < config.clear_separation and smaller >= config.clear_min_blocks)
+        cosine < config.clear_separation and smaller >= config.clear_min_blocks
+        and (not config.clear_runs or stretches(labels) <= config.clear_runs))
     return centroids if apart and mean_run(labels) >= config.min_run else None
 
 
@@ -166,6 +176,15 @@ def mean_run(labels: npt.NDArray[np.int64]) -> float:
     voices were found, 3.1-5.6 for one voice)."""
     flips = int(np.count_nonzero(np.diff(labels)))
     return len(labels) / (flips + 1)
+
+
+def stretches(labels: npt.NDArray[np.int64]) -> int:
+    """In how many stretches of blocks in a row the smaller group comes. A second person's
+    first turn is one stretch; one voice that its words split in two seconds-long groups
+    (flite's rms voice, a synthetic train call) comes back to the smaller group in two or more."""
+    smaller = int(np.argmin(np.bincount(labels, minlength=2)))
+    mine = labels == smaller
+    return int(np.count_nonzero(mine & np.r_[True, ~mine[:-1]]))
 
 
 def unit(v: npt.NDArray[np.float32]) -> Vector:
