@@ -94,6 +94,28 @@ def test_clearly_apart_early_needs_the_second_voice_in_one_stretch_with_clear_ru
     assert two_voices(_blocks(([A] * 12 + [B] * 8) * 2), one_stretch) is not None  # 16: enough
 
 
+class Refits(VoiceProfiles):
+    """The profiles, noting how many blocks each refit saw."""
+
+    def __init__(self, config: ProfileConfig) -> None:
+        super().__init__(config)
+        self.refits: list[int] = []
+
+    def _refit(self, vectors: np.ndarray) -> None:
+        self.refits.append(len(vectors))
+        super()._refit(vectors)
+
+
+def test_before_the_voices_are_known_refits_fall_on_one_grid() -> None:
+    """Fewer blocks for the clear-apart tier start the refits sooner, on the default's grid
+    (every 3 blocks through 30), so such a setting changes what a refit accepts, not where."""
+    default, sooner = Refits(ProfileConfig()), Refits(ProfileConfig(clear_min_blocks=8))
+    feed(default, [A] * 36)
+    feed(sooner, [A] * 36)
+    assert default.refits == [30, 33, 36]
+    assert sooner.refits == [18, 21, 24, 27, 30, 33, 36]
+
+
 def test_a_block_of_the_other_voice_after_the_current_one_is_a_change() -> None:
     profiles = VoiceProfiles(ProfileConfig())
     said = feed(profiles, [A] * 20 + [B] * 22)  # the groups are fitted every 12 blocks
