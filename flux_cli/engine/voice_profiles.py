@@ -96,14 +96,14 @@ class VoiceProfiles:
             del self._vectors[0], self._ends[0]
         self._since_fit += 1
         self._added += 1
-        every = c.refit_every if self.voices is not None else c.refit_early
-        least = min(c.min_blocks, c.clear_min_blocks)
-        # until the voices are known, refits fall on one grid of the call's blocks (through
-        # ``min_blocks``'s first) however few ``clear_min_blocks`` lets a split count with, so
-        # that such a setting changes what a refit accepts, not when it looks
-        grid = (self._added - 2 * c.min_blocks) % c.refit_early == 0
-        on_grid = self.voices is not None or grid
-        if self._since_fit >= every and on_grid and len(self._vectors) >= 2 * least:
+        if self.voices is None:
+            # one grid of the call's blocks (through ``min_blocks``'s first refit) however few
+            # ``clear_min_blocks`` lets a split count with: such a setting changes what a refit
+            # accepts, not when it looks
+            due = (self._added - 2 * c.min_blocks) % c.refit_early == 0
+        else:
+            due = self._since_fit >= c.refit_every
+        if due and len(self._vectors) >= 2 * min(c.min_blocks, c.clear_min_blocks):
             self._since_fit = 0
             self._refit(np.stack(self._vectors))
 
