@@ -433,13 +433,13 @@ class TurnSession:
                 or change <= turn.decode_start  # a long turn's head was frozen past it
                 or self.params.effective_eot_threshold >= 1.0):
             return
-        if not profiles.other_voice(vector, change, since=turn.start):
-            return
         # The new voice began at a dip of the VAD's near the block, if there is one: the first
         # from a block before it (the old voice's last blocks were not judged another voice)
         # to the block's end (a block judged between the grid's may hold the old voice's last
         # words, then a 0.1 s gap, then the new voice).
         dip = self._dips.earliest(max(change - profiles.block, turn.decode_start), self._pos)
+        if not profiles.other_voice(vector, change, since=turn.start, dip=dip is not None):
+            return
         if dip is None:
             self._hand_over(change, change, out)
         else:
@@ -472,7 +472,7 @@ class TurnSession:
                 or onset <= turn.decode_start or not self._last_block_is_speech()):
             return False
         block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
-        if not profiles.other_voice(block, speech_end, since=turn.start):
+        if not profiles.other_voice(block, speech_end, since=turn.start, dip=True):
             return False
         self._hand_over_at_dip((speech_end, onset), out)
         return True

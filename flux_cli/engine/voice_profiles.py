@@ -56,6 +56,9 @@ class ProfileConfig:
     track: int = 1  # 1: once known, refit from the known voices first, then from scratch
     keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
+    # ... for a block just after a dip of the VAD's, where a new voice most often starts (None:
+    # ``margin``; stop 28, chosen on train splits: docs/TURNS.md)
+    dip_margin: float | None = 0.09
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
     own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
     max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
@@ -128,7 +131,8 @@ class VoiceProfiles:
         end = self._ends[-1]
         return self.other_voice(self._vectors[-1], end - self.block)
 
-    def other_voice(self, vector: Vector, before: int, since: int | None = None) -> bool:
+    def other_voice(self, vector: Vector, before: int, since: int | None = None,
+                    *, dip: bool = False) -> bool:
         """Does the unit ``vector`` sound like the other voice than the blocks that end in the
         ``context_s`` before ``before`` (samples) do, of those that begin at ``since`` or later
         if given (a turn's own: ``own_blocks`` of them at least, else 3)? False until the call
@@ -144,7 +148,8 @@ class VoiceProfiles:
             return False
         current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
         scores = self.voices @ vector
-        return bool(scores[1 - current] - scores[current] > c.margin)
+        margin = c.dip_margin if dip and c.dip_margin is not None else c.margin
+        return bool(scores[1 - current] - scores[current] > margin)
 
 
 def two_voices(vectors: Vector, config: ProfileConfig, start: Vector | None = None
