@@ -15,7 +15,8 @@ monologue whose blocks fall in two kinds does not win the split and make the cal
 (Off by default: fewer blocks when the groups are clearly apart, ``clear_min_blocks`` with
 ``clear_runs``, tried at stops 26-27: ``docs/TURNS.md``.) Then a block that
 sounds more like the other voice than the voice of the blocks just before it, by ``margin``, is
-a change of speaker (``Dips`` says where it began). Inside a turn "just before it" means the
+a change of speaker (``Dips`` says where it began; a block just after a dip, where a new
+voice often starts, needs only ``dip_margin``). Inside a turn "just before it" means the
 turn's own blocks of the last second, two at least, so a turn that began at a change is judged
 from its first second on; and once the voices are known a block is judged every ``judge_hop_s``
 (only the ``hop_s`` grid's blocks are kept). This is the engine's default (``docs/TURNS.md`` has
