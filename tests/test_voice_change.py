@@ -172,3 +172,21 @@ def test_blocks_are_judged_between_the_grid_points_once_the_voices_are_known() -
     fine_end = [m.audio_window_end for m in fine if m.event == "EndOfTurn"][-1]
     coarse_end = [m.audio_window_end for m in coarse if m.event == "EndOfTurn"][-1]
     assert change_s < fine_end < coarse_end <= change_s + 0.6
+
+
+def test_a_block_after_a_dip_is_judged_at_the_dip_margin() -> None:
+    # With a margin no block can reach (cosines differ by at most 2), only a block next to a
+    # dip of the VAD's can be called another voice, at ``dip_margin``: the change after the
+    # 0.1 s dip ends the turn, the change with no dip does not.
+    no_dip = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 4.0), voice(220, 3.0),
+                             quiet(0.3)])
+    dip = np.concatenate([quiet(0.5), voice(220, 4.0), voice(1500, 4.0), quiet(0.1),
+                          voice(220, 3.0), quiet(0.3)])
+    only_dips = with_profiles(margin=2.5, dip_margin=0.12)
+    assert [m.event for m in run_with(no_dip, only_dips)] == ["StartOfTurn"]
+    ends = [m for m in run_with(dip, only_dips) if m.event == "EndOfTurn"]
+    onset_s = 0.5 + 8.0 + 0.1
+    assert len(ends) == 1 and onset_s < ends[0].audio_window_end <= onset_s + 0.5
+    # and with the dip margin as unreachable as the margin, neither ends
+    never = with_profiles(margin=2.5, dip_margin=2.5)
+    assert [m.event for m in run_with(dip, never)] == ["StartOfTurn"]

@@ -152,6 +152,34 @@ def test_any_block_can_be_judged_against_the_voice_before_a_point() -> None:
     assert profiles.other_voice(A, 0) is False  # nothing heard before it: no judgement
 
 
+def test_a_block_just_after_a_dip_needs_a_smaller_margin() -> None:
+    profiles = VoiceProfiles(ProfileConfig())
+    feed(profiles, [A] * 20 + [B] * 22)
+    assert profiles.voices is not None
+    a_first = float(profiles.voices[0] @ A) > float(profiles.voices[1] @ A)
+    # A is the other voice: B spoke last
+    other, current = profiles.voices if a_first else profiles.voices[::-1]
+    before = (3 + 41) * HOP
+
+    def leaning(by: float) -> np.ndarray:
+        """The unit block between the two voices that is ``by`` closer to A's centroid."""
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            t = (lo + hi) / 2
+            v = t * other + (1 - t) * current
+            v = v / np.linalg.norm(v)
+            lo, hi = (t, hi) if float(v @ other - v @ current) < by else (lo, t)
+        return v.astype(np.float32)
+
+    between = leaning(0.105)  # past the dip margin (0.09), short of the margin (0.12)
+    assert profiles.other_voice(between, before) is False
+    assert profiles.other_voice(between, before, dip=True) is True
+    assert profiles.other_voice(leaning(0.07), before, dip=True) is False
+    no_dip_margin = VoiceProfiles(ProfileConfig(dip_margin=None))
+    feed(no_dip_margin, [A] * 20 + [B] * 22)
+    assert no_dip_margin.other_voice(between, before, dip=True) is False
+
+
 def test_dips_are_the_windows_below_the_level_and_where_speech_came_back() -> None:
     dips, window = Dips(), 512
     probs = [0.9, 0.9, 0.2, 0.1, 0.8, 0.9, 0.3, 0.95, 0.9]
