@@ -152,8 +152,8 @@ def test_any_block_can_be_judged_against_the_voice_before_a_point() -> None:
     assert profiles.other_voice(A, 0) is False  # nothing heard before it: no judgement
 
 
-def test_a_block_just_after_a_dip_needs_a_smaller_margin() -> None:
-    profiles = VoiceProfiles(ProfileConfig())
+def test_a_block_just_after_a_dip_can_be_asked_for_a_smaller_margin() -> None:
+    profiles = VoiceProfiles(ProfileConfig(dip_margin=0.09))
     feed(profiles, [A] * 20 + [B] * 22)
     assert profiles.voices is not None
     a_first = float(profiles.voices[0] @ A) > float(profiles.voices[1] @ A)
@@ -175,7 +175,7 @@ def test_a_block_just_after_a_dip_needs_a_smaller_margin() -> None:
     assert profiles.other_voice(between, before) is False
     assert profiles.other_voice(between, before, dip=True) is True
     assert profiles.other_voice(leaning(0.07), before, dip=True) is False
-    no_dip_margin = VoiceProfiles(ProfileConfig(dip_margin=None))
+    no_dip_margin = VoiceProfiles(ProfileConfig())  # the default: no dip margin
     feed(no_dip_margin, [A] * 20 + [B] * 22)
     assert no_dip_margin.other_voice(between, before, dip=True) is False
 

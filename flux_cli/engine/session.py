@@ -409,7 +409,7 @@ class TurnSession:
         sounds like the call's other voice rather than the turn's own voice ends the turn at
         the block's start (or the VAD's dip just before it), pause or not
         (``voice_profiles.py``). The first block after a dip is judged as soon as it is heard,
-        and a block with a dip in it or just before it at the lower ``dip_margin``."""
+        and a block with a dip in it or just before it at ``dip_margin`` if one is set."""
         profiles, speaker = self._profiles, self._speaker
         assert profiles is not None and speaker is not None
         recent = self._recent_speech

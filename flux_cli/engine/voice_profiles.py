@@ -15,12 +15,12 @@ monologue whose blocks fall in two kinds does not win the split and make the cal
 (Off by default: fewer blocks when the groups are clearly apart, ``clear_min_blocks`` with
 ``clear_runs``, tried at stops 26-27: ``docs/TURNS.md``.) Then a block that
 sounds more like the other voice than the voice of the blocks just before it, by ``margin``, is
-a change of speaker (``Dips`` says where it began; a block just after a dip, where a new
-voice often starts, needs only ``dip_margin``). Inside a turn "just before it" means the
-turn's own blocks of the last second, two at least, so a turn that began at a change is judged
-from its first second on; and once the voices are known a block is judged every ``judge_hop_s``
-(only the ``hop_s`` grid's blocks are kept). This is the engine's default (``docs/TURNS.md`` has
-what it costs a single voice).
+a change of speaker (``Dips`` says where it began; ``dip_margin``, off by default, asks less
+of a block just after a dip, where a new voice often starts). Inside a turn "just before it"
+means the turn's own blocks of the last second, two at least, so a turn that began at a
+change is judged from its first second on; and once the voices are known a block is judged
+every ``judge_hop_s`` (only the ``hop_s`` grid's blocks are kept). This is the engine's
+default (``docs/TURNS.md`` has what it costs a single voice).
 
 Pure numpy, no I/O: the caller embeds (``SpeakerEncoder.voice_vector``) and passes positions in
 samples. A one-voice call rarely splits apart far enough, so it pays only the embeddings.
@@ -57,9 +57,10 @@ class ProfileConfig:
     track: int = 1  # 1: once known, refit from the known voices first, then from scratch
     keep_fits: int = 0  # refits in a row that may fail before the known voices are forgotten
     margin: float = 0.12  # cosine to the other voice minus to the current one, to call a change
-    # ... for a block just after a dip of the VAD's, where a new voice most often starts (None:
-    # ``margin``; stop 28, chosen on train splits: docs/TURNS.md)
-    dip_margin: float | None = 0.09
+    # ... for a block just after a dip of the VAD's, where a new voice often starts (None:
+    # ``margin``; 0.09, chosen on train splits at stop 28, traded cut-offs for changes held
+    # out: docs/TURNS.md)
+    dip_margin: float | None = None
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
     own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
     max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
