@@ -86,8 +86,9 @@ class _RecordingProfiles(VoiceProfiles):
         super().__init__(config)
         self.judged: list[tuple[float, bool]] = []
 
-    def other_voice(self, vector: Any, before: int, since: int | None = None) -> bool:
-        other = super().other_voice(vector, before, since)
+    def other_voice(self, vector: Any, before: int, since: int | None = None,
+                    *, dip: bool = False) -> bool:
+        other = super().other_voice(vector, before, since, dip=dip)
         self.judged.append((before / SR, other))
         return other
 
