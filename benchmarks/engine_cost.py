@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks import corpus
+from benchmarks import corpus, report
 
 RESULTS = Path(__file__).with_name("results")
 _T = TypeVar("_T")
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results: dict[str, Any] = {
         "command": "python -m benchmarks.engine_cost " + " ".join(argv or sys.argv[1:]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        "machine": f"{platform.machine()} ({report.vector_units()}), {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
         "load_avg_start": os.getloadavg(),
         "clips": [c.name for c in clips],

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import corpus, scoring
+from benchmarks import corpus, report, scoring
 from benchmarks.servers import free_port
 from benchmarks.streams import stream_many
 
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {
         "command": "python -m benchmarks.load " + " ".join(argv or sys.argv[1:]),
         "limit": args.limit, "clip_s": args.clip_seconds, "cores": psutil.cpu_count(),
-        "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
+        "machine": f"{platform.processor() or platform.machine()} ({report.vector_units()}), "
+                   f"{psutil.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
         "note": "machine shared with other agents: compare ratios within one run",
         "load_at_start": [round(x, 2) for x in os.getloadavg()],

@@ -16,6 +16,22 @@ PACKAGES = ("flux-cli", "numpy", "soundfile", "soxr", "websocket-client", "webso
             "psutil")
 
 
+def vector_units(features: set[str] | None = None, machine: str | None = None) -> str:
+    """The CPU's widest vector units, as the engine's kernels see them (this machine's unless
+    ``features``/``machine`` are given): ONNX Runtime and CTranslate2 pick their int8 kernels
+    by them, so word times (the corpora's labels), Smart Turn's scores and every speed figure
+    differ between an AVX2 machine and an AVX-512/VNNI one (``docs/TURNS.md``, "Which
+    machine")."""
+    from flux_cli.engine.models.cpu import VNNI, cpu_features
+
+    machine = machine or platform.machine()
+    features = cpu_features() if features is None else features
+    if features is None or not features & {"AVX2", "AVX512F"}:
+        return machine  # not x86-64 (or not known): no such kernels to tell apart
+    widest = "AVX-512" if "AVX512F" in features else "AVX2"
+    return f"{widest}, {'VNNI' if features & set(VNNI) else 'no VNNI'}"
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: they mean little without it."""
     cpu = platform.processor() or ""
@@ -38,7 +54,7 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         commit = ""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": affinity,
+    return {"cpu": f"{cpu} ({vector_units()})", "cores": os.cpu_count(), "usable_cores": affinity,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform(),
             "packages": versions, "git_commit": commit}

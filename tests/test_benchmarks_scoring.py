@@ -323,3 +323,13 @@ def test_committed_full_corpus_labels_meet_the_floors() -> None:
     assert min(inserted) >= 0.3 - 0.01 and max(inserted) <= 1.5 + 0.01
     kinds = {t["kind"] for c in data["calls"] for t in c["turns"]}
     assert kinds == {"question", "statement", "short"}
+
+
+def test_results_name_the_vector_units_the_kernels_were_picked_by() -> None:
+    # word times and Smart Turn's int8 scores differ between these machines: the results say which
+    from benchmarks.report import vector_units
+
+    assert vector_units({"AVX2", "FMA3"}, "x86_64") == "AVX2, no VNNI"  # Zen 2/3, Haswell
+    assert vector_units({"AVX2", "AVX512F", "AVX512VNNI"}, "x86_64") == "AVX-512, VNNI"  # Zen 4
+    assert vector_units({"AVX2", "AVXVNNI"}, "x86_64") == "AVX2, VNNI"  # Alder Lake
+    assert vector_units({"ASIMD"}, "aarch64") == "aarch64"
