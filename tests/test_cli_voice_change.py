@@ -42,6 +42,11 @@ def transcribe(argv: list[str]) -> tuple[int, list[tuple[float, float, str]], st
     return code, lines, err.getvalue()
 
 
+def words(text: str) -> list[str]:
+    """A transcript's words, lower case, without punctuation."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def two_voices(path: Path) -> float:
     """The dialogue's agent (flite slt) then its caller (flite rms), 150 ms apart, written to
     ``path``; returns where the caller starts (seconds)."""
@@ -96,10 +101,12 @@ def test_by_default_changes_end_turns_once_the_calls_two_voices_are_known(
     for (_, end, _), (start, _, _), onset in zip(turns[:-1], turns[1:], onsets[1:], strict=True):
         assert onset < end <= onset + 1.0
         assert abs(start - onset) < 0.1
-    assert turns[0][2].endswith("Tuesday morning?")
-    assert turns[1][2].startswith("Sure") and turns[1][2].endswith("work for you?")
-    assert turns[2][2].startswith("Yes") and turns[2][2].endswith("Sarah Miller.")
-    assert turns[3][2].startswith("Great")
+    # Words, not punctuation: Whisper's int8 kernels differ between CPUs (AVX2 wrote "work
+    # for you." where an AVX-512 VNNI machine wrote "work for you?").
+    assert words(turns[0][2])[-2:] == ["tuesday", "morning"]
+    assert words(turns[1][2])[0] == "sure" and words(turns[1][2])[-3:] == ["work", "for", "you"]
+    assert words(turns[2][2])[0] == "yes" and words(turns[2][2])[-2:] == ["sarah", "miller"]
+    assert words(turns[3][2])[0] == "great"
     code, turns, err = transcribe([str(tmp_path / "call.wav"), "--fast", "--no-voice-change"])
     assert code == 0, err
     assert "one voice: a new voice does not end a turn" in err

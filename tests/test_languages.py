@@ -10,9 +10,11 @@ from flux_cli.engine.eot_model import features
 from flux_cli.engine.evidence import PauseEvidence
 from flux_cli.engine.languages import (
     HINT_WEIGHT,
+    SHORT_HINT_WEIGHT,
     LanguageChoice,
     base_code,
     choice_for,
+    hint_weight,
     merged,
     ranked,
     reported,
@@ -61,6 +63,19 @@ def test_a_hint_biases_but_a_plainly_other_language_still_wins() -> None:
     assert ranked(clear, choice)[0][0] == "ru"  # twice the hint's weight: Russian it is
     # nothing known about any candidate: the hints come first
     assert ranked({}, LanguageChoice(("en", "de"), hinted=("de",)))[0] == ("de", 1.0)
+
+
+def test_a_hint_counts_for_more_in_a_window_too_short_to_tell_languages_apart() -> None:
+    choice = LanguageChoice(tuple(LANGUAGES), hinted=("es",))
+    # a lone "Hola" (0.58 s) as Whisper base heard it on an AVX2 CPU: Japanese 21x Spanish
+    hola = {"ja": 0.4045, "es": 0.4045 / 21, "it": 0.04}
+    assert ranked(hola, choice, seconds=0.7)[0][0] == "es"
+    assert ranked(hola, choice, seconds=3.0)[0][0] == "ja"  # from 2 s on, 20x as before
+    assert ranked(hola, choice)[0][0] == "ja"  # length unknown: as a long window
+    clear = {"ru": 0.99, "es": 0.99 / (SHORT_HINT_WEIGHT * 2)}
+    assert ranked(clear, choice, seconds=0.5)[0][0] == "ru"  # plainly Russian, even short
+    assert hint_weight(0.3) == SHORT_HINT_WEIGHT and hint_weight(2.0) == HINT_WEIGHT
+    assert HINT_WEIGHT < hint_weight(1.5) < SHORT_HINT_WEIGHT
 
 
 def test_reported_languages_are_the_pick_then_other_likely_ones() -> None:

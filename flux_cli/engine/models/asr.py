@@ -223,8 +223,10 @@ class WhisperTranscriber:
             return tail
         return [self._sot_prev, *hotword_tokens, *tail]
 
-    def _language(self, encoded: Any, choice: LanguageChoice | None) -> list[tuple[str, float]]:
-        """The window's candidate languages, most likely first ([] for the English default).
+    def _language(self, encoded: Any, choice: LanguageChoice | None,
+                  seconds: float) -> list[tuple[str, float]]:
+        """The window's candidate languages, most likely first ([] for the English default);
+        ``seconds``: the window's audio (a hint counts for more in a short one).
 
         Whisper's own language ID reads the encoder output the decode uses anyway, so it
         costs one decoder step.
@@ -235,7 +237,7 @@ class WhisperTranscriber:
             return [(choice.fixed, 1.0)]
         detected = self._model.detect_language(encoded)[0]
         probabilities = {token.strip("<|>"): float(p) for token, p in detected}
-        return ranked(probabilities, choice)
+        return ranked(probabilities, choice, seconds)
 
     def _sot_for(self, ranking: list[tuple[str, float]]) -> list[int]:
         if not ranking:
@@ -257,7 +259,7 @@ class WhisperTranscriber:
         budget = opts.extra_tokens + math.ceil(opts.tokens_per_second * window.size / SAMPLE_RATE)
         padded = encoder_frames(n_frames, opts)
         encoded = self._encode(mel, n_frames, padded)
-        ranking = self._language(encoded, choice)
+        ranking = self._language(encoded, choice, window.size / SAMPLE_RATE)
         prompt = self._prompt(hotword_tokens, self._sot_for(ranking))
         max_length = min(MAX_LENGTH, len(prompt) + budget)
         decoded = self._generate(encoded, prompt, max_length)
