@@ -3,9 +3,11 @@ speech, per set, in one run (held-out splits only).
 
 1. Builds the corpora (installs the Asterisk prompts with apt-get and ``hibari-tts`` with pip
    if missing, and the unseen families' voices: ``benchmarks.unseen``;
-   ``benchmarks.natural_corpus``), and collects per-pause evidence for the replay
-   (``benchmarks.eot_train collect``, cached). The ``unseen_*`` sets are the only ones no
-   training or tuning step has read.
+   ``benchmarks.natural_corpus``), and collects per-pause evidence (``benchmarks.eot_train
+   collect``, cached): the test splits for the replay, the train splits for the candidate
+   model the trade-off plot draws beside the committed one (fitted here, never written; a
+   fresh machine collects them once, ~20 min on 2 cores). The ``unseen_*`` sets are the only
+   ones no training or tuning step has read.
 2. End to end: each held-out set streamed through the real CLI (``--fast``) to ``flux serve``;
    the 8 kHz set as µ-law at 8000 Hz. False cut-offs, missed ends, EOT latency p50/p90, WER,
    and for two-party calls the handover figure (the first speaker's ``EndOfTurn`` before the
@@ -324,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in TEST_SETS:
         calls_of(name)
     eot_train.collect(TEST_SETS, ["test"])
+    eot_train.collect(eot_train.ALL_SETS, ["train"])  # the candidate's fit below reads them
     model = EotModel.from_json(MODEL_FILE.read_text())
     results: dict[str, Any] = {"machine": report.machine_info(),
                                "load": round(os.getloadavg()[0], 2),
