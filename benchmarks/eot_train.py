@@ -185,7 +185,11 @@ def collect(sets: Sequence[str], splits: Sequence[str], processes: int = 2) -> N
 
 
 def load(name: str, split: str) -> list[dict[str, Any]]:
-    return list(json.loads(evidence_path(name, split).read_text()))
+    path = evidence_path(name, split)
+    if not path.exists():  # a fresh machine: one line saying what to run, not a traceback
+        raise SystemExit(f"no pause evidence for {name}/{split} ({path}): run `python -m "
+                         f"benchmarks.eot_train collect --sets {name} --splits {split}` first")
+    return list(json.loads(path.read_text()))
 
 
 # --------------------------------------------------------------------------- pauses

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,12 @@ def test_the_targets_name_the_worst_family_and_check_the_two_party_calls() -> No
     assert t["worst"] == "real"
     assert t["families"]["neural"]["met"] and not t["families"]["real"]["met"]
     assert t["two_party"]["changes_ok"] and t["two_party"]["cut_ok"]  # 90%; 7% <= 8%
+
+
+def test_missing_pause_evidence_says_what_to_collect(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fresh machine has none: `benchmarks.turns` once died here with a traceback after 19 min
+    monkeypatch.setattr(eot_train, "EVIDENCE_DIR", tmp_path)
+    with pytest.raises(SystemExit) as info:
+        eot_train.load("real", "train")
+    assert "benchmarks.eot_train collect --sets real --splits train" in str(info.value)
