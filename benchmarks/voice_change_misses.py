@@ -15,7 +15,17 @@ applies:
   with the call's voices: the turn was too young to know its own voice, or no block was speech;
 - **judged the same voice**: blocks were compared and none sounded like the other voice.
 
-With ``--voice-change`` the pause check is on too, and a second table sorts the same misses by
+A second table splits the changes at the moment the call's two voices were first known, and
+sets beside them a **ceiling**: the same rule (a block of the last 0.48 s sounding like the
+other voice by the margin, ``ProfileConfig.margin``) given the call's two voices from the labels
+from the first second (each the mean of that voice's blocks over the whole call, as
+``benchmarks.voice_profiles`` cuts them), judged every 32 ms from the new voice's first 0.48 s
+to 600 ms after it began; and how often it would take a block inside one voice's turn (from 1 s
+after the turn began, on a 96 ms grid) for the other voice. What is left between the engine's
+share after its voices are known and the ceiling is what its own voices miss; what is below the
+ceiling is what half a second of GE2E cannot tell apart even with the voices known.
+
+With ``--voice-change`` the pause check is on too, and a third table sorts the same misses by
 the step of the pause check that failed:
 
 - **no pause heard**: a turn was open but the VAD heard no stop-and-resume near the change;
@@ -33,6 +43,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,14 +188,98 @@ def classify(call: Call, notes: list[tuple[str, float, float | None]],
     return out
 
 
+CEILING_STEP_S = 0.032  # the ceiling judges the new voice's blocks this often (a VAD window)
+SAME_STEP_S = 0.096  # ... and one voice's blocks this often (the engine's judge_hop_s)
+
+
+def ceiling(engine: Any, call: Call) -> dict[str, int]:
+    """The call's voices from its labels (the module docstring): changes the margin finds
+    within ``WITHIN_S``, and one voice's blocks it takes for the other."""
+
+    from benchmarks.voice_profiles import blocks, speech_flags, voice_of
+    from flux_cli.engine.interfaces import VAD_WINDOW
+    from flux_cli.engine.voice_profiles import unit
+
+    config = ProfileConfig()
+    encoder = engine.speaker
+    data = blocks(call, engine, encoder)
+    labels = [voice_of(call, end / SR - config.block_s, end / SR) for end in data["ends"]]
+    voices = {v: unit(data["vectors"][[i for i, x in enumerate(labels) if x == v]].mean(axis=0))
+              for v in {x for x in labels if x is not None}}
+    audio = read_16k(call.path)
+    audio = audio[: len(audio) // VAD_WINDOW * VAD_WINDOW]
+    flags = speech_flags(engine.vad.new_stream().process(audio))
+
+    def margin(end_s: float, own: str, other: str) -> float | None:
+        """The other voice's cosine less the own voice's, for the block ending at ``end_s``."""
+        start, end = round((end_s - config.block_s) * SR), round(end_s * SR)
+        if start < 0 or end > len(audio) or (
+                flags[start // VAD_WINDOW: end // VAD_WINDOW].mean() < config.min_speech):
+            return None
+        x = encoder.voice_vector(audio[start:end])
+        return float(x @ voices[other] - x @ voices[own])
+
+    return ceiling_counts(call, margin, set(voices), config)
+
+
+def ceiling_counts(call: Call, margin: Callable[[float, str, str], float | None],
+                   voices: set[str], config: ProfileConfig) -> dict[str, int]:
+    """With ``margin(block end in s, own voice, other voice)`` (None: the block is not speech
+    enough): the changes found within ``WITHIN_S`` of the new voice, and the blocks inside one
+    voice's turn (from 1 s after it began) taken for the other."""
+    import numpy as np
+
+    out = {"changes": 0, "found": 0, "same_blocks": 0, "same_fired": 0}
+    for turn, nxt in itertools.pairwise(call.turns):
+        if nxt.voice == turn.voice or not {turn.voice, nxt.voice} <= voices:
+            continue
+        out["changes"] += 1
+        ends = np.arange(nxt.start + config.block_s, nxt.start + WITHIN_S + 1e-6, CEILING_STEP_S)
+        found = (margin(float(t), turn.voice, nxt.voice) for t in ends)
+        out["found"] += any(m is not None and m > config.margin for m in found)
+    for turn in call.turns:
+        others = [v for v in voices if v != turn.voice]
+        if turn.voice not in voices or not others:
+            continue
+        for t in np.arange(turn.start + 1.0, turn.end - 0.3, SAME_STEP_S):
+            m = margin(float(t), turn.voice, others[0])
+            if m is not None:
+                out["same_blocks"] += 1
+                out["same_fired"] += m > config.margin
+    return out
+
+
+def known_split(call: Call, events: list[tuple[str, float]], known: float | None
+                ) -> dict[str, int]:
+    """The changes before and after the call's two voices were first known, and how many of
+    each were ended within ``WITHIN_S``."""
+    ends = [t for e, t in events if e == "EndOfTurn"]
+    out = {"before": 0, "before_ended": 0, "after": 0, "after_ended": 0}
+    for turn, nxt in itertools.pairwise(call.turns):
+        if nxt.voice == turn.voice:
+            continue
+        side = "before" if known is None or nxt.start < known else "after"
+        out[side] += 1
+        out[f"{side}_ended"] += scoring.speaker_changes_ended([turn, nxt], ends, WITHIN_S)[0]
+    return out
+
+
 def run_set(engine: Any, name: str, split: str) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     voice_reasons: Counter[str] = Counter()
     same: list[float] = []
     by_pair: dict[str, Counter[str]] = {}
-    for call in natural_corpus.build(name, split):
+    split_counts: Counter[str] = Counter()
+    bound: Counter[str] = Counter()
+    known_at: list[float] = []
+    calls = natural_corpus.build(name, split)
+    for call in calls:
         notes, judged, events, known = run_call(engine, call)
         voice_reasons.update(classify_voices(call, judged, events, known))
+        split_counts.update(known_split(call, events, known))
+        bound.update(ceiling(engine, call))
+        if known is not None:
+            known_at.append(known)
         for reason, similarity in classify(call, notes, events):
             reasons[reason] += 1
             by_pair.setdefault(call.voice, Counter())[reason] += 1
@@ -194,7 +289,10 @@ def run_set(engine: Any, name: str, split: str) -> dict[str, Any]:
             "voices": {r: voice_reasons[r] for r in VOICE_REASONS},
             "reasons": {r: reasons[r] for r in REASONS},
             "by_voice_pair": {pair: {r: c[r] for r in REASONS} for pair, c in by_pair.items()},
-            "same_voice_similarity_p50": scoring.percentile(same, 50), "similarities": same}
+            "same_voice_similarity_p50": scoring.percentile(same, 50), "similarities": same,
+            "known": dict(split_counts), "ceiling": dict(bound),
+            "known_at_p50_s": scoring.percentile(known_at, 50),
+            "never_known": len(calls) - len(known_at)}
 
 
 def markdown(rows: dict[str, Any], pauses: bool, machine: dict[str, Any]) -> str:
@@ -212,6 +310,19 @@ def markdown(rows: dict[str, Any], pauses: bool, machine: dict[str, Any]) -> str
         n = r["changes"]
         lines.append(f"| {key} | {n} | " + " | ".join(
             f"{r['voices'][k]} ({r['voices'][k] / n:.0%})" for k in VOICE_REASONS) + " |")
+    lines += ["", "## Before and after the call's voices are known, and the ceiling", "",
+              "| set / split | voices first known (p50 into a call) | changes before: ended | "
+              "changes after: ended | ceiling: ended within 600 ms | ceiling: one voice's "
+              "blocks taken for the other |", "|---|---|---|---|---|---|"]
+    for key, r in rows.items():
+        k, c = r["known"], r["ceiling"]
+        p50, never = r["known_at_p50_s"], r["never_known"]
+        when = "-" if p50 is None else f"{p50:.1f} s"
+        lines.append(
+            f"| {key} | {when}{f' ({never} calls never)' if never else ''} | "
+            f"{_share(k['before_ended'], k['before'])} | {_share(k['after_ended'], k['after'])} | "
+            f"{_share(c['found'], c['changes'])} | "
+            f"{_share(c['same_fired'], c['same_blocks'], 2)} |")
     if not pauses:
         return "\n".join(lines) + "\n"
     lines += ["", "## The pause check", "",
@@ -231,6 +342,10 @@ def markdown(rows: dict[str, Any], pauses: bool, machine: dict[str, Any]) -> str
                 f"{c['same voice']} judged one voice, {c['no pause heard']} with no pause heard"
                 for pair, c in sorted(pairs.items())) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _share(part: int, whole: int, digits: int = 0) -> str:
+    return f"{part} of {whole} ({part / whole:.{digits}%})" if whole else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

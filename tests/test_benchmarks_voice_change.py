@@ -98,3 +98,40 @@ def test_the_calls_voices_settings_can_be_tried_from_the_command_line() -> None:
     assert (profiles.own_blocks, profiles.margin, profiles.judge_hop_s) == (3, 0.1, None)
     with pytest.raises(SystemExit, match="no setting 'nope'"):
         with_profile(voice_config(None), ["nope=1"])
+
+
+def test_changes_are_counted_before_and_after_the_calls_voices_were_known() -> None:
+    from benchmarks.voice_change_misses import known_split
+
+    events = [("StartOfTurn", 0.3), ("EndOfTurn", 2.4), ("StartOfTurn", 2.6),
+              ("EndOfTurn", 5.9), ("StartOfTurn", 6.1), ("EndOfTurn", 7.0)]
+    call = Call("literal", Path("literal.wav"), 9.0, "a+b", [
+        TurnLabel("one", 0.0, 2.0, voice="a"),
+        TurnLabel("two", 2.1, 4.0, voice="b"),  # before (known at 3.0 s), ended
+        TurnLabel("three", 4.1, 6.0, voice="a"),  # after, ended 1.8 s late: not in time
+        TurnLabel("four", 6.1, 8.0, voice="a"),  # the same voice: no change
+        TurnLabel("five", 8.1, 9.0, voice="b"),  # after, not ended
+    ])
+    assert known_split(call, events, known=3.0) == {
+        "before": 1, "before_ended": 1, "after": 2, "after_ended": 0}
+    assert known_split(call, events, known=None)["before"] == 3  # never known: all before
+
+
+def test_the_ceiling_counts_changes_the_margin_finds_in_time_and_one_voices_blocks_it_takes(
+) -> None:
+    from benchmarks.voice_change_misses import ceiling_counts
+    from flux_cli.engine.voice_profiles import ProfileConfig
+
+    config = ProfileConfig()
+
+    def margin(end_s: float, own: str, other: str) -> float | None:
+        """B (from 2.6 s) is clear in the block ending 0.544 s in, not speech enough before
+        0.5 s; A's return (5.5 s) never is; one block of B's own turn sounds like A."""
+        if 2.6 + 0.53 <= end_s <= 2.6 + 0.55:
+            return 0.2
+        if own == "b" and 3.78 <= end_s < 3.8:
+            return 0.13
+        return None if 2.6 <= end_s < 2.6 + 0.5 else 0.0
+
+    assert ceiling_counts(CALL, margin, {"a", "b"}, config) == {
+        "changes": 2, "found": 1, "same_blocks": 38, "same_fired": 1}

@@ -227,3 +227,19 @@ def test_a_refit_that_fails_forgets_the_voices_unless_told_to_keep_them() -> Non
                 assert profiles.voices is not None
     assert forgets.voices is None
     assert keeps.voices is not None and tracks.voices is not None
+
+
+def test_a_turn_whose_voice_trailed_off_is_judged_on_its_blocks_from_further_back() -> None:
+    config = ProfileConfig(context_fallback_s=3.0)
+    off, on = VoiceProfiles(ProfileConfig()), VoiceProfiles(config)
+    for profiles in (off, on):
+        feed(profiles, [A] * 20 + [B] * 22)
+        feed(profiles, [A] * 4, start=42)  # a turn of A began at block 42's start ...
+    turn_start = 42 * HOP
+    before = 48 * HOP + 19200  # ... and its voice trailed off 1.2 s before B's block
+    # no block of its own in the second before: not judged, unless it may look further back
+    assert off.other_voice(B, before, since=turn_start) is False
+    assert on.other_voice(B, before, since=turn_start) is True
+    assert on.other_voice(A, before, since=turn_start) is False
+    # still only the turn's own blocks: a turn that began after them has none to go on
+    assert on.other_voice(B, before, since=47 * HOP) is False

@@ -63,6 +63,10 @@ class ProfileConfig:
     dip_margin: float | None = None
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
     own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
+    # ... and if the turn has fewer in that second (its voice paused or trailed off just before
+    # the block), its blocks from this far back (None: the block is not judged; 3.0 was
+    # measured at stop 30: docs/TURNS.md)
+    context_fallback_s: float | None = None
     max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
     iterations: int = 10  # of 2-means
 
@@ -146,6 +150,10 @@ class VoiceProfiles:
         if since is not None:
             lo, least = max(lo, since + self.block), c.own_blocks
         context = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= before]
+        if len(context) < least and since is not None and c.context_fallback_s is not None:
+            lo = max(before - round(c.context_fallback_s * SAMPLE_RATE), since + self.block)
+            context = [v for v, e in zip(self._vectors, self._ends, strict=True)
+                       if lo <= e <= before][-least:]
         if len(context) < least:
             return False
         current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
