@@ -230,8 +230,8 @@ def test_a_refit_that_fails_forgets_the_voices_unless_told_to_keep_them() -> Non
 
 
 def test_a_turn_whose_voice_trailed_off_is_judged_on_its_blocks_from_further_back() -> None:
-    config = ProfileConfig(context_fallback_s=3.0)
-    off, on = VoiceProfiles(ProfileConfig()), VoiceProfiles(config)
+    off = VoiceProfiles(ProfileConfig(context_fallback_s=None))
+    on = VoiceProfiles(ProfileConfig())  # the default: 3 s back
     for profiles in (off, on):
         feed(profiles, [A] * 20 + [B] * 22)
         feed(profiles, [A] * 4, start=42)  # a turn of A began at block 42's start ...

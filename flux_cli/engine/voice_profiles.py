@@ -64,9 +64,9 @@ class ProfileConfig:
     context_s: float = 1.0  # the blocks ending this long before a block say who was speaking
     own_blocks: int = 2  # ... of them inside the turn at least, to say who the turn's voice is
     # ... and if the turn has fewer in that second (its voice paused or trailed off just before
-    # the block), its blocks from this far back (None: the block is not judged; 3.0 was
-    # measured at stop 30: docs/TURNS.md)
-    context_fallback_s: float | None = None
+    # the block), its last blocks from this far back (None: the block is not judged, as before
+    # stop 31; 3.0 ended 12 more held-out changes: docs/TURNS.md)
+    context_fallback_s: float | None = 3.0
     max_blocks: int = 900  # the most recent blocks kept (2.4 min of speech)
     iterations: int = 10  # of 2-means
 
