@@ -503,7 +503,7 @@ def serve(
     max_streams: Annotated[
         int | None,
         typer.Option(metavar="N", help="Streams at once over all workers; more get HTTP 429 "
-                     "(default: 6 per usable core).", show_default=False),
+                     "(default: 6 per usable core; 3 on x86-64 without VNNI).", show_default=False),
     ] = None,
     workers: Annotated[
         int | None,

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from flux_cli.engine.models.cpu import exact_int8_needed
 from flux_cli.server.capacity import decodes_per_worker, default_max_streams, default_workers
 from flux_cli.server.options import ServeOptions
 
 
 def test_capacity_is_six_streams_per_usable_core() -> None:
-    assert default_max_streams(2) == 12  # 14 held within 1.25x on 2 cores, 16 did not
-    assert default_max_streams(1) == 6
+    assert default_max_streams(2, slow_int8=False) == 12  # 14 held within 1.25x on 2 VNNI cores
+    assert default_max_streams(1, slow_int8=False) == 6
+
+
+def test_capacity_is_three_streams_per_core_where_int8_needs_the_exact_kernels() -> None:
+    assert default_max_streams(2, slow_int8=True) == 6  # 6 held within 1.25x on 2 AVX2 cores
+    assert default_max_streams(1, slow_int8=True) == 3
+
+
+def test_the_machines_own_kind_decides_when_not_told() -> None:
+    slow = exact_int8_needed()
+    assert default_max_streams(2) == default_max_streams(2, slow_int8=slow)
 
 
 @pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (4, 1), (5, 2), (8, 2),

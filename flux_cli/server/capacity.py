@@ -10,8 +10,12 @@ on the 2-core machine the project runs on (benchmarks/results/load.md): one work
 real-time streams with end-of-turn p50 and p90 within 1.25x of one stream's (1.11x / 1.14x)
 and 16 did not (p90 1.27x); two workers held 12 (14: p50 1.27x) at twice the memory. So
 ``STREAMS_PER_CORE`` is 6 (7 held: one stream of headroom per core; past it decodes queue and
-every stream slows, and a 429 a load balancer can route elsewhere serves a caller better), and
-one worker serves up to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
+every stream slows, and a 429 a load balancer can route elsewhere serves a caller better). Those
+were AVX-512 VNNI cores. On x86-64 without VNNI (AVX2 only) every model costs 1.5-1.9x (the
+exact int8 kernels, ``engine.models.cpu``), and one worker held 6 streams within 1.25x on 2
+cores but 8 only in one run of two (benchmarks/results/load.md and
+history/13-avx2-load-second-run.md): ``STREAMS_PER_CORE_AVX2`` is 3 there. One worker serves up
+to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
 VAD) costs ~0.02-0.03 s per audio second a stream (benchmarks/results/engine_cost.md), so one
 interpreter keeps up with the ~28 streams of 4 cores; on more cores, more workers (an
 estimate: only 2 cores were measured).
@@ -25,7 +29,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from flux_cli.engine.models.cpu import exact_int8_needed
+
 STREAMS_PER_CORE = 6
+STREAMS_PER_CORE_AVX2 = 3  # x86-64 without VNNI: ONNX Runtime's exact, slower int8 kernels
 CORES_PER_WORKER = 4
 
 LOADING, READY, DRAINING, STOPPED = 0, 1, 2, 3
@@ -40,8 +47,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_max_streams(cores: int | None = None) -> int:
-    return STREAMS_PER_CORE * (cores or usable_cores())
+def default_max_streams(cores: int | None = None, slow_int8: bool | None = None) -> int:
+    """Streams per usable core by the CPU's kind (``slow_int8``: x86-64 without VNNI; None:
+    this machine's)."""
+    if slow_int8 is None:
+        slow_int8 = exact_int8_needed()
+    per_core = STREAMS_PER_CORE_AVX2 if slow_int8 else STREAMS_PER_CORE
+    return per_core * (cores or usable_cores())
 
 
 def decodes_per_worker(workers: int, cores: int | None = None) -> int:
