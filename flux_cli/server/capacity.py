@@ -6,19 +6,19 @@ workers the counts live in shared memory made before the fork, so ``--max-stream
 limit for the whole port, and any worker can answer ``/readyz`` and ``/v1/status`` for all.
 
 Defaults, from ``python -m benchmarks.load --workers 1,2 --levels 1,12,14,16 --clip-seconds 45``
-on the 2-core machine the project runs on (benchmarks/results/load.md): one worker held 14
-real-time streams with end-of-turn p50 and p90 within 1.25x of one stream's (1.11x / 1.14x)
-and 16 did not (p90 1.27x); two workers held 12 (14: p50 1.27x) at twice the memory. So
-``STREAMS_PER_CORE`` is 6 (7 held: one stream of headroom per core; past it decodes queue and
-every stream slows, and a 429 a load balancer can route elsewhere serves a caller better). Those
-were AVX-512 VNNI cores. On x86-64 without VNNI (AVX2 only) every model costs 1.5-1.9x (the
-exact int8 kernels, ``engine.models.cpu``), and one worker held 6 streams within 1.25x on 2
-cores but 8 only in one run of two (benchmarks/results/load.md and
+on the 2-core AVX-512 VNNI machine the project then ran on (benchmarks/results/load.md then;
+history/ keeps those runs): one worker held 14 real-time streams with end-of-turn p50 and p90
+within 1.25x of one stream's (1.11x / 1.14x) and 16 did not (p90 1.27x); two workers held 12
+(14: p50 1.27x) at twice the memory. So ``STREAMS_PER_CORE`` is 6 (7 held: one stream of
+headroom per core; past it decodes queue and every stream slows, and a 429 a load balancer can
+route elsewhere serves a caller better). On x86-64 without VNNI (AVX2 only) every model costs
+1.5-1.9x (the exact int8 kernels, ``engine.models.cpu``), and one worker held 6 streams within
+1.25x on 2 cores but 8 only in one run of two (benchmarks/results/load.md and
 history/13-avx2-load-second-run.md): ``STREAMS_PER_CORE_AVX2`` is 3 there. One worker serves up
-to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session,
-VAD) costs ~0.02-0.03 s per audio second a stream (benchmarks/results/engine_cost.md), so one
-interpreter keeps up with the ~28 streams of 4 cores; on more cores, more workers (an
-estimate: only 2 cores were measured).
+to ``CORES_PER_WORKER`` cores: its Python side (websocket, JSON, session, VAD) costs ~0.02-0.03
+s per audio second a stream (benchmarks/results/engine_cost.md), so one interpreter keeps up
+with the ~28 streams of 4 cores; on more cores, more workers (an estimate: only 2 cores were
+measured).
 """
 
 from __future__ import annotations
