@@ -28,6 +28,7 @@ samples. A one-voice call rarely splits apart far enough, so it pays only the em
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from dataclasses import dataclass
 
@@ -97,7 +98,8 @@ class VoiceProfiles:
         return round(self.config.block_s * SAMPLE_RATE)
 
     def add(self, end: int, vector: Vector) -> None:
-        """The block of speech ending at ``end``; refits the two groups when it is time."""
+        """The block of speech ending at ``end`` (the stream's position: blocks come in order);
+        refits the two groups when it is time."""
         c = self.config
         self._vectors.append(unit(np.asarray(vector, dtype=np.float32)))
         self._ends.append(end)
@@ -149,11 +151,11 @@ class VoiceProfiles:
         lo, least = before - round(c.context_s * SAMPLE_RATE), 3
         if since is not None:
             lo, least = max(lo, since + self.block), c.own_blocks
-        context = [v for v, e in zip(self._vectors, self._ends, strict=True) if lo <= e <= before]
+        hi = bisect.bisect_right(self._ends, before)  # the ends are in order: see ``add``
+        context = self._vectors[bisect.bisect_left(self._ends, lo):hi]
         if len(context) < least and since is not None and c.context_fallback_s is not None:
             lo = max(before - round(c.context_fallback_s * SAMPLE_RATE), since + self.block)
-            context = [v for v, e in zip(self._vectors, self._ends, strict=True)
-                       if lo <= e <= before][-least:]
+            context = self._vectors[bisect.bisect_left(self._ends, lo):hi][-least:]
         if len(context) < least:
             return False
         current = int(np.argmax(self.voices @ unit(np.mean(context, axis=0))))
