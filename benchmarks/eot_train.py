@@ -340,6 +340,7 @@ class Replay:
     latencies: list[float] = field(default_factory=list)
     missed: int = 0
     turns: int = 0
+    cut_by: list[Pause] = field(default_factory=list)  # per window cut, the pause that cut it
 
     def summary(self) -> dict[str, Any]:
         p50, p90 = percentile(self.latencies, 50), percentile(self.latencies, 90)
@@ -366,8 +367,10 @@ def replay(turns: list[list[Pause]], end_silence: Any) -> Replay:
                 break
             if s >= p.length:
                 continue
-            cut.update(j for j, (a, b) in enumerate(windows)
-                       if a - EARLY <= t <= b + DEFAULT_SLACK)
+            hit = {j for j, (a, b) in enumerate(windows)
+                   if a - EARLY <= t <= b + DEFAULT_SLACK} - cut
+            out.cut_by += [p] * len(hit)
+            cut |= hit
         out.cut += len(cut)
         out.missed += not ended
     return out
