@@ -46,8 +46,19 @@ def read_16k(path: Path) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
-def end_times(engine: Any, call: Call, speaker: Any, config: Any = None,
-              voice_pauses: bool = False) -> list[float]:
+@dataclass(frozen=True)
+class EndEvent:
+    """An EndOfTurn as the benchmark reads it: when it came, where its turn began, and whether
+    the next turn had already begun before it (a turn another voice ended: the engine hands
+    over at that voice's onset, which lies before the moment it decides)."""
+
+    at: float
+    turn_start: float
+    taken_over: bool
+
+
+def end_events(engine: Any, call: Call, speaker: Any, config: Any = None,
+               voice_pauses: bool = False) -> list[EndEvent]:
     from flux_cli.engine.detector import DEFAULT_CONFIG
     from flux_cli.engine.session import TurnSession
     from flux_cli.protocol import StreamParams, TurnInfo
@@ -60,7 +71,46 @@ def end_times(engine: Any, call: Call, speaker: Any, config: Any = None,
     out = list(session.start())
     for pos in range(0, len(audio), 1280):
         out += session.feed(audio[pos: pos + 1280])
-    return [m.audio_window_end for m in out if isinstance(m, TurnInfo) and m.event == "EndOfTurn"]
+    infos = [m for m in out if isinstance(m, TurnInfo)]
+    ends = []
+    for i, m in enumerate(infos):
+        if m.event != "EndOfTurn":
+            continue
+        nxt = next((n for n in infos[i + 1:] if n.event == "StartOfTurn"), None)
+        ends.append(EndEvent(m.audio_window_end, m.audio_window_start,
+                             nxt is not None and nxt.audio_window_start < m.audio_window_end))
+    return ends
+
+
+def end_times(engine: Any, call: Call, speaker: Any, config: Any = None,
+              voice_pauses: bool = False) -> list[float]:
+    return [e.at for e in end_events(engine, call, speaker, config, voice_pauses)]
+
+
+CUT_KINDS = ("own_turn", "merged", "later", "taken_over")
+OWN_START_S = 0.3  # a turn that began this close to the labelled turn's start is its own
+
+
+def cut_kinds(call: Call, ends: list[EndEvent]) -> dict[str, int]:
+    """Each labelled pause that an EndOfTurn cut, by that end: another voice's (``taken_over``:
+    a change found late, inside the new voice's first pause), or the end-of-turn model's in a
+    turn that began with the labelled one (``own_turn``), before it (``merged``: across a
+    change or an earlier turn), or after it (``later``: after an earlier cut of the same turn)."""
+    counts = dict.fromkeys(CUT_KINDS, 0)
+    for turn in call.turns:
+        for a, b in turn.pauses:
+            hit = next((e for e in ends
+                        if a - scoring.EARLY <= e.at <= b + scoring.DEFAULT_SLACK), None)
+            if hit is None:
+                continue
+            if hit.taken_over:
+                kind = "taken_over"
+            elif abs(hit.turn_start - turn.start) <= OWN_START_S:
+                kind = "own_turn"
+            else:
+                kind = "merged" if hit.turn_start < turn.start else "later"
+            counts[kind] += 1
+    return counts
 
 
 def changes_ended(call: Call, ends: list[float], *, overlapping: bool = False
@@ -101,8 +151,12 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
     ok = total = inside = late = overlap_ok = overlaps = 0
     latencies: list[float] = []
     audio_s = 0.0
+    kinds = dict.fromkeys(CUT_KINDS, 0)
     for call in calls:
-        ends = end_times(engine, call, speaker, config, voice_pauses)
+        events = end_events(engine, call, speaker, config, voice_pauses)
+        ends = [e.at for e in events]
+        for kind, n in cut_kinds(call, events).items():
+            kinds[kind] += n
         score.add(scoring.score_turns(call.turns, ends))
         inside += ends_inside_speech(call, ends)
         late += ends_inside_speech(call, ends, late_only=True)
@@ -122,6 +176,7 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
         "late_change_ends": late,  # of ends_in_speech: within LATE_S of a new voice
         "false_cutoffs_or_in_speech": ((score.pauses_cut + inside) / score.pauses
                                        if score.pauses else None),
+        "cut_kinds": kinds,  # the pauses cut, by what ended the turn (``cut_kinds``)
         "missed": score.missed_rate,
         "eot_p50": scoring.percentile(score.latencies, 50),
         "eot_p90": scoring.percentile(score.latencies, 90),
@@ -280,6 +335,21 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def cut_table(rows: list[dict[str, Any]]) -> str:
+    """The false cut-offs of each row by what ended the turn there (``cut_kinds``)."""
+    out = ["| set | speaker encoder | pauses cut | the model, in a turn that began with the "
+           "labelled one | the model, in a turn begun before it (merged) | the model, after an "
+           "earlier cut of it | another voice found late (taken over) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        k = r.get("cut_kinds")
+        if k is None:
+            continue
+        out.append(f"| {r['set']} | {r['encoder']} | {sum(k.values())} of {r['pauses']} | "
+                   f"{k['own_turn']} | {k['merged']} | {k['later']} | {k['taken_over']} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_change")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
@@ -340,7 +410,9 @@ def main(argv: list[str] | None = None) -> None:
     md = ("# Turns that end where another voice starts\n\n"
           f"`{result['command']}`: {split}, in-process, audio time. "
           "A change counts as ended when an EndOfTurn comes before the new voice has spoken "
-          "600 ms.\n\n" + table(rows) + "\n")
+          "600 ms.\n\n" + table(rows) + "\n\n"
+          "False cut-offs by what ended the turn there (a turn another voice ended is one whose "
+          "next turn began before its EndOfTurn came):\n\n" + cut_table(rows) + "\n")
     (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
 

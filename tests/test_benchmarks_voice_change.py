@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.corpus import Call
 from benchmarks.synth import TurnLabel
-from benchmarks.voice_change import changes_ended, ends_inside_speech
+from benchmarks.voice_change import EndEvent, changes_ended, cut_kinds, ends_inside_speech
 
 # A said two things with a pause (1.0-1.6 s) inside; B answered 100 ms later; A again.
 CALL = Call("literal", Path("literal.wav"), 9.0, "a+b", [
@@ -32,6 +32,22 @@ def test_an_end_inside_one_voices_speech_is_a_mistake() -> None:
 
 def test_ends_in_pauses_and_at_turn_ends_are_scored_elsewhere() -> None:
     assert ends_inside_speech(CALL, [1.2, 2.45, 5.2, 8.1]) == 0  # a pause, ends, a gap
+
+
+def test_a_cut_pause_is_charged_to_what_ended_the_turn_there() -> None:
+    call = Call("cuts", Path("cuts.wav"), 12.0, "a+b", [
+        TurnLabel("one, two", 0.0, 2.5, pauses=[(1.0, 1.6)], voice="a"),
+        TurnLabel("um, three, four", 2.6, 6.0, pauses=[(3.0, 3.6), (4.5, 5.0)], voice="b"),
+        TurnLabel("five, six", 6.5, 9.0, pauses=[(7.5, 8.0)], voice="a"),
+    ])
+    own = EndEvent(1.3, 0.0, taken_over=False)  # the model, in A's turn as it began
+    late_change = EndEvent(3.2, 0.0, taken_over=True)  # A's turn ended by B, in B's first pause
+    after_cut = EndEvent(4.7, 3.6, taken_over=False)  # B resumed as a new turn, cut again
+    merged = EndEvent(7.7, 2.6, taken_over=False)  # B's turn ran on into A's
+    assert cut_kinds(call, [own, late_change, after_cut, merged]) == {
+        "own_turn": 1, "taken_over": 1, "later": 1, "merged": 1}
+    assert cut_kinds(call, [EndEvent(2.45, 0.0, taken_over=False)]) == {
+        "own_turn": 0, "taken_over": 0, "later": 0, "merged": 0}  # a turn's end, not a cut
 
 
 def test_a_change_ends_in_time_only_within_600_ms_of_the_new_voice() -> None:
