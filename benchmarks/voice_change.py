@@ -82,34 +82,35 @@ def end_events(engine: Any, call: Call, speaker: Any, config: Any = None,
     return ends
 
 
-def end_times(engine: Any, call: Call, speaker: Any, config: Any = None,
-              voice_pauses: bool = False) -> list[float]:
-    return [e.at for e in end_events(engine, call, speaker, config, voice_pauses)]
-
-
-CUT_KINDS = ("own_turn", "merged", "later", "taken_over")
+TURN_KINDS = ("own_turn", "merged", "later")
+CUT_KINDS = (*TURN_KINDS, "taken_over")
 OWN_START_S = 0.3  # a turn that began this close to the labelled turn's start is its own
+
+
+def _turn_kind(label_start: float, turn_start: float) -> str:
+    if abs(turn_start - label_start) <= OWN_START_S:
+        return "own_turn"
+    return "merged" if turn_start < label_start else "later"
 
 
 def cut_kinds(call: Call, ends: list[EndEvent]) -> dict[str, int]:
     """Each labelled pause that an EndOfTurn cut, by that end: another voice's (``taken_over``:
     a change found late, inside the new voice's first pause), or the end-of-turn model's in a
     turn that began with the labelled one (``own_turn``), before it (``merged``: across a
-    change or an earlier turn), or after it (``later``: after an earlier cut of the same turn)."""
-    counts = dict.fromkeys(CUT_KINDS, 0)
+    change or an earlier turn), or after it (``later``: after an earlier cut of the same turn).
+    Also, as ``pauses_in_<kind>``, every labelled pause by the engine's turn open when it began
+    (the first to end after it), cut or not: the rates' denominators."""
+    counts = dict.fromkeys(CUT_KINDS, 0) | {f"pauses_in_{k}": 0 for k in TURN_KINDS}
     for turn in call.turns:
         for a, b in turn.pauses:
+            open_turn = next((e for e in ends if e.at >= a - scoring.EARLY), None)
+            if open_turn is not None and open_turn.turn_start <= a:
+                counts[f"pauses_in_{_turn_kind(turn.start, open_turn.turn_start)}"] += 1
             hit = next((e for e in ends
                         if a - scoring.EARLY <= e.at <= b + scoring.DEFAULT_SLACK), None)
-            if hit is None:
-                continue
-            if hit.taken_over:
-                kind = "taken_over"
-            elif abs(hit.turn_start - turn.start) <= OWN_START_S:
-                kind = "own_turn"
-            else:
-                kind = "merged" if hit.turn_start < turn.start else "later"
-            counts[kind] += 1
+            if hit is not None:
+                kind = "taken_over" if hit.taken_over else _turn_kind(turn.start, hit.turn_start)
+                counts[kind] += 1
     return counts
 
 
@@ -151,12 +152,12 @@ def run_set(engine: Any, name: str, speaker: Any, cache: Path, config: Any = Non
     ok = total = inside = late = overlap_ok = overlaps = 0
     latencies: list[float] = []
     audio_s = 0.0
-    kinds = dict.fromkeys(CUT_KINDS, 0)
+    kinds: dict[str, int] = {}
     for call in calls:
         events = end_events(engine, call, speaker, config, voice_pauses)
         ends = [e.at for e in events]
         for kind, n in cut_kinds(call, events).items():
-            kinds[kind] += n
+            kinds[kind] = kinds.get(kind, 0) + n
         score.add(scoring.score_turns(call.turns, ends))
         inside += ends_inside_speech(call, ends)
         late += ends_inside_speech(call, ends, late_only=True)
@@ -341,12 +342,19 @@ def cut_table(rows: list[dict[str, Any]]) -> str:
            "labelled one | the model, in a turn begun before it (merged) | the model, after an "
            "earlier cut of it | another voice found late (taken over) |",
            "|---|---|---|---|---|---|---|"]
+
+    def rate(k: dict[str, int], kind: str) -> str:
+        n = k.get(f"pauses_in_{kind}", 0)
+        return f"{k[kind]} of {n}" + (f" ({k[kind] / n:.0%})" if n else "")
+
     for r in rows:
         k = r.get("cut_kinds")
         if k is None:
             continue
-        out.append(f"| {r['set']} | {r['encoder']} | {sum(k.values())} of {r['pauses']} | "
-                   f"{k['own_turn']} | {k['merged']} | {k['later']} | {k['taken_over']} |")
+        cut = sum(k[kind] for kind in CUT_KINDS)
+        out.append(f"| {r['set']} | {r['encoder']} | {cut} of {r['pauses']} | "
+                   f"{rate(k, 'own_turn')} | {rate(k, 'merged')} | {rate(k, 'later')} | "
+                   f"{k['taken_over']} |")
     return "\n".join(out)
 
 

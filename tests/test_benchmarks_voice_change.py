@@ -44,10 +44,16 @@ def test_a_cut_pause_is_charged_to_what_ended_the_turn_there() -> None:
     late_change = EndEvent(3.2, 0.0, taken_over=True)  # A's turn ended by B, in B's first pause
     after_cut = EndEvent(4.7, 3.6, taken_over=False)  # B resumed as a new turn, cut again
     merged = EndEvent(7.7, 2.6, taken_over=False)  # B's turn ran on into A's
-    assert cut_kinds(call, [own, late_change, after_cut, merged]) == {
+    kinds = cut_kinds(call, [own, late_change, after_cut, merged])
+    assert {k: kinds[k] for k in ("own_turn", "taken_over", "later", "merged")} == {
         "own_turn": 1, "taken_over": 1, "later": 1, "merged": 1}
-    assert cut_kinds(call, [EndEvent(2.45, 0.0, taken_over=False)]) == {
-        "own_turn": 0, "taken_over": 0, "later": 0, "merged": 0}  # a turn's end, not a cut
+    # the turn open when each pause began: A's own (1.0), A's run on into B's (3.0), B's
+    # after the cut (4.5), B's run on into A's (7.5)
+    assert (kinds["pauses_in_own_turn"], kinds["pauses_in_merged"],
+            kinds["pauses_in_later"]) == (1, 2, 1)
+    at_end = cut_kinds(call, [EndEvent(2.45, 0.0, taken_over=False)])  # a turn's end, no cut
+    assert sum(at_end[k] for k in ("own_turn", "taken_over", "later", "merged")) == 0
+    assert at_end["pauses_in_own_turn"] == 1  # A's pause, in A's turn; the rest in no turn
 
 
 def test_a_change_ends_in_time_only_within_600_ms_of_the_new_voice() -> None:
