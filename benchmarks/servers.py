@@ -48,10 +48,12 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) ->
 class EngineServer:
     """``python -m flux_cli serve`` on a free loopback port, for the length of a ``with``."""
 
-    def __init__(self, log_path: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, log_path: Path, extra_args: tuple[str, ...] = (),
+                 root: Path | None = None) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.extra_args = extra_args
+        self.root = root  # another checkout's flux_cli (its directory first on the path)
         self.proc: subprocess.Popen[bytes] | None = None
         self._ps: psutil.Process | None = None
 
@@ -61,13 +63,15 @@ class EngineServer:
 
     def __enter__(self) -> EngineServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        if self.root is not None:
+            env["PYTHONPATH"] = str(self.root)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 # one worker: psutil charges this one process the engine's whole CPU
                 [sys.executable, "-m", "flux_cli", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port), "--workers", "1", *self.extra_args],
-                stdout=subprocess.DEVNULL, stderr=log, env=env,
+                stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=self.root,
             )
         self._ps = psutil.Process(self.proc.pid)
         try:
