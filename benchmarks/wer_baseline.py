@@ -35,11 +35,13 @@ def commit_of(root: Path) -> str:
     return done.stdout.strip() or "?"
 
 
-def measure(root: Path | None, sets: Sequence[str], work: Path) -> dict[str, Any]:
-    """Every set through the engine of ``root`` (None: this checkout's)."""
+def measure(root: Path | None, sets: Sequence[str], work: Path,
+            serve_args: Sequence[str] = ()) -> dict[str, Any]:
+    """Every set through the engine of ``root`` (None: this checkout's), served with
+    ``serve_args``."""
     rows: dict[str, Any] = {}
     tag = "baseline" if root is not None else "current"
-    with EngineServer(work / f"{tag}-serve.log", root=root) as server:
+    with EngineServer(work / f"{tag}-serve.log", tuple(serve_args), root=root) as server:
         for name in sets:
             calls = turns.calls_of(name)
             options = {"sample_rate": "8000", "encoding": "mulaw"} if name == "tel8k" else {}
@@ -55,9 +57,11 @@ def measure(root: Path | None, sets: Sequence[str], work: Path) -> dict[str, Any
 
 
 def markdown(data: dict[str, Any]) -> str:
+    args = "".join(f" --serve-arg={a}" for a in data.get("serve_args", []))
     out = ["# WER against a baseline engine, on one machine", "",
-           f"`python -m benchmarks.wer_baseline --baseline <checkout of {data['baseline']}>` at "
-           f"{data['current']}: each engine served by `flux serve` (one worker), every held-out "
+           f"`python -m benchmarks.wer_baseline --baseline <checkout of {data['baseline']}>{args}` "
+           f"at {data['current']}: each engine served by `flux serve` (one worker; this "
+           f"checkout's{' with ' + ' '.join(data['serve_args']) if args else ''}), every held-out "
            "set streamed by this checkout's CLI at `--fast`; WER of the EndOfTurn transcripts as "
            "in `turns.md`.", "",
            f"| set | WER {data['baseline']} | WER {data['current']} | change | false cut-offs "
@@ -77,19 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path, required=True,
                    help="a checkout of the baseline commit (git worktree add DIR COMMIT)")
     p.add_argument("--sets", default=",".join(turns.TEST_SETS))
+    p.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                   help="an option for this checkout's `flux serve` (e.g. --no-voice-change)")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--out", default="wer_baseline", help="results file stem")
     args = p.parse_args(argv)
     if not (args.baseline / "flux_cli" / "__main__.py").exists():
         raise SystemExit(f"{args.baseline} holds no flux_cli checkout")
     sets = [s for s in args.sets.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="wer-baseline-") as tmp:
         baseline = measure(args.baseline.resolve(), sets, Path(tmp))
-        current = measure(None, sets, Path(tmp))
+        current = measure(None, sets, Path(tmp), args.serve_arg)
     data = {"machine": report.machine_info(), "baseline": commit_of(args.baseline),
-            "current": commit_of(HERE),
+            "current": commit_of(HERE), "serve_args": args.serve_arg,
             "sets": {name: {"baseline": baseline[name], "current": current[name]}
                      for name in sets}}
-    report.write_results(args.results_dir, "wer_baseline", data, markdown(data))
+    report.write_results(args.results_dir, args.out, data, markdown(data))
     return 0
 
 
