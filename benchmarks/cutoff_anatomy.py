@@ -29,10 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks import eot_train, report
-from benchmarks.scoring import percentile
 from flux_cli.engine.endings import ending_kind
 from flux_cli.engine.eot_model import EotModel, default_model
 from flux_cli.engine.models import text_eou
@@ -56,23 +53,20 @@ def signals(text_model: text_eou.TextEndOfUtterance) -> dict[str, Callable[[eot_
 
 
 def target_threshold(turns: list[list[eot_train.Pause]], model: EotModel) -> float | None:
-    """The highest threshold of ``eot_train.tradeoff``'s grid whose replay p50 is ≤ 500 ms."""
-    best = None
-    for thr in np.arange(0.5, 0.99, 0.025):
-        r = eot_train.replay(turns, eot_train.model_rule(model, float(thr)))
-        p50 = percentile(r.latencies, 50)
-        if p50 is not None and p50 <= TARGET_P50_S + 1e-9:
-            best = round(float(thr), 3)
-    return best
+    """The highest threshold of the trade-off's sweep whose replay p50 is ≤ 500 ms."""
+    ok = [thr for thr, _cut, p50 in eot_train.threshold_curve(turns, model)
+          if p50 is not None and p50 <= TARGET_P50_S + 1e-9]
+    return max(ok) if ok else None
 
 
 def tally(pauses: Sequence[eot_train.Pause],
           tests: dict[str, Callable[[eot_train.Pause], bool]]) -> dict[str, int]:
-    """How many of ``pauses`` each signal calls finished, and how many every signal does."""
-    out = {name: sum(test(p) for p in pauses) for name, test in tests.items()}
-    out["words_and_text_model"] = sum(tests["words"](p) and tests["text_model"](p)
-                                      for p in pauses)
-    out["all"] = sum(all(test(p) for test in tests.values()) for p in pauses)
+    """How many of ``pauses`` each signal calls finished, and how many every signal does
+    (each signal asked once a pause)."""
+    said = [{name: test(p) for name, test in tests.items()} for p in pauses]
+    out = {name: sum(s[name] for s in said) for name in tests}
+    out["words_and_text_model"] = sum(s["words"] and s["text_model"] for s in said)
+    out["all"] = sum(all(s.values()) for s in said)
     out["n"] = len(pauses)
     return out
 

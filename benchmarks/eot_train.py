@@ -398,14 +398,25 @@ def smart_turn_rule(fallback: float = 3.0) -> Any:
     return end_silence
 
 
+THRESHOLDS = [float(t) for t in np.arange(0.5, 0.99, 0.025)]  # the trade-off's sweep
+
+
+def threshold_curve(turns: list[list[Pause]], model: EotModel, rule: Any = model_rule
+                    ) -> list[tuple[float, float, float | None]]:
+    """(threshold to 3 places, false cut-off rate, EOT p50 or None without ends) at each of
+    ``THRESHOLDS`` (``rule(model, threshold)``: where each pause ends; by default the engine's)."""
+    curve = []
+    for thr in THRESHOLDS:
+        r = replay(turns, rule(model, thr))
+        curve.append((round(thr, 3), r.cut / max(r.pauses, 1), percentile(r.latencies, 50)))
+    return curve
+
+
 def tradeoff(turns: list[list[Pause]], model: EotModel, rule: Any = model_rule
              ) -> dict[str, Any]:
     """eot-bench style: false cut-offs at a latency budget, latency at a cut-off budget
     (``rule(model, threshold)``: where each pause ends; by default the engine's)."""
-    points = []
-    for thr in np.arange(0.5, 0.99, 0.025):
-        r = replay(turns, rule(model, float(thr)))
-        points.append((float(thr), r.cut / max(r.pauses, 1), percentile(r.latencies, 50) or 9))
+    points = [(thr, c, lat or 9) for thr, c, lat in threshold_curve(turns, model, rule)]
     out: dict[str, Any] = {}
     for budget in (0.3, 0.6):
         ok = [c for _, c, lat in points if lat <= budget]

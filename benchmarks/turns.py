@@ -228,12 +228,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def threshold_curve(turns: list[list[eot_train.Pause]], model: EotModel
                     ) -> list[tuple[float, float, float]]:
-    curve = []
-    for thr in np.arange(0.5, 0.99, 0.025):
-        r = eot_train.replay(turns, eot_train.model_rule(model, float(thr)))
-        curve.append((round(float(thr), 3), r.cut / max(r.pauses, 1),
-                      scoring.percentile(r.latencies, 50) or 0.0))
-    return curve
+    """The trade-off curve to plot (a set without ends plots at 0 ms)."""
+    return [(thr, c, lat or 0.0) for thr, c, lat in eot_train.threshold_curve(turns, model)]
 
 
 def _pct(x: float | None) -> str:
