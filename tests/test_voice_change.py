@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 from helpers.server_fakes import PINNED, CountingTranscriber, FixedSmartTurn, LevelVad, quiet
 
-from flux_cli.engine.detector import DetectorConfig
+from flux_cli.engine.detector import DEFAULT_CONFIG, DetectorConfig
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
 from flux_cli.engine.models.speaker import cosine
 from flux_cli.engine.session import TurnSession
@@ -190,3 +190,43 @@ def test_a_block_after_a_dip_is_judged_at_the_dip_margin() -> None:
     # and with the dip margin as unreachable as the margin, neither ends
     never = with_profiles(margin=2.5, dip_margin=2.5)
     assert [m.event for m in run_with(dip, never)] == ["StartOfTurn"]
+
+
+
+def with_floor(over_floor_db: float | None = DEFAULT_CONFIG.voice_change.over_floor_db
+               ) -> DetectorConfig:
+    """PINNED with the engine's floor (``level_floor.py``) that PINNED's steady waves leave off."""
+    voice = dataclasses.replace(PINNED.voice_change, over_floor_db=over_floor_db)
+    return dataclasses.replace(PINNED, voice_change=voice)
+
+
+def babble(seconds: float, level: float = 0.11) -> Audio:
+    """Other people talking under the call: a quieter 1500 Hz wave, heard by the VAD as speech."""
+    return level * voice(1500, seconds) / 0.3
+
+
+def test_babble_under_one_voice_is_not_taken_for_a_second_voice() -> None:
+    # One voice (220 Hz, 4 s at a time, 9 dB over the babble) with 3 s of babble alone between:
+    # the VAD never hears a pause. With no floor the babble alone forms a group of its own and
+    # the caller's turn is handed over to it; at the call's floor it is neither kept nor judged
+    # as a voice, and the one voice's turn holds.
+    audio = babble(26.0)
+    for start in (0.5, 7.5, 14.5, 21.5):
+        at = round(start * SAMPLE_RATE)
+        audio[at: at + round(4.0 * SAMPLE_RATE)] += voice(220, 4.0)
+    assert "EndOfTurn" in [m.event for m in run_with(audio, with_floor(None))]
+    assert [m.event for m in run_with(audio, with_floor())] == ["StartOfTurn"]
+
+
+def test_two_voices_heard_over_babble_still_end_turns() -> None:
+    # two voices (220 and 700 Hz) taking turns with 1 s of babble alone between: the floor is
+    # the babble's, both voices are heard well above it, and a change ends the turn
+    parts: list[Audio] = []
+    for hz, seconds in ((220, 4.0), (700, 4.0), (220, 4.0), (700, 4.0), (220, 3.0)):
+        parts += [babble(1.0), voice(hz, seconds) + babble(seconds)]
+    audio = np.concatenate([*parts, quiet(0.3)])
+    ends = [m.audio_window_end for m in run_with(audio, with_floor()) if m.event == "EndOfTurn"]
+    # the call's voices are known from the third stretch on: the changes at 11, 16 and 21 s
+    assert len(ends) == 3
+    assert all(onset < end <= onset + 0.6 for onset, end in zip((11.0, 16.0, 21.0), ends,
+                                                                 strict=True))

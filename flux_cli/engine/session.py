@@ -44,7 +44,7 @@ from flux_cli.engine.turn_audio import (
     without_repeated_head,
     word_key,
 )
-from flux_cli.engine.voice_change import VoiceWatch
+from flux_cli.engine.voice_change import VoiceWatch, level_floor
 from flux_cli.engine.voice_profiles import Dips, VoiceProfiles
 from flux_cli.protocol import (
     MULTILINGUAL_MODEL,
@@ -119,6 +119,8 @@ class TurnSession:
         self._profiles = (VoiceProfiles(profiles) if speaker is not None and profiles is not None
                           and by_default else None)
         self._speaker = speaker
+        self._floor = level_floor(config.voice_change) if (
+            self._profiles is not None or self._voice.encoder is not None) else None
         # the VAD's verdicts over the last block
         self._recent_speech: deque[bool] = deque(
             maxlen=self._profiles.block // VAD_WINDOW if self._profiles is not None else 0)
@@ -240,6 +242,8 @@ class TurnSession:
         self._pos += len(window)
         in_pause = self.state in (State.PAUSED, State.EAGER)
         speech = self._speech.step(p, start, self._pos, in_pause=in_pause)
+        if self._floor is not None:
+            self._floor.step(window)
         if self.state is State.IDLE:
             self._step_idle(start, speech, out)
         elif self.state is State.SPEAKING:
@@ -397,6 +401,9 @@ class TurnSession:
             return False
         (b0, b1), (a0, a1) = window
         before, after = self._buffer.slice(b0, b1), self._buffer.slice(a0, min(a1, self._pos))
+        if not self._heard_as_voice(after):
+            watch.clear()
+            return False
         if not watch.changed(before, after) or self.params.effective_eot_threshold >= 1.0:
             return False
         self._hand_over(pause_end + _samples(self.config.tail_pad_s), onset, out)
@@ -425,7 +432,10 @@ class TurnSession:
         if not (on_grid or self._judged_between_grid()) or not self._last_block_is_speech():
             return
         change = self._pos - profiles.block
-        vector = speaker.voice_vector(self._buffer.slice(change, self._pos))
+        audio = self._buffer.slice(change, self._pos)
+        if not self._heard_as_voice(audio):
+            return
+        vector = speaker.voice_vector(audio)
         if on_grid:
             profiles.add(self._pos, vector)
         turn = self._turn
@@ -472,11 +482,19 @@ class TurnSession:
                 or turn.start > speech_end
                 or onset <= turn.decode_start or not self._last_block_is_speech()):
             return False
-        block = speaker.voice_vector(self._buffer.slice(onset, onset + profiles.block))
+        audio = self._buffer.slice(onset, onset + profiles.block)
+        if not self._heard_as_voice(audio):
+            return False
+        block = speaker.voice_vector(audio)
         if not profiles.other_voice(block, speech_end, since=turn.start, dip=True):
             return False
         self._hand_over_at_dip((speech_end, onset), out)
         return True
+
+    def _heard_as_voice(self, audio: Audio) -> bool:
+        """Is this speech heard well above the call's floor (``level_floor.py``), not babble?"""
+        by_db = self.config.voice_change.over_floor_db
+        return self._floor is None or by_db is None or self._floor.above(audio, by_db)
 
     def _last_block_is_speech(self) -> bool:
         """At least ``min_speech`` of the last ``block_s`` was speech (the VAD's verdicts)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flux_cli.engine.interfaces import SAMPLE_RATE, Audio, SpeakerEncoder
+from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW, Audio, SpeakerEncoder
+from flux_cli.engine.level_floor import LevelFloor
 from flux_cli.engine.voice_profiles import ProfileConfig
 
 
@@ -44,8 +45,22 @@ class VoiceChangeConfig:
     reference_s: float = 1.5  # the turn's speech before the pause that stands for its voice
     min_reference_s: float = 0.5
     threshold: float = 0.236  # similarity below this: another voice (voice_change --calibrate)
+    # speech this far above the call's floor at least, to be compared or kept as a voice: not
+    # babble under one voice (``level_floor.py``; None: any speech). 5 dB on train splits:
+    # babble alone in noisy10 (18% of its blocks kept) against two voices under babble (as
+    # many found as with no floor; 6 dB lost one call): docs/TURNS.md
+    over_floor_db: float | None = 5.0
+    floor_s: float = 8.0  # the floor: the last this much audio's 32 ms windows ...
+    floor_percentile: float = 10.0  # ... at this percentile of their levels
     # mid-speech: the call's voices so far (``voice_profiles.py``); None: pauses only
     profiles: ProfileConfig | None = field(default_factory=ProfileConfig)
+
+
+def level_floor(config: VoiceChangeConfig) -> LevelFloor | None:
+    """The call's floor that a voice must be heard above, if ``over_floor_db`` asks for one."""
+    if config.over_floor_db is None:
+        return None
+    return LevelFloor(round(config.floor_s * SAMPLE_RATE / VAD_WINDOW), config.floor_percentile)
 
 
 @dataclass

@@ -1,0 +1,52 @@
+"""The call's background level, so that babble under one voice is not taken for a second voice.
+
+Why: over loud babble (other people talking, 10 dB under the caller) the VAD hears speech in
+the caller's pauses, and the speaker encoder's vectors of those stretches form a group of their
+own: the call's voices (``voice_profiles.py``) took the babble for a second person and handed
+the caller's turn over to it (``benchmarks/results/wer_baseline.md``, stop 32: one noisy call's
+WER 1.3% -> 12.3%). Babble is continuous, so it sets the call's floor: a low percentile of the
+32 ms windows' levels over the last seconds. A voice is heard well above that floor (train
+splits of ``noisy10``: half the voice blocks 9.5 dB or more above it, 95% 3.7 dB or more);
+a stretch of babble alone is not (half 3.5 dB or less). A block of speech less than
+``over_floor_db`` above the floor is neither kept as a voice nor judged as one. In a quiet
+call the floor is the line's hiss, 20-30 dB under every voice, and nothing changes.
+
+Pure numpy, no I/O: the caller passes each VAD window and asks about a block's audio.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from flux_cli.engine.interfaces import Audio
+
+
+def level_db(audio: Audio) -> float:
+    """Mean power in dB (full scale 0 dB; silence -120 dB)."""
+    power = float(np.mean(np.square(audio, dtype=np.float64))) if len(audio) else 0.0
+    return 10.0 * float(np.log10(power + 1e-12))
+
+
+class LevelFloor:
+    """The ``percentile`` of the last ``windows`` VAD windows' levels: the call's floor."""
+
+    def __init__(self, windows: int, percentile: float) -> None:
+        self.percentile = percentile
+        self._levels: deque[float] = deque(maxlen=windows)
+
+    def step(self, window: Audio) -> None:
+        self._levels.append(level_db(window))
+
+    def floor(self) -> float | None:
+        """None before any window was heard."""
+        if not self._levels:
+            return None
+        return float(np.percentile(np.fromiter(self._levels, dtype=np.float64),
+                                   self.percentile))
+
+    def above(self, audio: Audio, by_db: float) -> bool:
+        """Is ``audio`` heard at least ``by_db`` above the floor?"""
+        floor = self.floor()
+        return floor is None or level_db(audio) - floor >= by_db
