@@ -128,9 +128,10 @@ def _chunks(items: list[PlacedTurn], size: int) -> list[list[PlacedTurn]]:
 
 
 def noisy(audio: np.ndarray, snr_db: float, noise_bank: np.ndarray,
-          rng: np.random.Generator) -> np.ndarray:
-    """Babble (other speech, overlapped) or low-passed noise at ``snr_db`` under the speech."""
-    if rng.random() < 0.5 and len(noise_bank) > SAMPLE_RATE:
+          rng: np.random.Generator, *, babble: bool | None = None) -> np.ndarray:
+    """Babble (other speech, overlapped) or low-passed noise at ``snr_db`` under the speech:
+    ``babble`` chooses, else a coin does (the held-out sets)."""
+    if (rng.random() < 0.5 if babble is None else babble) and len(noise_bank) > SAMPLE_RATE:
         noise = np.zeros_like(audio)
         for _ in range(4):
             start = int(rng.integers(0, len(noise_bank) - 1))

@@ -155,16 +155,19 @@ def _add(scores: dict[str, list[float]], labels: dict[str, list[int]], key: str,
 
 def online(calls: list[Call], data: list[dict[str, np.ndarray]], config: Any
            ) -> dict[str, Any]:
-    """``VoiceProfiles`` over each call's blocks in order: changes found, false firings."""
+    """``VoiceProfiles`` over each call's blocks in order: changes found, false firings, and
+    the calls in which two voices were ever known."""
     from flux_cli.engine.voice_profiles import VoiceProfiles
 
-    found = changes = false = 0
+    found = changes = false = with_voices = 0
     seconds = 0.0
     for call, d in zip(calls, data, strict=True):
         profiles = VoiceProfiles(config)
         fired: list[float] = []
+        heard_two = False
         for end, vector in zip(d["ends"], d["vectors"], strict=True):
             profiles.add(int(end), vector)
+            heard_two |= profiles.voices is not None
             t = end / SR
             if profiles.changed() and (not fired or t - fired[-1] >= 1.0):
                 fired.append(t)
@@ -173,8 +176,9 @@ def online(calls: list[Call], data: list[dict[str, np.ndarray]], config: Any
         found += sum(any(a.end - 0.15 <= t <= b.start + 0.6 for t in fired) for a, b in pairs)
         false += sum(not any(0 <= t - c <= 1.2 for c in change_onsets(call)) for t in fired)
         seconds += call.duration
+        with_voices += heard_two
     return {"changes": changes, "found": found, "false": false, "minutes": seconds / 60,
-            "false_per_min": false / (seconds / 60)}
+            "false_per_min": false / (seconds / 60), "calls_with_two_voices": with_voices}
 
 
 def markdown(data: dict[str, Any]) -> str:
