@@ -24,7 +24,6 @@ Nothing here reads a test split. Writes ``results/voice_floor.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from benchmarks import corpus, natural_corpus, report
 from benchmarks.corpus import Call
 from benchmarks.eot_train import set_calls
 from benchmarks.voice_change import read_16k
-from benchmarks.voice_profiles import blocks, online
+from benchmarks.voice_profiles import block_models, blocks, online
 
 RESULTS = Path(__file__).with_name("results")
 GATES: tuple[float | None, ...] = (None, 3.0, 4.0, 5.0, 5.5, 6.0)
@@ -164,18 +163,13 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
     from flux_cli.engine.voice_profiles import ProfileConfig
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_floor")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    engine = load_engine(asr_threads=1, asr_workers=1)
-    encoder = load_speaker_encoder()
-    if encoder is None:
-        raise SystemExit("the speaker encoder's weights are not installed")
+    engine, encoder = block_models()
     sets = {name: set_calls(name, "train", args.cache_dir) for name in (*ONE_VOICE, *TWO_PARTY)}
     sets[UNDER_BABBLE] = under_babble(sets["twoparty_close"], args.cache_dir)
     data = {name: [blocks(call, engine, encoder) for call in calls]

@@ -209,19 +209,26 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def block_models() -> tuple[Any, Any]:
+    """The engine (its VAD cuts the blocks) and the speaker encoder (it embeds them)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from flux_cli.engine.models.loader import load_engine, load_speaker_encoder
+
+    engine = load_engine(asr_threads=1, asr_workers=1)
+    encoder = load_speaker_encoder()
+    if encoder is None:
+        raise SystemExit("the speaker encoder's weights are not installed")
+    return engine, encoder
+
+
+def main(argv: list[str] | None = None) -> int:
     from flux_cli.engine.voice_profiles import ProfileConfig
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.voice_profiles")
     p.add_argument("--cache-dir", type=Path, default=corpus.DEFAULT_CACHE)
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    engine = load_engine(asr_threads=1, asr_workers=1)
-    encoder = load_speaker_encoder()
-    if encoder is None:
-        raise SystemExit("the speaker encoder's weights are not installed")
+    engine, encoder = block_models()
     sets = {name: set_calls(name, "train", args.cache_dir)
             for name in (*TWO_PARTY, *ONE_VOICE, "synthetic")}
     data = {name: [blocks(call, engine, encoder) for call in calls]
