@@ -6,10 +6,12 @@ own: the call's voices (``voice_profiles.py``) took the babble for a second pers
 the caller's turn over to it (``benchmarks/results/wer_baseline.md``, stop 32: one noisy call's
 WER 1.3% -> 12.3%). Babble is continuous, so it sets the call's floor: a low percentile of the
 32 ms windows' levels over the last seconds. A voice is heard well above that floor (train
-splits of ``noisy10``: half the voice blocks 9.5 dB or more above it, 95% 3.7 dB or more);
-a stretch of babble alone is not (half 3.5 dB or less). A block of speech less than
-``over_floor_db`` above the floor is neither kept as a voice nor judged as one. In a quiet
-call the floor is the line's hiss, 20-30 dB under every voice, and nothing changes.
+splits of ``noisy10``: half its blocks 9.6 dB or more above it, 95% 4.5 dB or more); a stretch
+of babble alone is not (half 3.2 dB or less, 95% 4.8 dB or less: ``benchmarks.voice_floor``).
+A block of speech less than ``over_floor_db`` above the floor is neither kept as a voice nor
+judged as one. In a quiet call the floor is the pauses' hiss or the quiet between words, more
+than 20 dB under 95% of the voices' blocks (train splits of the clean sets), and nothing
+changes (``benchmarks.voice_floor``: the same calls' voices known at every gate tried).
 
 Pure numpy, no I/O: the caller passes each VAD window and asks about a block's audio.
 """
