@@ -129,3 +129,23 @@ def test_missing_pause_evidence_says_what_to_collect(tmp_path: Path,
     with pytest.raises(SystemExit) as info:
         eot_train.load("real", "train")
     assert "benchmarks.eot_train collect --sets real --splits train" in str(info.value)
+
+
+def test_the_streams_table_measured_again_says_so(tmp_path: Path) -> None:
+    # ``turns --realtime-only`` keeps every other table of turns.json and heads the streams
+    # table with when it was measured again; with no turns.json it says what to run first
+    import json
+
+    from benchmarks.turns import markdown, realtime_again
+
+    results = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "turns.json")
+                         .read_text())
+    before = markdown(results)
+    results["realtime"]["again"] = {"load": 0.4, "git_commit": "abc1234"}
+    after = markdown(results)
+    note = ("Measured again on its own (`--realtime-only`, at abc1234, load 0.4); the tables "
+            "above come from the full run.")
+    assert note in after and note not in before
+    assert after.replace(note + "\n\n", "") == before
+    with pytest.raises(SystemExit, match=r"run python -m benchmarks\.turns first"):
+        realtime_again(tmp_path, "1", 0.3)
