@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def _calls_from(turn_lists: list[list[PlacedTurn]], gap_range: tuple[float, floa
 
 def _chunks(items: list[PlacedTurn], size: int) -> list[list[PlacedTurn]]:
     return [items[i: i + size] for i in range(0, len(items), size) if items[i: i + size]]
+
+
+def babble_bank(real: Sequence[Utterance]) -> np.ndarray:
+    """The babble a split's noisy calls are mixed with: its last 40 real utterances, end to end."""
+    return np.concatenate([u.audio for u in real[-40:]])
 
 
 def noisy(audio: np.ndarray, snr_db: float, noise_bank: np.ndarray,
@@ -239,7 +245,7 @@ def _natural_calls(name: str, split: str, sources: Sources, rng: random.Random, 
         base = build("real", split, cache_dir, seed)[:4] + build("neural", split, cache_dir,
                                                                  seed)[:3]
         calls = []
-        bank = np.concatenate([u.audio for u in real[-40:]])
+        bank = babble_bank(real)
         nrng = np.random.default_rng(rng.randrange(1 << 30))
         out_dir.mkdir(parents=True, exist_ok=True)
         for call in base:

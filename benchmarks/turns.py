@@ -355,13 +355,18 @@ def main(argv: list[str] | None = None) -> int:
             if levels:
                 results["realtime"] = realtime(server, calls_of("real"), levels, 60.0, work,
                                                args.slack)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "turns.json").write_text(json.dumps(results, indent=1, default=str))
-    text = markdown(results)
-    (args.results_dir / "turns.md").write_text(text)
+    write(args.results_dir, results)
     plot(results, args.results_dir / "turns.png")
-    print(text)
     return 0
+
+
+def write(results_dir: Path, results: dict[str, Any]) -> None:
+    """``turns.json`` and ``turns.md``, and the tables on stdout."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "turns.json").write_text(json.dumps(results, indent=1, default=str))
+    text = markdown(results)
+    (results_dir / "turns.md").write_text(text)
+    print(text)
 
 
 def realtime_again(results_dir: Path, levels_arg: str, slack: float) -> int:
@@ -378,10 +383,7 @@ def realtime_again(results_dir: Path, levels_arg: str, slack: float) -> int:
         with EngineServer(work / "server.log") as server:
             results["realtime"] = realtime(server, calls_of("real"), levels, 60.0, work, slack)
     results["realtime"]["again"] = {"load": load, "git_commit": report.machine_info()["git_commit"]}
-    path.write_text(json.dumps(results, indent=1, default=str))
-    text = markdown(results)
-    (results_dir / "turns.md").write_text(text)
-    print(text)
+    write(results_dir, results)  # turns.png plots the replay, which this does not touch
     return 0
 
 

@@ -61,7 +61,8 @@ def over_floor(audio: np.ndarray, ends: np.ndarray) -> np.ndarray:
             floor.step(audio[pos: pos + VAD_WINDOW])
             pos += VAD_WINDOW
         bottom = floor.floor()
-        out[i] = level_db(audio[end - block: end]) - (bottom if bottom is not None else -120.0)
+        assert bottom is not None  # a block's end is past at least one window
+        out[i] = level_db(audio[end - block: end]) - bottom
     return out
 
 
@@ -75,7 +76,7 @@ def under_babble(calls: list[Call], cache_dir: Path, seed: int = corpus.DEFAULT_
         import soundfile as sf
 
         real, _ = natural_corpus.split_utterances(natural_corpus.Sources(cache_dir), "train")
-        bank = np.concatenate([u.audio for u in real[-40:]])
+        bank = natural_corpus.babble_bank(real)
         rng = np.random.default_rng(20261206)
         out_dir.mkdir(parents=True, exist_ok=True)
         for call, path in zip(calls, paths, strict=True):

@@ -18,8 +18,6 @@ Pure numpy, no I/O: the caller passes each VAD window and asks about a block's a
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from flux_cli.engine.interfaces import Audio
@@ -32,21 +30,25 @@ def level_db(audio: Audio) -> float:
 
 
 class LevelFloor:
-    """The ``percentile`` of the last ``windows`` VAD windows' levels: the call's floor."""
+    """The ``percentile`` of the last ``windows`` VAD windows' levels: the call's floor.
+
+    The levels live in a ring (the oldest overwritten): the percentile is asked at every block
+    judged, so it reads the array as it is rather than copying a queue each time."""
 
     def __init__(self, windows: int, percentile: float) -> None:
         self.percentile = percentile
-        self._levels: deque[float] = deque(maxlen=windows)
+        self._levels = np.empty(windows, dtype=np.float64)
+        self._count = 0  # windows ever heard
 
     def step(self, window: Audio) -> None:
-        self._levels.append(level_db(window))
+        self._levels[self._count % len(self._levels)] = level_db(window)
+        self._count += 1
 
     def floor(self) -> float | None:
         """None before any window was heard."""
-        if not self._levels:
+        if not self._count:
             return None
-        return float(np.percentile(np.fromiter(self._levels, dtype=np.float64),
-                                   self.percentile))
+        return float(np.percentile(self._levels[: self._count], self.percentile))
 
     def above(self, audio: Audio, by_db: float) -> bool:
         """Is ``audio`` heard at least ``by_db`` above the floor?"""
