@@ -182,3 +182,33 @@ def test_a_stream_that_stops_before_its_container_is_known() -> None:
     with pytest.raises(AudioDecodeError, match="ended after 2 bytes"):
         decoder.flush()
     assert make_decoder(None, None).flush().size == 0
+
+
+@pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
+def test_telephone_streams_lose_the_g711_offset(encoding: str) -> None:
+    """G.711's rounding leaves a constant offset that Silero hears in phone-band speech
+    (``flux_cli/audio/dc_block.py``); 8 kHz streams are decoded without it."""
+    from flux_cli.audio.encoding import decode
+
+    data = encode(tone(8000, 3.0, freq=300.0, amp=0.01), encoding)
+    plain = soxr.resample(decode(data, encoding), 8000, SAMPLE_RATE)
+    out = decode_all(make_decoder(encoding, 8000), data, [160, 7])
+    settled = slice(SAMPLE_RATE, None)  # after the blocker's half-second window
+    assert abs(float(np.mean(plain[settled]))) > 5e-6  # the codec's offset
+    assert abs(float(np.mean(out[settled]))) < 1e-6
+    assert np.sqrt(np.mean(out[settled] ** 2)) == pytest.approx(0.01 / np.sqrt(2), rel=0.03)
+
+
+def test_an_8_khz_wav_loses_its_offset_too() -> None:
+    data = wav_bytes(tone(8000, 2.0, freq=300.0, amp=0.1) + np.float32(0.01), 8000, "PCM_16")
+    out = decode_all(make_decoder(None, None), data, [3, 41, 2560])
+    assert abs(float(np.mean(out[SAMPLE_RATE:]))) < 1e-5
+
+
+def test_wideband_streams_are_not_filtered() -> None:
+    """Above 8 kHz the decoder hands over what was sent (no offset removed: 16 kHz linear16
+    arrives bit for bit)."""
+    source = tone(SAMPLE_RATE, 1.0, amp=0.1) + np.float32(0.01)
+    data = encode(source, "linear16")
+    out = decode_all(make_decoder("linear16", SAMPLE_RATE), data, [2560])
+    np.testing.assert_array_equal(out, np.frombuffer(data, "<i2") / np.float32(32768.0))
