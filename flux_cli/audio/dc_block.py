@@ -1,13 +1,13 @@
 """Streaming DC removal, for telephone-band audio.
 
-Why: G.711 rounds every sample the same way, so µ-law and A-law audio comes back with a
-small constant offset (-4.8e-5 and +1.5e-5 of full scale on the ``tel8k`` calls, about
--86 dBFS). Silero VAD v6 hears that offset in band-limited speech, which has nothing else
-under 300 Hz: on the ``tel8k`` train calls sent as µ-law at 8 kHz, 96 of 112 turns reach
-the VAD's onset as decoded, 109 with the offset removed (and 108 of the same calls
-resampled straight from the WAV, 111 with its own -1.5e-5 removed). Full-band 16 kHz speech
-is not moved by it (the ``real``, ``neural``, ``synthetic`` and ``noisy10`` train calls: every
-turn heard with and without an offset of 1e-3).
+Why: the reference G.711 encoders round every sample the same way, so µ-law audio comes back
+with a small constant offset (-4.8e-5 of full scale on the ``tel8k`` calls, about -86 dBFS).
+Silero VAD v6 hears it in band-limited speech, which has nothing else under 300 Hz: of the
+``tel8k`` train calls' 112 turns sent as µ-law at 8 kHz, 96 reach the VAD's onset with the
+offset and 109 without it (``python -m benchmarks.phone_offset``). Full-band speech is not
+moved by an offset that size (the ``real``, ``neural``, ``synthetic`` and ``noisy10`` train
+calls: the same turns reach the onset with their own offset removed). A-law's offset is
+removed too, but what A-law costs at the VAD is not its offset (101 of 112 either way).
 
 The offset is the mean of the last ``window_s`` of input, taken as zero before the stream
 began (so the first samples pass unchanged and the offset is fully removed after one
