@@ -39,12 +39,13 @@ from benchmarks.corpus import Call
 from benchmarks.eot_train import set_calls
 from benchmarks.run import engine_pass, summarise
 from benchmarks.servers import EngineServer
+from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW
 
 RESULTS = Path(__file__).with_name("results")
 PHONE_RATE = 8000
 FULL_BAND = ("real", "neural", "synthetic", "noisy10")
 FULL_BAND_OFFSET = 1e-3
-WINDOWS_PER_S = 16000 / 512
+WINDOWS_PER_S = SAMPLE_RATE / VAD_WINDOW
 
 
 def g711(audio: np.ndarray, encoding: str) -> np.ndarray:
@@ -67,7 +68,7 @@ def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
         decoder = make_decoder(encoding, PHONE_RATE)
         parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
         return np.concatenate([*parts, decoder.flush()])
-    resampler = StreamResampler(PHONE_RATE, 16000)
+    resampler = StreamResampler(PHONE_RATE, SAMPLE_RATE)
     parts = [resampler.process(decode(data[i:i + frame], encoding))
              for i in range(0, len(data), frame)]
     return np.concatenate([*parts, resampler.flush()])
@@ -76,7 +77,9 @@ def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     import soxr
 
-    return audio if rate == 16000 else soxr.resample(audio, rate, 16000).astype(np.float32)
+    if rate == SAMPLE_RATE:
+        return audio
+    return np.asarray(soxr.resample(audio, rate, SAMPLE_RATE), dtype=np.float32)
 
 
 def heard(probs: np.ndarray, turns: list[Any], onset: float) -> tuple[int, int]:
@@ -110,7 +113,7 @@ def unbiased_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     8 kHz streams today)."""
     from flux_cli.audio.dc_block import DcBlocker
 
-    return DcBlocker(16000).process(to_16k(audio, rate))
+    return DcBlocker(SAMPLE_RATE).process(to_16k(audio, rate))
 
 
 def at_the_vad(sets: dict[str, list[Call]], variants: dict[str, Variant]) -> dict[str, Any]:
@@ -129,7 +132,7 @@ def at_the_vad(sets: dict[str, list[Call]], variants: dict[str, Variant]) -> dic
             audio, rate = sf.read(call.path, dtype="float32")
             for label, make in variants.items():
                 x = np.asarray(make(audio, rate), dtype=np.float32)
-                probs = np.asarray(vad.new_stream().process(x[: x.size // 512 * 512]))
+                probs = np.asarray(vad.new_stream().process(x))  # whole windows only
                 reached, speech = heard(probs, call.turns, onset)
                 row = rows[label]
                 row["turns"] += len(call.turns)
@@ -156,17 +159,18 @@ def coded_recordings(calls: list[Call], work: Path) -> list[Call]:
 
 
 def end_to_end(calls: list[Call], slack: float) -> dict[str, Any]:
-    ways: list[tuple[str, list[Call], dict[str, str]]] = []
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="flux-phone-") as tmp:
         work = Path(tmp)
         coded = coded_recordings(calls, work)
-        ways = [("µ-law at 8 kHz (now: the blocker)", calls,
-                 {"sample_rate": "8000", "encoding": "mulaw"}),
-                ("the WAV at the CLI's default (linear16, 16 kHz)", calls, {}),
-                ("a µ-law recording at the CLI's default (16 kHz)", coded, {}),
-                ("the same recording with `--sample-rate 8000` (linear16)", coded,
-                 {"sample_rate": "8000"})]
+        ways: list[tuple[str, list[Call], dict[str, str]]] = [
+            ("µ-law at 8 kHz (now: the blocker)", calls,
+             {"sample_rate": "8000", "encoding": "mulaw"}),
+            ("the WAV at the CLI's default (linear16, 16 kHz)", calls, {}),
+            ("a µ-law recording at the CLI's default (16 kHz)", coded, {}),
+            ("the same recording with `--sample-rate 8000` (linear16)", coded,
+             {"sample_rate": "8000"}),
+        ]
         with EngineServer(work / "server.log") as server:
             for i, (label, these, options) in enumerate(ways):
                 res = engine_pass(server, these, work, f"way{i}", options, slack)

@@ -11,7 +11,7 @@ import soundfile as sf
 import soxr
 from helpers.speech import clip_path, encode_ogg
 
-from flux_cli.audio.encoding import encode
+from flux_cli.audio.encoding import decode, encode
 from flux_cli.engine.interfaces import SAMPLE_RATE
 from flux_cli.server.opus import OggPacketReader
 from flux_cli.server.wire_audio import AudioDecodeError, AudioDecoder, make_decoder
@@ -188,8 +188,6 @@ def test_a_stream_that_stops_before_its_container_is_known() -> None:
 def test_telephone_streams_lose_the_g711_offset(encoding: str) -> None:
     """G.711's rounding leaves a constant offset that Silero hears in phone-band speech
     (``flux_cli/audio/dc_block.py``); 8 kHz streams are decoded without it."""
-    from flux_cli.audio.encoding import decode
-
     data = encode(tone(8000, 3.0, freq=300.0, amp=0.01), encoding)
     plain = soxr.resample(decode(data, encoding), 8000, SAMPLE_RATE)
     out = decode_all(make_decoder(encoding, 8000), data, [160, 7])
