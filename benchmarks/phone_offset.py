@@ -9,16 +9,16 @@ lines"). Two parts:
 1. **At the VAD** (``tel8k`` *train* calls; the full-band ``real``, ``neural``, ``synthetic``
    and ``noisy10`` train calls for contrast): the turns whose speech probability reaches the
    engine's onset, and the share of 32 ms windows called speech, for the same audio arriving
-   as µ-law or A-law at 8 kHz (decoded with and without the blocker), as the WAV resampled to
-   16 kHz (what the CLI sends by default), and as a G.711-coded recording sent at 16 kHz (the
-   offset kept: the case the blocker does not reach yet).
+   as µ-law or A-law at 8 kHz (decoded with and without the blocker), as the WAV or a
+   G.711-coded recording sent at 8 kHz (what the CLI sends by default since stop 35), and
+   as either resampled to 16 kHz (the CLI's default before, still ``--sample-rate 16000``:
+   the coded recording keeps its offset there, the case the blocker does not reach).
    For the full-band sets, also the offset removed at 16 kHz: what a blocker on every stream
    would change there.
 2. **End to end** (``tel8k`` *test* calls through ``flux serve`` and the CLI at ``--fast``):
-   missed ends, false cut-offs, latency and WER when the calls are sent as µ-law at 8 kHz, as
-   the WAV at the CLI's default (linear16, 16 kHz), as a G.711-coded recording at the
-   default, and as that recording sent at its own rate (``--sample-rate 8000``: the advice
-   until every stream loses its offset).
+   missed ends, false cut-offs, latency and WER when the calls are sent as µ-law at 8 kHz,
+   and as the WAV and as a G.711-coded recording each two ways: at the CLI's default (their
+   own 8 kHz, linear16) and at ``--sample-rate 16000`` (the default before stop 35).
 
 Nothing is tuned here. Writes ``results/phone_offset.{json,md}``.
 """
@@ -98,8 +98,12 @@ PHONE_VARIANTS: dict[str, Variant] = {
     "µ-law at 8 kHz, the engine's decoder (now)": lambda a, r: wire_16k(a, "mulaw", blocker=True),
     "A-law at 8 kHz, offset kept (before)": lambda a, r: wire_16k(a, "alaw", blocker=False),
     "A-law at 8 kHz, the engine's decoder (now)": lambda a, r: wire_16k(a, "alaw", blocker=True),
-    "the WAV at 16 kHz (the CLI's default; no codec)": lambda a, r: to_16k(a, r),
+    "the WAV at 16 kHz (`--sample-rate 16000`; no codec)": lambda a, r: to_16k(a, r),
     "a µ-law recording sent at 16 kHz (offset kept)": lambda a, r: to_16k(g711(a, "mulaw"), r),
+    "the WAV at 8 kHz (the CLI's default now)":
+        lambda a, r: wire_16k(a, "linear16", blocker=True),
+    "a µ-law recording at 8 kHz (the CLI's default now)":
+        lambda a, r: wire_16k(g711(a, "mulaw"), "linear16", blocker=True),
 }
 FULL_BAND_VARIANTS: dict[str, Variant] = {
     "as recorded": lambda a, r: to_16k(a, r),
@@ -166,10 +170,12 @@ def end_to_end(calls: list[Call], slack: float) -> dict[str, Any]:
         ways: list[tuple[str, list[Call], dict[str, str]]] = [
             ("µ-law at 8 kHz (now: the blocker)", calls,
              {"sample_rate": "8000", "encoding": "mulaw"}),
-            ("the WAV at the CLI's default (linear16, 16 kHz)", calls, {}),
-            ("a µ-law recording at the CLI's default (16 kHz)", coded, {}),
-            ("the same recording with `--sample-rate 8000` (linear16)", coded,
-             {"sample_rate": "8000"}),
+            ("the WAV at the CLI's default (its own 8 kHz, linear16)", calls, {}),
+            ("the WAV at `--sample-rate 16000` (the default before)", calls,
+             {"sample_rate": "16000"}),
+            ("a µ-law recording at the CLI's default (its own 8 kHz)", coded, {}),
+            ("the same recording at `--sample-rate 16000` (the default before)", coded,
+             {"sample_rate": "16000"}),
         ]
         with EngineServer(work / "server.log") as server:
             for i, (label, these, options) in enumerate(ways):

@@ -153,9 +153,11 @@ def transcribe(
             help="linear16, linear32, mulaw, alaw, or ogg-opus (Ogg/Opus passthrough)."),
     ] = "linear16",
     sample_rate: Annotated[
-        int, typer.Option(
-            metavar="HZ", help="Wire sample rate: 8000, 16000, 24000, 44100 or 48000.")
-    ] = 16000,
+        int | None, typer.Option(
+            metavar="HZ", show_default=False,
+            help="Wire sample rate: 8000, 16000, 24000, 44100 or 48000 [default: 8000 for "
+            "phone-rate input (8 kHz or less), else 16000].")
+    ] = None,
     chunk_ms: Annotated[int, typer.Option(
         metavar="MS", help="Audio per WebSocket frame, in ms.")] = 80,
     eot_threshold: Annotated[
@@ -245,12 +247,12 @@ def transcribe(
     from flux_cli.audio.input_format import InputFormat
     from flux_cli.protocol import StreamParams
     from flux_cli.transcribe import command as transcribe_mod
-    from flux_cli.transcribe.settings import TranscribeSettings, resolve_url
+    from flux_cli.transcribe.settings import DEFAULT_WIRE_RATE, TranscribeSettings, resolve_url
 
     params = StreamParams(
         model=model,
         encoding=encoding,
-        sample_rate=None if encoding == "ogg-opus" else sample_rate,
+        sample_rate=None if encoding == "ogg-opus" else sample_rate or DEFAULT_WIRE_RATE,
         eot_threshold=eot_threshold,
         eager_eot_threshold=eager_eot_threshold,
         eot_timeout_ms=eot_timeout_ms,
@@ -284,6 +286,7 @@ def transcribe(
         debug=debug,
         asr=asr or None,
         voice_change=voice_change,
+        sample_rate_given=sample_rate is not None,
     )
     try:
         code = transcribe_mod.run_many(

@@ -93,26 +93,34 @@ def test_compressed_stdin_is_buffered_with_a_notice(tmp_path: Path) -> None:
     assert [len(f) for f, _ in srv.last.frames] == [2560] * 25
 
 
-def test_raw_pcm_through_a_pipe(tmp_path: Path) -> None:
+def _raw_8k_through_a_pipe(url: str, *extra: str) -> tuple[subprocess.CompletedProcess[str],
+                                                            np.ndarray]:
     rate = 8000
     t = np.arange(rate * 2) / rate
     pcm = (0.3 * np.sin(2 * np.pi * 200 * t) * 32767).astype("<i2")
-    expected = len(soxr.resample(pcm.astype(np.float32) / 32768, rate, 16000))
+    result = flux("transcribe", "-", "--url", url, "--input-format", "s16le",
+                  "--input-rate", str(rate), "--input-channels", "1", *extra,
+                  stdin=pcm.tobytes())
+    return result, pcm
+
+
+def test_raw_phone_rate_pcm_through_a_pipe_goes_at_its_own_rate() -> None:
+    """8 kHz input without --sample-rate is sent at 8 kHz, sample for sample."""
     with ScriptedServer() as srv:
-        result = flux(
-            "transcribe",
-            "-",
-            "--url",
-            srv.url,
-            "--input-format",
-            "s16le",
-            "--input-rate",
-            str(rate),
-            "--input-channels",
-            "1",
-            stdin=pcm.tobytes(),
-        )
+        result, pcm = _raw_8k_through_a_pipe(srv.url)
     assert result.returncode == 0, result.stderr
+    assert "encoding=linear16&sample_rate=8000" in srv.last.raw_query
+    sizes = [len(f) for f, _ in srv.last.frames]
+    assert sizes == [1280] * 25  # 80 ms at 8 kHz
+    assert srv.last.audio == pcm.tobytes()
+
+
+def test_raw_pcm_through_a_pipe_resampled_to_the_rate_asked() -> None:
+    with ScriptedServer() as srv:
+        result, pcm = _raw_8k_through_a_pipe(srv.url, "--sample-rate", "16000")
+    assert result.returncode == 0, result.stderr
+    assert "encoding=linear16&sample_rate=16000" in srv.last.raw_query
+    expected = len(soxr.resample(pcm.astype(np.float32) / 32768, 8000, 16000))
     sizes = [len(f) for f, _ in srv.last.frames]
     assert sizes[:-1] == [2560] * (len(sizes) - 1)
     assert abs(len(srv.last.audio) // 2 - expected) <= 1

@@ -84,15 +84,18 @@ class Server:
 
 
 def _feed_for(stream: Stream, server: Server, threshold: float | None,
-              stack: contextlib.ExitStack) -> tuple[AudioFeed, float]:
+              stack: contextlib.ExitStack) -> tuple[AudioFeed, float, StreamParams]:
+    """The stream's frames, its length, and its parameters (the wire rate is the call's,
+    as ``flux transcribe`` picks it without ``--sample-rate``)."""
     from flux_cli.audio import open_source
     from flux_cli.transcribe.setup import build_feed
 
     source = open_source(stream.call, channel=stream.channel)
     stack.callback(source.close)
     params = replace(server.params, eot_threshold=threshold)
-    settings = TranscribeSettings(source=stream.call, params=params, speed=server.speed)
-    return build_feed(source, settings), float(source.duration_s or 0.0)
+    settings = TranscribeSettings(source=stream.call, params=params, speed=server.speed,
+                                  sample_rate_given=False).at_input_rate(source.sample_rate)
+    return build_feed(source, settings), float(source.duration_s or 0.0), settings.params
 
 
 def run_streams(
@@ -113,12 +116,11 @@ def run_streams(
         item = StreamResult(stream, collector)
         results[stream.key] = item
         try:
-            feed, item.duration_s = _feed_for(stream, server, stream.threshold, stack)
+            feed, item.duration_s, params = _feed_for(stream, server, stream.threshold, stack)
         except FluxError as exc:
             item.result = JobResult(exc.exit_code, exc.message)
             on_error(stream, exc.message)
             continue
-        params = replace(server.params, eot_threshold=stream.threshold)
         stream_jobs.append(StreamJob(
             stream.key, stream_url(server.url, params), feed, collector,
             api_key=server.api_key, reconnect=server.reconnect,

@@ -19,6 +19,7 @@ from flux_cli.client.feed import AudioFeed
 from flux_cli.client.parallel import JobResult, ParallelRun, StreamJob
 from flux_cli.env import Env
 from flux_cli.errors import INTERRUPTED_EXIT_CODE, FluxError, UsageError, error_line
+from flux_cli.protocol import StreamParams
 from flux_cli.render.captions import CaptionFormat, CaptionOutput, CaptionWriter
 from flux_cli.render.display import Display, Output
 from flux_cli.render.jsonl import JsonlLog
@@ -41,6 +42,7 @@ class _Input:
     display: Display | None = None
     result: JobResult | None = None
     duration_s: float | None = None
+    params: StreamParams | None = None  # what this input is streamed with (its wire rate)
 
 
 def check_inputs(sources: Sequence[str], settings: TranscribeSettings) -> None:
@@ -172,12 +174,14 @@ class _Batch:
                     notice=_notice_to(self.screen.err, item.label),
                 )
                 stack.callback(source.close)
-                feed = build_feed(source, replace(settings, source=path))
+                these = replace(settings, source=path).at_input_rate(source.sample_rate)
+                feed = build_feed(source, these)
             except FluxError as exc:
                 item.result = JobResult(exc.exit_code, exc.message)
                 self.screen.err(error_line(exc.message, self.secrets, item.label))
                 continue
             item.duration_s = source.duration_s
+            item.params = these.params
             prepared.append((item, feed))
         return prepared
 
@@ -187,7 +191,6 @@ class _Batch:
         """One session per opened input, each with its labelled lines, log and captions."""
         settings = self.settings
         base = server_base(settings, self.env, stack)
-        url = stream_url(base, settings.params)
         jobs = []
         for item, feed in prepared:
             index = int(item.key)
@@ -205,7 +208,7 @@ class _Batch:
             jobs.append(
                 StreamJob(
                     item.key,
-                    url,
+                    stream_url(base, item.params or settings.params),
                     feed,
                     item.display,
                     api_key=settings.api_key if settings.url is not None else None,

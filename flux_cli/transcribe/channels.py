@@ -181,8 +181,9 @@ def checked_names(settings: TranscribeSettings, names: list[str] | None) -> list
 
 def _open_feeds(
     settings: TranscribeSettings, count: int, stack: contextlib.ExitStack
-) -> tuple[list[AudioFeed], float | None]:
-    """One feed per channel, each from its own reader of the file."""
+) -> tuple[list[AudioFeed], float | None, TranscribeSettings]:
+    """One feed per channel, each from its own reader of the file; the settings at the
+    file's rate (every channel shares it, so every stream goes at the same wire rate)."""
     from flux_cli.audio import open_source
 
     feeds: list[AudioFeed] = []
@@ -192,8 +193,9 @@ def _open_feeds(
         source = open_source(settings.source, raw=raw, channel=i)
         stack.callback(source.close)
         duration = source.duration_s
+        settings = settings.at_input_rate(source.sample_rate)
         feeds.append(build_feed(source, replace(settings, channel=i)))
-    return feeds, duration
+    return feeds, duration, settings
 
 
 def _live_output(
@@ -230,7 +232,7 @@ def run(settings: TranscribeSettings, names: list[str] | None, env: Env) -> int:
         for path, fmt in targets:
             if path is not None:
                 multi.captions.append(CaptionWriter(open_text(path, f"--{fmt}", stack), fmt))
-        feeds, duration = _open_feeds(settings, len(names), stack)
+        feeds, duration, settings = _open_feeds(settings, len(names), stack)
         base = server_base(settings, env, stack)
         url = stream_url(base, settings.params)
         if mode in ("text", "json"):

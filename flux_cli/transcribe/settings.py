@@ -8,7 +8,7 @@ functions that tests call directly, and means a bad value fails before we connec
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +25,20 @@ OUTPUT_MODES: tuple[OutputMode, ...] = ("auto", "live", "text", "json")
 Resolved = Literal["live", "text", "json", "none"]
 CHUNK_MS_RANGE = (10, 1000)
 MAX_RECONNECT = 100
+PHONE_RATE = 8000  # G.711's rate: what a phone line carries and a phone recording holds
+DEFAULT_WIRE_RATE = 16000  # the protocol notes' recommended rate
+
+
+def wire_rate_for(input_rate: int) -> int:
+    """The rate to send an input at when ``--sample-rate`` is not given.
+
+    Phone-rate audio (8 kHz or less) goes at 8 kHz, everything else at 16 kHz. Upsampling a
+    phone recording adds bytes and nothing else, and it hides from the server that the audio
+    is narrowband: the local engine's phone path (which removes G.711's offset) only sees
+    streams at 8 kHz, and a µ-law recording sent at 16 kHz misses 44.6% of turn ends against
+    10.7% at 8 kHz (``benchmarks/results/phone_offset.md``).
+    """
+    return PHONE_RATE if input_rate <= PHONE_RATE else DEFAULT_WIRE_RATE
 
 
 @dataclass
@@ -48,6 +62,19 @@ class TranscribeSettings:
     # the embedded engine's voice listening: None the call's voices, True also at pauses
     # (--voice-change), False none (--no-voice-change); see engine/models/loader.py
     voice_change: bool | None = None
+    # False: --sample-rate was not given, and ``at_input_rate`` picks it from the input
+    sample_rate_given: bool = True
+
+    def at_input_rate(self, input_rate: int) -> TranscribeSettings:
+        """These settings for an input at ``input_rate``: the wire rate resolved (see
+        ``wire_rate_for``) unless the user chose it or the input goes as it is (Ogg/Opus)."""
+        params = self.params
+        if self.sample_rate_given or params.encoding == "ogg-opus" or params.sample_rate is None:
+            return self
+        rate = wire_rate_for(input_rate)
+        if rate == params.sample_rate:
+            return self
+        return replace(self, params=replace(params, sample_rate=rate))
 
     def validate(self) -> None:
         """Raise UsageError (exit 2) on the first bad value, before anything is opened."""

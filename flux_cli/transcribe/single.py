@@ -71,6 +71,7 @@ def run(settings: TranscribeSettings, env: Env) -> int:
             notice=lambda text: status(env, text),
         )
         stack.callback(source.close)
+        settings = settings.at_input_rate(source.sample_rate)
         feed = build_feed(source, settings)
         base = server_base(settings, env, stack)
         url = stream_url(base, settings.params)
