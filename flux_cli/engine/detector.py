@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from flux_cli.engine.eot_model import default_model
 from flux_cli.engine.evidence import ConfidenceModel, PauseEvidence, sigmoid
+from flux_cli.engine.pause_gate import PauseGateConfig
 from flux_cli.engine.voice_change import VoiceChangeConfig
 
 _CONF_MAX = 0.999  # eot_threshold=1.0 means "the model never ends a turn": never reach it
@@ -58,6 +59,10 @@ class DetectorConfig:
     model: ConfidenceModel | None = None
     # Another voice ends the turn, after a pause or mid-speech (with a speaker encoder).
     voice_change: VoiceChangeConfig = field(default_factory=VoiceChangeConfig)
+    # A voiced window this close to the call's floor is a pause (babble), not the caller
+    # (``pause_gate.py``; chosen on noisy10/noisy20 train end to end, ``docs/TURNS.md``,
+    # "Babble hides the caller's pauses"); None: the VAD alone says where speech is.
+    pause_gate: PauseGateConfig | None = field(default_factory=PauseGateConfig)
 
 
 DEFAULT_CONFIG = DetectorConfig()

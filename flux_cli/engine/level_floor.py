@@ -40,9 +40,12 @@ class LevelFloor:
         self._levels = np.empty(windows, dtype=np.float64)
         self._count = 0  # windows ever heard
 
-    def step(self, window: Audio) -> None:
-        self._levels[self._count % len(self._levels)] = level_db(window)
+    def step(self, window: Audio) -> float:
+        """Take one window's level in (and return it)."""
+        level = level_db(window)
+        self._levels[self._count % len(self._levels)] = level
         self._count += 1
+        return level
 
     def floor(self) -> float | None:
         """None before any window was heard."""

@@ -30,6 +30,7 @@ from flux_cli.engine.interfaces import (
 )
 from flux_cli.engine.interim import InterimPlanner, apply_interim
 from flux_cli.engine.languages import choice_for
+from flux_cli.engine.pause_gate import PauseGate
 from flux_cli.engine.speech_tracker import SpeechTracker
 from flux_cli.engine.speech_tracker import samples as _samples
 from flux_cli.engine.turn import State, Turn
@@ -44,7 +45,7 @@ from flux_cli.engine.turn_audio import (
     without_repeated_head,
     word_key,
 )
-from flux_cli.engine.voice_change import VoiceWatch, level_floor
+from flux_cli.engine.voice_change import VoiceWatch, floor_of, level_floor
 from flux_cli.engine.voice_profiles import Dips, VoiceProfiles
 from flux_cli.protocol import (
     MULTILINGUAL_MODEL,
@@ -121,6 +122,11 @@ class TurnSession:
         self._speaker = speaker
         self._floor = level_floor(config.voice_change) if (
             self._profiles is not None or self._voice.encoder is not None) else None
+        self._gate: PauseGate | None = None
+        if config.pause_gate is not None:
+            self._floor = self._floor or floor_of(config.voice_change)
+            self._gate = PauseGate(config.pause_gate,
+                                   _samples(config.pause_gate.settle_s) // VAD_WINDOW)
         # the VAD's verdicts over the last block
         self._recent_speech: deque[bool] = deque(
             maxlen=self._profiles.block // VAD_WINDOW if self._profiles is not None else 0)
@@ -241,9 +247,12 @@ class TurnSession:
         self._buffer.append(window)
         self._pos += len(window)
         in_pause = self.state in (State.PAUSED, State.EAGER)
-        speech = self._speech.step(p, start, self._pos, in_pause=in_pause)
+        loud = True
         if self._floor is not None:
-            self._floor.step(window)
+            level = self._floor.step(window)
+            if self._gate is not None:
+                loud = self._gate.step(level, self._floor.floor())
+        speech = self._speech.step(p, start, self._pos, in_pause=in_pause, loud=loud)
         if self.state is State.IDLE:
             self._step_idle(start, speech, out)
         elif self.state is State.SPEAKING:

@@ -21,15 +21,20 @@ class SpeechTracker:
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.in_speech = False
+        self.voiced = False  # the VAD's own verdict (its hysteresis), before any level gate
         self.run = 0  # consecutive speech samples, up to now
         self.last_end = 0  # where speech was last heard (a blip in a pause does not count)
         self.candidate: int | None = None  # onset of a burst that may start a turn
         self.candidate_speech = 0  # speech samples heard in that burst
 
-    def step(self, p: float, start: int, end: int, *, in_pause: bool) -> bool:
-        """One VAD window [start, end) with speech probability ``p``; is it speech?"""
+    def step(self, p: float, start: int, end: int, *, in_pause: bool, loud: bool = True) -> bool:
+        """One VAD window [start, end) with speech probability ``p``; is it speech?
+
+        ``loud``: the pause gate's verdict (``pause_gate.py``); a voiced window under it is
+        taken for babble in the caller's pause."""
         c = self.config
-        speech = p >= c.vad_onset or (self.in_speech and p >= c.vad_offset)
+        self.voiced = p >= c.vad_onset or (self.voiced and p >= c.vad_offset)
+        speech = self.voiced and loud
         self.in_speech = speech
         if speech:
             self.run += end - start

@@ -60,6 +60,11 @@ def level_floor(config: VoiceChangeConfig) -> LevelFloor | None:
     """The call's floor that a voice must be heard above, if ``over_floor_db`` asks for one."""
     if config.over_floor_db is None:
         return None
+    return floor_of(config)
+
+
+def floor_of(config: VoiceChangeConfig) -> LevelFloor:
+    """The call's floor as ``config`` measures it (``floor_s``, ``floor_percentile``)."""
     return LevelFloor(round(config.floor_s * SAMPLE_RATE / VAD_WINDOW), config.floor_percentile)
 
 

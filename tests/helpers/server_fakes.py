@@ -130,9 +130,11 @@ PINNED_MODEL = EotModel(
     }
 )
 # The fake voices are steady waves: every window of one is as loud as the next, so it would be
-# its own floor and never heard above it (``level_floor.py``); speech is not steady. Tests of the
-# floor turn it on (``tests/test_voice_change.py``).
+# its own floor and never heard above it (``level_floor.py``), and the pause gate would take it
+# for babble (``pause_gate.py``); speech is not steady. Tests of the floor and the gate turn
+# them on (``tests/test_voice_change.py``, ``tests/test_engine_pause_gate.py``).
 PINNED = dataclasses.replace(
     DEFAULT_CONFIG, decide_after_s=0.192, undecided_slope_per_s=2.0, model=PINNED_MODEL,
     voice_change=dataclasses.replace(DEFAULT_CONFIG.voice_change, over_floor_db=None),
+    pause_gate=None,
 )
