@@ -60,6 +60,7 @@ def verdicts(audio: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Per window: the VAD's speech verdict (its hysteresis) and the gate's "loud"."""
     from flux_cli.engine.detector import DEFAULT_CONFIG
     from flux_cli.engine.pause_gate import PauseGate
+    from flux_cli.engine.speech_tracker import SpeechTracker
     from flux_cli.engine.voice_change import floor_of
 
     config = DEFAULT_CONFIG
@@ -67,14 +68,15 @@ def verdicts(audio: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     assert gate_config is not None, "the engine's default has no pause gate"
     floor = floor_of(config.voice_change)
     gate = PauseGate(gate_config, round(gate_config.settle_s / WINDOW_S))
+    tracker = SpeechTracker(config)  # the engine's own VAD hysteresis
     voiced = np.zeros(len(probs), bool)
     loud = np.zeros(len(probs), bool)
-    on = False
     for i, p in enumerate(probs):
-        on = p >= config.vad_onset or (on and p >= config.vad_offset)
-        voiced[i] = on
-        level = floor.step(audio[i * VAD_WINDOW:(i + 1) * VAD_WINDOW])
+        start = i * VAD_WINDOW
+        level = floor.step(audio[start:start + VAD_WINDOW])
         loud[i] = gate.step(level, floor.floor())
+        tracker.step(float(p), start, start + VAD_WINDOW, in_pause=False, loud=bool(loud[i]))
+        voiced[i] = tracker.voiced
     return voiced, loud
 
 
