@@ -20,13 +20,27 @@ lines"). Two parts:
    and as the WAV and as a G.711-coded recording each two ways: at the CLI's default (their
    own 8 kHz, linear16) and at ``--sample-rate 16000`` (the default before stop 35).
 
-Nothing is tuned here. Writes ``results/phone_offset.{json,md}``.
+0. **The band check** (stop 36, ``flux_cli/audio/band_check.py``): which streams above 8 kHz
+   the engine rules band-limited (and so removes their offset as a phone line's): every set's
+   train and test calls as a client sends them at 16 kHz (16-bit PCM), and the ``tel8k`` calls
+   as a G.711-coded recording upsampled by the CLI (soxr), sox and ffmpeg (each when
+   installed), at 16 and 48 kHz.
+
+A stream it rules band-limited is taken back to 8 kHz and handled as a phone line from the
+verdict on (``flux_cli/audio/phone_line.py``). Part 1 also has the WAV and the coded recording
+sent at 16 kHz through the engine's decoder, and part 2 the recording upsampled by sox
+(another client) when sox is installed.
+
+Nothing is tuned here (the check's threshold was set from part 0's calls and the committed
+test clips: ``docs/TURNS.md``). Writes ``results/phone_offset.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,14 +50,17 @@ import numpy as np
 
 from benchmarks import corpus, report, scoring
 from benchmarks.corpus import Call
-from benchmarks.eot_train import set_calls
+from benchmarks.eot_train import NEVER_TRAINED, set_calls
 from benchmarks.run import engine_pass, summarise
 from benchmarks.servers import EngineServer
+from flux_cli.audio.band_check import NARROW_BELOW_DB
 from flux_cli.engine.interfaces import SAMPLE_RATE, VAD_WINDOW
 
 RESULTS = Path(__file__).with_name("results")
 PHONE_RATE = 8000
 FULL_BAND = ("real", "neural", "synthetic", "noisy10")
+CHECKED_SETS = ("real", "neural", "synthetic", "noisy10", "noisy20", "twoparty",
+                "twoparty_close", "twoparty_overlap", "unseen_twoparty", *NEVER_TRAINED)
 FULL_BAND_OFFSET = 1e-3
 WINDOWS_PER_S = SAMPLE_RATE / VAD_WINDOW
 
@@ -74,6 +91,105 @@ def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
     return np.concatenate([*parts, resampler.flush()])
 
 
+def sent_16k(audio: np.ndarray) -> np.ndarray:
+    """16 kHz ``audio`` sent as linear16 and decoded by the engine's wire decoder (the band
+    check), in 20 ms frames."""
+    from flux_cli.audio.encoding import encode
+    from flux_cli.server.wire_audio import make_decoder
+
+    data = encode(audio, "linear16")
+    frame = 2 * SAMPLE_RATE // 50
+    decoder = make_decoder("linear16", SAMPLE_RATE)
+    parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
+    return np.concatenate([*parts, decoder.flush()])
+
+
+def as_pcm16(audio: np.ndarray) -> np.ndarray:
+    """What arrives when ``audio`` is sent as 16-bit PCM."""
+    from flux_cli.audio.encoding import decode, encode
+
+    return decode(encode(audio, "linear16"), "linear16")
+
+
+def band_verdict(audio: np.ndarray, rate: int) -> tuple[bool | None, float | None]:
+    """The engine's band check over ``audio`` in 20 ms frames: (band-limited?, its ratio)."""
+    from flux_cli.audio.band_check import BandCheck
+
+    check = BandCheck(rate)
+    frame = rate // 50
+    for i in range(0, len(audio), frame):
+        if check.feed(audio[i:i + frame]) == 0:
+            break
+    return check.verdict, check.ratio_db
+
+
+def upsampled_by_tool(coded: np.ndarray, tool: str, rate: int, work: Path) -> np.ndarray | None:
+    """An 8 kHz recording resampled by ``sox`` or ``ffmpeg`` (their defaults) to a 16-bit WAV
+    at ``rate``; None when the tool is not installed."""
+    import soundfile as sf
+
+    if shutil.which(tool) is None:
+        return None
+    src, dst = work / "in.wav", work / f"{tool}-{rate}.wav"
+    sf.write(src, coded, PHONE_RATE, subtype="PCM_16")
+    if tool == "sox":
+        command = ["sox", str(src), "-r", str(rate), str(dst)]
+    else:
+        command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-ar", str(rate),
+                   str(dst)]
+    subprocess.run(command, check=True)
+    audio, _ = sf.read(dst, dtype="float32")
+    return np.asarray(audio, dtype=np.float32)
+
+
+def band_census(cache: Path) -> list[dict[str, Any]]:
+    """Part 0: the band check's verdict on every set's calls and on upsampled phone calls."""
+    import soundfile as sf
+
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, split: str, how: str, verdicts: list[tuple[bool | None, float | None]]
+            ) -> None:
+        ratios = [r for _, r in verdicts if r is not None]
+        rows.append({"set": name, "split": split, "how": how, "calls": len(verdicts),
+                     "band_limited": sum(v is True for v, _ in verdicts),
+                     "full_band": sum(v is False for v, _ in verdicts),
+                     "no_verdict": sum(v is None for v, _ in verdicts),
+                     "ratio_min": min(ratios, default=None),
+                     "ratio_max": max(ratios, default=None)})
+
+    for name in CHECKED_SETS:
+        for split in ("train", "test"):
+            if name in (*NEVER_TRAINED, "unseen_twoparty") and split == "train":
+                continue
+            verdicts = []
+            for call in set_calls(name, split, cache):
+                audio, rate = sf.read(call.path, dtype="float32")
+                mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+                verdicts.append(band_verdict(as_pcm16(to_16k(mono, rate)), SAMPLE_RATE))
+            add(name, split, "as sent at 16 kHz", verdicts)
+    with tempfile.TemporaryDirectory(prefix="flux-band-") as tmp:
+        for split in ("train", "test"):
+            ways: dict[str, list[tuple[bool | None, float | None]]] = {}
+            for call in set_calls("tel8k", split, cache):
+                audio, rate = sf.read(call.path, dtype="float32")
+                coded = g711(audio, "mulaw")
+                ways.setdefault("the WAV upsampled by the CLI (soxr)", []).append(
+                    band_verdict(as_pcm16(to_16k(audio, rate)), SAMPLE_RATE))
+                ways.setdefault("a µ-law recording upsampled by the CLI (soxr)", []).append(
+                    band_verdict(as_pcm16(to_16k(coded, rate)), SAMPLE_RATE))
+                for tool in ("sox", "ffmpeg"):
+                    for out_rate in (SAMPLE_RATE, 48000):
+                        up = upsampled_by_tool(coded, tool, out_rate, Path(tmp))
+                        if up is not None:
+                            ways.setdefault(f"a µ-law recording upsampled by {tool} to "
+                                            f"{out_rate // 1000} kHz", []).append(
+                                band_verdict(up, out_rate))
+            for how, verdicts in ways.items():
+                add("tel8k", split, how, verdicts)
+    return rows
+
+
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     import soxr
 
@@ -98,8 +214,12 @@ PHONE_VARIANTS: dict[str, Variant] = {
     "µ-law at 8 kHz, the engine's decoder (now)": lambda a, r: wire_16k(a, "mulaw", blocker=True),
     "A-law at 8 kHz, offset kept (before)": lambda a, r: wire_16k(a, "alaw", blocker=False),
     "A-law at 8 kHz, the engine's decoder (now)": lambda a, r: wire_16k(a, "alaw", blocker=True),
-    "the WAV at 16 kHz (`--sample-rate 16000`; no codec)": lambda a, r: to_16k(a, r),
-    "a µ-law recording sent at 16 kHz (offset kept)": lambda a, r: to_16k(g711(a, "mulaw"), r),
+    "the WAV at 16 kHz (`--sample-rate 16000`; no codec), before": lambda a, r: to_16k(a, r),
+    "the WAV sent at 16 kHz (now: the band check)": lambda a, r: sent_16k(to_16k(a, r)),
+    "a µ-law recording sent at 16 kHz (offset kept: before)":
+        lambda a, r: to_16k(g711(a, "mulaw"), r),
+    "a µ-law recording sent at 16 kHz (now: the band check)":
+        lambda a, r: sent_16k(to_16k(g711(a, "mulaw"), r)),
     "the WAV at 8 kHz (the CLI's default now)":
         lambda a, r: wire_16k(a, "linear16", blocker=True),
     "a µ-law recording at 8 kHz (the CLI's default now)":
@@ -162,6 +282,23 @@ def coded_recordings(calls: list[Call], work: Path) -> list[Call]:
     return out
 
 
+def sox_upsampled(calls: list[Call], work: Path) -> list[Call]:
+    """Each recording as another client would hand it over: upsampled by sox (its default
+    rate conversion and dither) to a 16 kHz WAV; [] without sox."""
+    import soundfile as sf
+
+    out = []
+    for call in calls:
+        audio, _ = sf.read(call.path, dtype="float32")
+        up = upsampled_by_tool(audio, "sox", SAMPLE_RATE, work)
+        if up is None:
+            return []
+        path = work / f"sox-{call.path.name}"
+        sf.write(path, up, SAMPLE_RATE, subtype="PCM_16")
+        out.append(dataclasses.replace(call, path=path))
+    return out
+
+
 def end_to_end(calls: list[Call], slack: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="flux-phone-") as tmp:
@@ -171,12 +308,15 @@ def end_to_end(calls: list[Call], slack: float) -> dict[str, Any]:
             ("µ-law at 8 kHz (now: the blocker)", calls,
              {"sample_rate": "8000", "encoding": "mulaw"}),
             ("the WAV at the CLI's default (its own 8 kHz, linear16)", calls, {}),
-            ("the WAV at `--sample-rate 16000` (the default before)", calls,
+            ("the WAV at `--sample-rate 16000` (the default before; now: the band check)", calls,
              {"sample_rate": "16000"}),
             ("a µ-law recording at the CLI's default (its own 8 kHz)", coded, {}),
-            ("the same recording at `--sample-rate 16000` (the default before)", coded,
-             {"sample_rate": "16000"}),
+            ("the same recording at `--sample-rate 16000` (the default before; now: the band "
+             "check)", coded, {"sample_rate": "16000"}),
         ]
+        by_sox = sox_upsampled(coded, work)
+        if by_sox:
+            ways.append(("the recording upsampled to 16 kHz by sox (another client)", by_sox, {}))
         with EngineServer(work / "server.log") as server:
             for i, (label, these, options) in enumerate(ways):
                 res = engine_pass(server, these, work, f"way{i}", options, slack)
@@ -200,7 +340,20 @@ def markdown(result: dict[str, Any]) -> str:
              f"On {m.get('cpu', '?')} ({m.get('cores', '?')} cores), at "
              f"{m.get('git_commit', '?')}. Why and what the engine does: `docs/TURNS.md`, "
              "\"Phone lines: the codec's offset\".", "",
-             "## 1. At the VAD (train splits)", "",
+             "## 0. The band check: streams above 8 kHz ruled band-limited", "",
+             "Each call's first second above -70 dBFS: the power over 4.5-7.5 kHz against "
+             f"2-3.3 kHz (band-limited below {NARROW_BELOW_DB:g} dB); such a stream is taken "
+             "back to 8 kHz and handled as a phone line from the verdict on, every other "
+             "stream arrives bit for bit.", "",
+             "| set | split | how it arrives | calls | band-limited | full band | no verdict | "
+             "ratio (dB) |", "|---|---|---|---|---|---|---|---|"]
+    for row in result.get("band", []):
+        span = ("-" if row["ratio_min"] is None
+                else f"{row['ratio_min']:.1f} to {row['ratio_max']:.1f}")
+        lines.append(f"| {row['set']} | {row['split']} | {row['how']} | {row['calls']} | "
+                     f"{row['band_limited']} | {row['full_band']} | {row['no_verdict']} | "
+                     f"{span} |")
+    lines += ["", "## 1. At the VAD (train splits)", "",
              f"Turns whose speech probability reaches the engine's onset "
              f"({result['onset']}), and the share of 32 ms windows called speech.", "",
              "| set | how the audio arrives | turns reaching the onset | speech windows |",
@@ -228,13 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
     p.add_argument("--skip-e2e", action="store_true", help="part 1 only (a minute)")
     args = p.parse_args(argv)
+    band = band_census(args.cache_dir)
     vad = at_the_vad({"tel8k": set_calls("tel8k", "train", args.cache_dir)}, PHONE_VARIANTS)
     vad.update(at_the_vad({name: set_calls(name, "train", args.cache_dir)
                            for name in FULL_BAND}, FULL_BAND_VARIANTS))
     e2e = {} if args.skip_e2e else end_to_end(set_calls("tel8k", "test", args.cache_dir),
                                                args.slack)
     result = {"machine": report.machine_info(), "onset": DEFAULT_CONFIG.vad_onset,
-              "vad": vad, "e2e": e2e}
+              "band": band, "vad": vad, "e2e": e2e}
     report.write_results(args.results_dir, "phone_offset", result, markdown(result))
     return 0
 

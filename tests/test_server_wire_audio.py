@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from helpers.speech import clip_path, encode_ogg
+from helpers.speech import clip_path, encode_ogg, phone_line
 
 from flux_cli.audio.encoding import decode, encode
 from flux_cli.engine.interfaces import SAMPLE_RATE
@@ -203,10 +203,26 @@ def test_an_8_khz_wav_loses_its_offset_too() -> None:
     assert abs(float(np.mean(out[SAMPLE_RATE:]))) < 1e-5
 
 
+def test_a_phone_line_upsampled_by_the_client_loses_the_g711_offset_too() -> None:
+    """A µ-law call resampled to 16 kHz before it was sent has nothing above the phone band
+    (``flux_cli/audio/band_check.py``): its offset goes as an 8 kHz stream's does."""
+    audio, rate = sf.read(clip_path("order_calling"), dtype="float32")
+    line = phone_line(np.concatenate([audio, audio]), rate, np.random.default_rng(1))
+    coded = decode(encode(line, "mulaw"), "mulaw")
+    data = encode(soxr.resample(coded, 8000, SAMPLE_RATE).astype(np.float32), "linear16")
+    sent = np.frombuffer(data, "<i2") / np.float32(32768.0)
+    out = decode_all(make_decoder("linear16", SAMPLE_RATE), data, [640, 7])
+    settled = slice(2 * SAMPLE_RATE, None)  # the verdict after 1 s, then the half-second window
+    offset = abs(float(np.mean(sent[settled])))
+    assert offset > 2e-5  # G.711's, kept by the client's resampler
+    assert abs(float(np.mean(out[settled]))) < offset / 10
+
+
 def test_wideband_streams_are_not_filtered() -> None:
-    """Above 8 kHz the decoder hands over what was sent (no offset removed: 16 kHz linear16
-    arrives bit for bit)."""
-    source = tone(SAMPLE_RATE, 1.0, amp=0.1) + np.float32(0.01)
+    """Full-band audio above 8 kHz is handed over as it was sent (no offset removed: 16 kHz
+    linear16 arrives bit for bit)."""
+    rng = np.random.default_rng(0)
+    source = rng.normal(0.0, 0.05, 2 * SAMPLE_RATE).astype(np.float32) + np.float32(0.01)
     data = encode(source, "linear16")
     out = decode_all(make_decoder("linear16", SAMPLE_RATE), data, [2560])
     np.testing.assert_array_equal(out, np.frombuffer(data, "<i2") / np.float32(32768.0))

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from flux_cli.audio import encoding as wire
-from flux_cli.audio.dc_block import DcBlocker
+from flux_cli.audio.phone_line import MaybePhoneLine, PhoneLine, to_engine_rate
 from flux_cli.audio.resample import StreamResampler
 from flux_cli.audio.wavstream import WavError, WavStreamParser
 from flux_cli.engine.interfaces import SAMPLE_RATE, Audio
@@ -21,7 +21,6 @@ from flux_cli.protocol import RAW_ENCODINGS
 from flux_cli.server.opus import OPUS_RATE, OggError, OggOpusDecoder, OpusPacketDecoder
 
 SNIFF_BYTES = 4
-NARROWBAND_HZ = 8000  # at or below: telephone-band audio
 MAGICS = (b"OggS", b"RIFF", b"RF64")
 
 _EMPTY = np.zeros(0, dtype=np.float32)
@@ -44,25 +43,23 @@ class AudioDecoder(Protocol):
 class _Resampled:
     """Shared tail of every decoder: native-rate mono blocks in, 16 kHz out.
 
-    Telephone-band streams (``NARROWBAND_HZ`` or less: a phone line, G.711 as a rule) lose
+    Telephone-band streams (8 kHz or less: a phone line, G.711 as a rule) lose
     their DC offset first: the VAD misses quiet words over it (``flux_cli/audio/dc_block.py``).
+    A faster stream found to have nothing above the phone band (a phone line upsampled by
+    someone else) is taken back down and handled as one (``flux_cli/audio/phone_line.py``).
     """
 
     def __init__(self, rate: int | None = None) -> None:
-        self._resampler: StreamResampler | None = None
-        self._dc: DcBlocker | None = None
+        self._resampler: PhoneLine | MaybePhoneLine | StreamResampler | None = None
         if rate:
             self._set_rate(rate)
 
     def _set_rate(self, rate: int) -> None:
-        self._resampler = StreamResampler(rate, SAMPLE_RATE)
-        self._dc = DcBlocker(rate) if rate <= NARROWBAND_HZ else None
+        self._resampler = to_engine_rate(rate, SAMPLE_RATE)
 
     def _out(self, mono: Audio) -> Audio:
         if self._resampler is None or mono.size == 0:
             return _EMPTY
-        if self._dc is not None:
-            mono = self._dc.process(mono)
         return np.asarray(self._resampler.process(mono), dtype=np.float32)
 
     def _tail(self) -> Audio:

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 SPEECH_DIR = Path(__file__).resolve().parent.parent / "data" / "speech"
 RATE = 16000
+PHONE_RATE = 8000
 
 
 @cache
@@ -79,3 +81,33 @@ def natural_clip(name: str) -> tuple[np.ndarray, dict[str, Any]]:
     audio, rate = sf.read(NATURAL_DIR / f"{name}.wav", dtype="float32")
     assert rate == RATE
     return audio, info
+
+
+def phone_line(audio: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """What a phone line leaves of ``audio`` (with its hiss): 8 kHz, 300-3400 Hz, -36 dBFS."""
+    loud = audio[np.abs(audio) > 1e-3]
+    rms = float(np.sqrt(np.mean(loud**2)))
+    hissy = audio + rng.normal(0.0, 0.02 * rms, audio.size).astype(np.float32)
+    narrow = soxr.resample(hissy, rate, PHONE_RATE)
+    spectrum = np.fft.rfft(narrow)
+    freqs = np.fft.rfftfreq(narrow.size, 1 / PHONE_RATE)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    band = np.fft.irfft(spectrum, n=narrow.size)
+    level = np.sqrt(np.mean(band[np.abs(band) > 1e-3 * np.max(np.abs(band))] ** 2))
+    return np.asarray(band / level * 10 ** (-36 / 20), dtype=np.float32)
+
+
+def as_linear16(audio: np.ndarray) -> np.ndarray:
+    """What arrives when ``audio`` is sent as 16-bit PCM."""
+    from flux_cli.audio.encoding import decode, encode
+
+    return decode(encode(audio, "linear16"), "linear16")
+
+
+def upsampled_phone_line(audio: np.ndarray, rate: int = RATE) -> np.ndarray:
+    """16 kHz ``audio`` through a µ-law phone line (``phone_line``) and upsampled to ``rate``
+    as another client would send it (16-bit PCM): the codec's offset and all."""
+    from flux_cli.audio.encoding import decode, encode
+
+    coded = decode(encode(phone_line(audio, RATE, np.random.default_rng(1)), "mulaw"), "mulaw")
+    return as_linear16(soxr.resample(coded, PHONE_RATE, rate).astype(np.float32))

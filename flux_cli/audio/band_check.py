@@ -1,0 +1,82 @@
+"""Is a stream above 8 kHz a phone line upsampled by someone else?
+
+Why: the engine hears a phone line best at 8 kHz with the codec's offset removed
+(``dc_block.py``, ``phone_line.py``). A phone recording upsampled before it reaches us
+(another client's resampler, a recording stored at 16 kHz) keeps the offset and gains 16-bit
+rounding noise where a phone line has nothing, and that was the costliest way a phone call
+arrived (``tel8k`` test calls as a µ-law recording sent at 16 kHz: 44.6% of turn ends missed,
+51.8% WER, against 10.7% and 13.1% at 8 kHz: ``benchmarks/results/phone_offset.md``).
+Treating every stream as a phone line would cost full-band speech its upper band, so only a
+stream with nothing above the phone band is.
+
+The check: over the first second of audio louder than ``MIN_LEVEL_DB``, the mean power
+spectral density over 4.5-7.5 kHz against 2-3.3 kHz. Upsampled 8 kHz audio has only its
+resampler's leakage and the 16-bit rounding up there: -36.4 to -47.6 dB on the ``tel8k``
+calls (soxr, sox's default with its dither, ffmpeg; 16 and 48 kHz). Full-band speech with or
+without background noise: -26.2 dB or more (every benchmark set's calls, the committed test
+clips and samples; the lowest, espeak's Hindi voice). The threshold leaves more room on the
+full-band side: a phone line missed is handled as before, a full-band stream taken for one
+would lose its upper band. The verdict is given once, at a sample that does not depend on
+how the stream is cut into frames. Pure numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+BLOCK_S = 0.032
+JUDGED_S = 1.0  # this much audio above ``MIN_LEVEL_DB`` before the verdict
+MIN_LEVEL_DB = -70.0
+HIGH_HZ = (4500.0, 7500.0)  # above any phone band (8 kHz sampling: nothing above 4 kHz)
+MID_HZ = (2000.0, 3300.0)  # inside every phone band
+NARROW_BELOW_DB = -33.0
+MIN_RATE = 11025  # below this there is no band above 4.5 kHz to look at
+
+
+class BandCheck:
+    """Samples in; ``verdict`` True (band-limited), False (full band) or None (not yet)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.block = max(1, round(sample_rate * BLOCK_S))
+        freqs = np.fft.rfftfreq(self.block, 1.0 / sample_rate)
+        top = min(HIGH_HZ[1], 0.45 * sample_rate)
+        self._high = (freqs >= HIGH_HZ[0]) & (freqs < top)
+        self._mid = (freqs >= MID_HZ[0]) & (freqs < MID_HZ[1])
+        self._taper = np.hanning(self.block)
+        self._min_power = 10.0 ** (MIN_LEVEL_DB / 10.0)
+        self._needed = round(JUDGED_S / BLOCK_S)
+        self._judged = 0
+        self._high_sum = 0.0
+        self._mid_sum = 0.0
+        self._pending = np.zeros(0, dtype=np.float64)
+        self.verdict: bool | None = None
+        self.ratio_db: float | None = None  # the high band against the middle, at the verdict
+
+    def feed(self, x: NDArray[np.float32]) -> int:
+        """Take ``x`` in; how many of its samples came before the verdict (all of them while
+        there is none yet, none once it was given)."""
+        if self.verdict is not None:
+            return 0
+        joined = np.concatenate([self._pending, np.asarray(x, dtype=np.float64).reshape(-1)])
+        whole = len(joined) // self.block
+        for i in range(whole):
+            self._judge(joined[i * self.block:(i + 1) * self.block])
+            if self.verdict is not None:
+                self._pending = np.zeros(0, dtype=np.float64)
+                # the verdict falls at the end of this block; part of it may be from before x
+                return max(0, (i + 1) * self.block - (len(joined) - len(x)))
+        self._pending = joined[whole * self.block:]
+        return len(x)
+
+    def _judge(self, block: NDArray[np.float64]) -> None:
+        if float(np.mean(np.square(block))) < self._min_power:
+            return
+        psd = np.square(np.abs(np.fft.rfft(block * self._taper)))
+        self._high_sum += float(np.mean(psd[self._high]))
+        self._mid_sum += float(np.mean(psd[self._mid]))
+        self._judged += 1
+        if self._judged == self._needed:
+            self.ratio_db = 10.0 * float(np.log10((self._high_sum + 1e-30)
+                                                  / (self._mid_sum + 1e-30)))
+            self.verdict = self.ratio_db < NARROW_BELOW_DB

@@ -1,0 +1,91 @@
+"""A stream above 8 kHz that is a phone line upsampled by someone else is taken back to 8 kHz
+and handled as one from the band check's verdict on; any other stream is resampled as before,
+bit for bit; the timeline has no gap or repeat; how the stream is cut changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from helpers.speech import as_linear16, load_clip, upsampled_phone_line
+
+from flux_cli.audio.phone_line import Downsampled, MaybePhoneLine, PhoneLine, to_engine_rate
+from flux_cli.audio.resample import StreamResampler
+
+RATE = 16000
+Audio = np.ndarray
+
+
+def speech() -> Audio:
+    return np.concatenate([load_clip("check_my_order")[0], load_clip("order_calling")[0]])
+
+
+def run(make: Callable[[], MaybePhoneLine | Downsampled | StreamResampler], x: Audio,
+        sizes: list[int]) -> Audio:
+    stage = make()
+    out, pos, i = [], 0, 0
+    while pos < len(x):
+        out.append(stage.process(x[pos:pos + sizes[i % len(sizes)]]))
+        pos += sizes[i % len(sizes)]
+        i += 1
+    out.append(stage.flush())
+    return np.concatenate(out)
+
+
+def band_db(x: Audio, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / RATE)
+    return 10 * float(np.log10(np.sum(spectrum[(freqs >= low) & (freqs < high)]) + 1e-30))
+
+
+def test_full_band_speech_is_resampled_as_before_bit_for_bit() -> None:
+    x = as_linear16(speech())
+    np.testing.assert_array_equal(run(lambda: MaybePhoneLine(RATE, RATE), x, [320, 7]), x)
+    fast = as_linear16(np.asarray(StreamResampler(RATE, 44100).process(x), np.float32))
+    np.testing.assert_array_equal(run(lambda: MaybePhoneLine(44100, RATE), fast, [882]),
+                                  run(lambda: StreamResampler(44100, RATE), fast, [882]))
+
+
+def test_an_upsampled_phone_line_goes_on_as_a_phone_line_from_the_verdict() -> None:
+    x = upsampled_phone_line(speech())
+    stage = MaybePhoneLine(RATE, RATE)
+    out = np.concatenate([stage.process(x[i:i + 320]) for i in range(0, len(x), 320)]
+                         + [stage.flush()])
+    assert stage.phone and stage.check.verdict is True
+    assert out.size == x.size  # no gap, no repeat
+    switch = int(np.flatnonzero(out != x)[0])
+    assert 0.5 * RATE < switch <= 2 * RATE
+    np.testing.assert_array_equal(out[:switch], x[:switch])  # before the verdict: as sent
+    # after it: what the phone path makes of the whole stream, sample for sample
+    np.testing.assert_allclose(out[switch + 160:], run(lambda: Downsampled(RATE, RATE), x,
+                                                       [320])[switch + 160:], atol=1e-6)
+    settled = slice(switch + RATE, None)
+    assert abs(float(np.mean(x[settled]))) > 2e-5  # the codec's offset, kept by the upsampler
+    assert abs(float(np.mean(out[settled]))) < 2e-6
+    # the 16-bit rounding noise the client left above the phone band is gone
+    assert band_db(out[settled], 4500, 7500) < band_db(x[settled], 4500, 7500) - 20
+
+
+def test_a_48_khz_phone_line_is_found_too_and_keeps_its_length() -> None:
+    x = upsampled_phone_line(speech(), 48000)
+    stage = MaybePhoneLine(48000, RATE)
+    out = np.concatenate([stage.process(x[i:i + 960]) for i in range(0, len(x), 960)]
+                         + [stage.flush()])
+    assert stage.phone
+    assert abs(out.size - x.size // 3) <= 1
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 1001], [RATE // 2 + 3]])
+def test_how_the_stream_is_cut_changes_nothing(sizes: list[int]) -> None:
+    x = upsampled_phone_line(speech())
+    whole = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
+    np.testing.assert_allclose(run(lambda: MaybePhoneLine(RATE, RATE), x, sizes), whole,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize(("rate", "kind"), [(8000, PhoneLine), (6000, PhoneLine),
+                                            (16000, MaybePhoneLine), (44100, MaybePhoneLine),
+                                            (10000, StreamResampler)])
+def test_which_streams_may_be_phone_lines(rate: int, kind: type) -> None:
+    assert isinstance(to_engine_rate(rate, RATE), kind)
