@@ -47,3 +47,19 @@ def test_babble_at_the_floor_is_not_above_it_and_a_voice_over_it_is() -> None:
     block = 15  # 0.48 s
     assert not floor.above(tone(babble, block), 5.0)
     assert floor.above(tone(np.hypot(babble, voice), block), 5.0)
+
+
+def test_the_floor_is_numpys_percentile_bit_for_bit_at_every_window() -> None:
+    """The sorted window gives exactly what ``np.percentile`` over the ring gave (the engine's
+    decisions hang on it), through warm-up, wrap-around, ties and silence."""
+    rng = np.random.default_rng(7)
+    for windows, percentile in ((250, 10.0), (10, 10.0), (7, 50.0), (5, 0.0), (5, 100.0),
+                                (40, 33.3)):
+        floor = LevelFloor(windows=windows, percentile=percentile)
+        levels: list[float] = []
+        for i in range(3 * windows + 11):
+            amplitude = 0.0 if i % 9 == 0 else float(rng.choice([0.01, 0.05, rng.random()]))
+            window = (amplitude * rng.standard_normal(VAD_WINDOW)).astype(np.float32)
+            levels.append(floor.step(window))
+            expected = float(np.percentile(np.array(levels[-windows:]), percentile))
+            assert known(floor) == expected, (windows, percentile, i)

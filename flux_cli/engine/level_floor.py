@@ -18,6 +18,9 @@ Pure numpy, no I/O: the caller passes each VAD window and asks about a block's a
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 
 from flux_cli.engine.interfaces import Audio
@@ -32,18 +35,27 @@ def level_db(audio: Audio) -> float:
 class LevelFloor:
     """The ``percentile`` of the last ``windows`` VAD windows' levels: the call's floor.
 
-    The levels live in a ring (the oldest overwritten): the percentile is asked at every block
-    judged, so it reads the array as it is rather than copying a queue each time."""
+    The floor is asked at every 32 ms window (the pause gate), so the levels are kept twice:
+    in arrival order (a ring, to know which one leaves) and sorted (a list kept in order by
+    bisection), and the percentile is read off the sorted list with numpy's own "linear"
+    arithmetic: the same float, bit for bit, as ``np.percentile`` over the window
+    (``tests/test_level_floor.py``), for a few microseconds instead of ~80."""
 
     def __init__(self, windows: int, percentile: float) -> None:
         self.percentile = percentile
+        self._fraction = percentile / 100.0  # as np.percentile divides it
         self._levels = np.empty(windows, dtype=np.float64)
+        self._sorted: list[float] = []
         self._count = 0  # windows ever heard
 
     def step(self, window: Audio) -> float:
         """Take one window's level in (and return it)."""
         level = level_db(window)
-        self._levels[self._count % len(self._levels)] = level
+        slot = self._count % len(self._levels)
+        if self._count >= len(self._levels):
+            del self._sorted[bisect.bisect_left(self._sorted, float(self._levels[slot]))]
+        self._levels[slot] = level
+        bisect.insort(self._sorted, level)
         self._count += 1
         return level
 
@@ -51,9 +63,24 @@ class LevelFloor:
         """None before any window was heard."""
         if not self._count:
             return None
-        return float(np.percentile(self._levels[: self._count], self.percentile))
+        return linear_percentile(self._sorted, self._fraction)
 
     def above(self, audio: Audio, by_db: float) -> bool:
         """Is ``audio`` heard at least ``by_db`` above the floor?"""
         floor = self.floor()
         return floor is None or level_db(audio) - floor >= by_db
+
+
+def linear_percentile(ordered: list[float], fraction: float) -> float:
+    """``np.percentile(ordered, 100 * fraction)`` of a sorted list, with the same arithmetic
+    (NumPy's "linear" method: the virtual index (n - 1) q, and its lerp, which counts back
+    from the upper neighbour when the weight is 0.5 or more)."""
+    n = len(ordered)
+    virtual = (n - 1) * fraction
+    below = min(max(math.floor(virtual), 0), n - 1)
+    above = min(below + 1, n - 1)
+    gamma = virtual - below
+    a, b = ordered[below], ordered[above]
+    if gamma >= 0.5:
+        return b - (b - a) * (1 - gamma)
+    return a + (b - a) * gamma
