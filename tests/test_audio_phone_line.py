@@ -58,13 +58,24 @@ def test_an_upsampled_phone_line_goes_on_as_a_phone_line_from_the_verdict() -> N
     assert 0.5 * RATE < switch <= 2 * RATE
     np.testing.assert_array_equal(out[:switch], x[:switch])  # before the verdict: as sent
     # after it: what the phone path makes of the whole stream, sample for sample
-    np.testing.assert_allclose(out[switch + 160:], run(lambda: Downsampled(RATE, RATE), x,
-                                                       [320])[switch + 160:], atol=1e-6)
+    np.testing.assert_allclose(out[switch:], run(lambda: Downsampled(RATE, RATE), x,
+                                                       [320])[switch:], atol=1e-6)
     settled = slice(switch + RATE, None)
     assert abs(float(np.mean(x[settled]))) > 2e-5  # the codec's offset, kept by the upsampler
     assert abs(float(np.mean(out[settled]))) < 2e-6
     # the 16-bit rounding noise the client left above the phone band is gone
     assert band_db(out[settled], 4500, 7500) < band_db(x[settled], 4500, 7500) - 20
+
+
+def test_a_phone_line_after_seconds_of_digital_silence_switches_as_cleanly() -> None:
+    """The verdict waits for sound; the phone path's held output is trimmed meanwhile."""
+    x = np.concatenate([np.zeros(3 * RATE, np.float32), upsampled_phone_line(speech())])
+    out = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
+    assert out.size == x.size
+    switch = int(np.flatnonzero(out != x)[0])
+    assert 3.5 * RATE < switch <= 5 * RATE
+    np.testing.assert_allclose(out[switch:], run(lambda: Downsampled(RATE, RATE), x,
+                                                       [320])[switch:], atol=1e-6)
 
 
 def test_a_48_khz_phone_line_is_found_too_and_keeps_its_length() -> None:

@@ -70,6 +70,7 @@ class MaybePhoneLine:
         self._direct: StreamResampler | None = StreamResampler(rate, out_rate)
         self._phone: Downsampled | None = Downsampled(rate, out_rate)
         self._held: list[NDArray[np.float32]] = []  # the phone path's latest output
+        self._held_size = 0
         self._held_max = round(HELD_S * out_rate)
         self._phone_made = 0  # samples the phone path has produced
         self._emitted = 0  # samples handed out
@@ -110,8 +111,10 @@ class MaybePhoneLine:
     def _hold(self, made: NDArray[np.float32]) -> None:
         self._phone_made += made.size
         self._held.append(made)
-        kept = np.concatenate(self._held)[-self._held_max:]
-        self._held = [kept]
+        self._held_size += made.size
+        if self._held_size > 2 * self._held_max:  # trimmed now and then, not at every frame
+            kept = np.concatenate(self._held)[-self._held_max:]
+            self._held, self._held_size = [kept], kept.size
 
     def _switch(self) -> NDArray[np.float32]:
         """From the direct path to the phone path at sample ``_emitted``."""
