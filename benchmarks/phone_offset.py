@@ -125,7 +125,8 @@ def band_verdict(audio: np.ndarray, rate: int) -> tuple[bool | None, float | Non
 
 def upsampled_by_tool(coded: np.ndarray, tool: str, rate: int, work: Path) -> np.ndarray | None:
     """An 8 kHz recording resampled by ``sox`` or ``ffmpeg`` (their defaults) to a 16-bit WAV
-    at ``rate``; None when the tool is not installed."""
+    at ``rate``; None when the tool is not installed. sox dithers, with the same random numbers
+    at every run (``-R``): without it two runs differ at -100 dBFS, and the turns with them."""
     import soundfile as sf
 
     if shutil.which(tool) is None:
@@ -133,7 +134,7 @@ def upsampled_by_tool(coded: np.ndarray, tool: str, rate: int, work: Path) -> np
     src, dst = work / "in.wav", work / f"{tool}-{rate}.wav"
     sf.write(src, coded, PHONE_RATE, subtype="PCM_16")
     if tool == "sox":
-        command = ["sox", str(src), "-r", str(rate), str(dst)]
+        command = ["sox", "-R", str(src), "-r", str(rate), str(dst)]  # -R: the same dither
     else:
         command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-ar", str(rate),
                    str(dst)]
