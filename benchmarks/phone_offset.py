@@ -72,19 +72,25 @@ def g711(audio: np.ndarray, encoding: str) -> np.ndarray:
     return decode(encode(audio, encoding), encoding)
 
 
+def decoded_by_engine(data: bytes, encoding: str, rate: int, frame: int) -> np.ndarray:
+    """``data`` sent in ``frame``-byte frames and decoded by the engine's wire decoder."""
+    from flux_cli.server.wire_audio import make_decoder
+
+    decoder = make_decoder(encoding, rate)
+    parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
+    return np.concatenate([*parts, decoder.flush()])
+
+
 def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
     """8 kHz ``audio`` sent as ``encoding`` and decoded by the engine's wire decoder (or the
     same decode and resampler without the blocker), in the 20 ms frames a phone system sends."""
     from flux_cli.audio.encoding import decode, encode
     from flux_cli.audio.resample import StreamResampler
-    from flux_cli.server.wire_audio import make_decoder
 
     data = encode(audio, encoding)
     frame = PHONE_RATE // 50
     if blocker:
-        decoder = make_decoder(encoding, PHONE_RATE)
-        parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
-        return np.concatenate([*parts, decoder.flush()])
+        return decoded_by_engine(data, encoding, PHONE_RATE, frame)
     resampler = StreamResampler(PHONE_RATE, SAMPLE_RATE)
     parts = [resampler.process(decode(data[i:i + frame], encoding))
              for i in range(0, len(data), frame)]
@@ -95,13 +101,9 @@ def sent_16k(audio: np.ndarray) -> np.ndarray:
     """16 kHz ``audio`` sent as linear16 and decoded by the engine's wire decoder (the band
     check), in 20 ms frames."""
     from flux_cli.audio.encoding import encode
-    from flux_cli.server.wire_audio import make_decoder
 
-    data = encode(audio, "linear16")
-    frame = 2 * SAMPLE_RATE // 50
-    decoder = make_decoder("linear16", SAMPLE_RATE)
-    parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
-    return np.concatenate([*parts, decoder.flush()])
+    return decoded_by_engine(encode(audio, "linear16"), "linear16", SAMPLE_RATE,
+                             2 * SAMPLE_RATE // 50)
 
 
 def as_pcm16(audio: np.ndarray) -> np.ndarray:
@@ -118,7 +120,8 @@ def band_verdict(audio: np.ndarray, rate: int) -> tuple[bool | None, float | Non
     check = BandCheck(rate)
     frame = rate // 50
     for i in range(0, len(audio), frame):
-        if check.feed(audio[i:i + frame]) == 0:
+        check.feed(audio[i:i + frame])
+        if check.verdict is not None:
             break
     return check.verdict, check.ratio_db
 

@@ -42,7 +42,6 @@ class LevelFloor:
     (``tests/test_level_floor.py``), for a few microseconds instead of ~80."""
 
     def __init__(self, windows: int, percentile: float) -> None:
-        self.percentile = percentile
         self._fraction = percentile / 100.0  # as np.percentile divides it
         self._levels = np.empty(windows, dtype=np.float64)
         self._sorted: list[float] = []
