@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,18 @@ def calls_of(name: str) -> list[Call]:
     return eot_train.set_calls(name, "test")
 
 
-def end_to_end(server: EngineServer, work: Path, slack: float) -> dict[str, Any]:
+def end_to_end(server: EngineServer, work: Path, slack: float,
+               sets: Sequence[str] = TEST_SETS,
+               calls_for: Callable[[str], list[Call]] = calls_of,
+               tag: str = "") -> dict[str, Any]:
+    """Each set's calls (``calls_for``: the committed ones, or copies of them) streamed at
+    ``--fast``; the JSONL logs go to ``work`` under ``tag``."""
     rows: dict[str, Any] = {}
-    for name in TEST_SETS:
-        calls = calls_of(name)
+    for name in sets:
+        calls = calls_for(name)
         options = {"sample_rate": "8000", "encoding": "mulaw"} if name == "tel8k" else {}
-        log(f"{name}: {len(calls)} calls, {sum(c.duration for c in calls) / 60:.1f} min")
-        result = engine_pass(server, calls, work, name, options, slack)
+        log(f"{tag}{name}: {len(calls)} calls, {sum(c.duration for c in calls) / 60:.1f} min")
+        result = engine_pass(server, calls, work, tag + name, options, slack)
         row = summarise(result.score)
         row.update({"wer": result.wer[0], "audio_s": result.audio_s,
                     "speed_x": result.audio_s / result.wall_s if result.wall_s else None,
@@ -138,7 +144,7 @@ def end_to_end(server: EngineServer, work: Path, slack: float) -> dict[str, Any]
                     "failures": result.failures, "triggers": result.triggers})
         ok = chances = ended = changes = 0
         for call in calls:
-            jsonl = work / f"{name}-{call.name}.jsonl"
+            jsonl = work / f"{tag}{name}-{call.name}.jsonl"
             events = scoring.load_events(jsonl) if jsonl.exists() else []
             a, b = handover(call.turns, events)
             c, d = speaker_changes_ended(call.turns, events)

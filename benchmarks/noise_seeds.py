@@ -1,0 +1,256 @@
+"""``python -m benchmarks.noise_seeds``: how far each held-out set's figures move with noise no
+one can hear, and which differences between two engines are larger than that.
+
+Why: decisions near a threshold flip with one bit of noise (stop 36, ``docs/TURNS.md``: the
+``real`` train calls gave 28, 30 and 27 false cut-offs of 184 as they are and with white noise
+at -90 dBFS under two seeds). A change that moves a figure by less than that is not a gain, and
+a target met on one draw may be missed on the next. So every held-out set is streamed end to
+end exactly as ``benchmarks.turns`` streams it (the real CLI at ``--fast`` to ``flux serve``),
+once as committed (seed 0) and once per further seed with white noise added at ``--level``
+dBFS (-90: about one step of 16-bit PCM). The noise is the same for a call and seed on any
+machine (the generator is seeded by the seed and the call's name).
+
+Reports each figure per seed and the issue's targets per seed. ``--engine DIR`` serves another
+checkout's engine (``git worktree add DIR COMMIT``) on the same copies; ``--compare A B`` sets
+two such runs side by side, and a difference counts as beyond the noise only where the two
+engines' ranges over the seeds do not overlap.
+
+Writes ``results/noise_seeds.json`` and ``.md`` (``--out``); ~23 min per seed for every held-out
+set (112 min of audio) on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import tempfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from numpy.typing import NDArray
+
+from benchmarks import report, scoring, turns
+from benchmarks.corpus import Call
+from benchmarks.run import RESULTS_DIR, log
+from benchmarks.servers import EngineServer
+from benchmarks.wer_baseline import HERE, commit_of
+
+# The figures compared, each with how it prints and which way is better.
+FIGURES: dict[str, tuple[str, int]] = {
+    "false_cutoff_rate": ("false cut-offs", -1), "missed_rate": ("missed ends", -1),
+    "eot_p50": ("EOT p50", -1), "eot_p90": ("EOT p90", -1), "wer": ("WER", -1),
+    "changes_rate": ("speaker changes ended", 1)}
+
+
+def with_noise(audio: NDArray[Any], seed: int, key: str, level_dbfs: float) -> NDArray[Any]:
+    """``audio`` plus white noise at ``level_dbfs`` (RMS, full scale 1.0); seed 0 adds none.
+    The same (seed, key) gives the same noise anywhere."""
+    if seed == 0:
+        return audio
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    noise = rng.normal(0.0, 10 ** (level_dbfs / 20), audio.shape)
+    return np.asarray(audio + noise, dtype=audio.dtype)
+
+
+def noisy_copy(call: Call, seed: int, level_dbfs: float, folder: Path) -> Call:
+    """The call as committed (seed 0) or a 16-bit copy of it with noise, in ``folder``."""
+    if seed == 0:
+        return call
+    audio, rate = sf.read(call.path, dtype="float32", always_2d=False)
+    path = folder / call.path.name
+    sf.write(path, np.clip(with_noise(audio, seed, call.name, level_dbfs), -1.0, 1.0), rate,
+             subtype="PCM_16")
+    return dataclasses.replace(call, path=path)
+
+
+def figures(row: dict[str, Any]) -> dict[str, float | None]:
+    """The compared figures of one ``turns.end_to_end`` row."""
+    return {"false_cutoff_rate": row["false_cutoff_rate"], "missed_rate": row["missed_rate"],
+            "eot_p50": row["eot_p50"], "eot_p90": row["eot_p90"], "wer": row["wer"],
+            "changes_rate": row["speaker_changes"]["rate"]}
+
+
+def spread(values: Sequence[float | None]) -> dict[str, float] | None:
+    """Lowest, median and highest over the seeds (None where a figure does not apply)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return {"min": min(known), "median": statistics.median(known), "max": max(known)}
+
+
+def beyond_noise(current: Sequence[float | None], baseline: Sequence[float | None],
+                 better: int) -> str:
+    """"better", "worse" or "within noise": the current engine's values over the seeds against
+    the baseline's; only ranges that do not overlap count."""
+    a, b = spread(current), spread(baseline)
+    if a is None or b is None:
+        return "-"
+    if a["max"] < b["min"]:
+        return "better" if better < 0 else "worse"
+    if a["min"] > b["max"]:
+        return "worse" if better < 0 else "better"
+    return "within noise"
+
+
+def engine_over_seeds(root: Path | None, sets: Sequence[str], seeds: Sequence[int],
+                      level_dbfs: float, work: Path, slack: float) -> dict[str, Any]:
+    """Per seed: every set end to end through the engine of ``root`` (None: this checkout),
+    and the targets of ``benchmarks.turns`` on those rows."""
+    tag = "other" if root is not None else "this"
+    out: dict[str, Any] = {}
+    with EngineServer(work / f"{tag}-serve.log", root=root) as server:
+        for seed in seeds:
+            def calls_for(name: str, seed: int = seed) -> list[Call]:
+                folder = work / f"seed{seed}" / name
+                folder.mkdir(parents=True, exist_ok=True)
+                return [noisy_copy(c, seed, level_dbfs, folder) for c in turns.calls_of(name)]
+
+            rows = turns.end_to_end(server, work, slack, sets, calls_for, f"{tag}-s{seed}-")
+            out[str(seed)] = {"e2e": rows, "targets": turns.targets(rows)}
+            log(f"{tag} seed {seed}: " + ", ".join(
+                f"{n} cut {r['pauses_cut']}/{r['pauses']} WER {r['wer']:.2%}"
+                for n, r in rows.items()))
+    return out
+
+
+def _cell(key: str, v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{1000 * v:.0f}" if key.startswith("eot_") else f"{100 * v:.1f}"
+
+
+def _unit(key: str) -> str:
+    return " (ms)" if key.startswith("eot_") else " (%)"
+
+
+def per_seed_table(run: dict[str, Any], sets: Sequence[str]) -> list[str]:
+    """A set per row, each figure as its values over the seeds."""
+    seeds = list(run)
+    keys = [k for k in FIGURES if any(
+        figures(run[s]["e2e"][n])[k] is not None for s in seeds for n in sets)]
+    lines = ["| set | pauses cut | " + " | ".join(FIGURES[k][0] + _unit(k) for k in keys)
+             + " |", "|---" * (len(keys) + 2) + "|"]
+    for name in sets:
+        rows = [run[s]["e2e"][name] for s in seeds]
+        cuts = " · ".join(str(r["pauses_cut"]) for r in rows) + f" of {rows[0]['pauses']}"
+        cells = [" · ".join(_cell(k, figures(r)[k]) for r in rows) for k in keys]
+        lines.append(f"| {name} | {cuts} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def targets_table(run: dict[str, Any]) -> list[str]:
+    """The issue's targets per seed: the worst one-speaker family and the two-party calls."""
+    lines = ["| seed | worst family | its false cut-offs / p50 / p90 / missed | families "
+             "meeting all | two-party changes ended ≤ 600 ms | two-party false cut-offs |",
+             "|---|---|---|---|---|---|"]
+    for seed, r in run.items():
+        t = r["targets"]
+        fam = t["families"]
+        w = fam.get(t["worst"], {})
+        two = t["two_party"]
+        worst = (f"{_cell('rate', w.get('cut'))}% / {_cell('eot_p50', w.get('p50'))} / "
+                 f"{_cell('eot_p90', w.get('p90'))} ms / {_cell('rate', w.get('missed'))}%")
+        lines.append(f"| {seed} | {t['worst']} | {worst} | "
+                     f"{sum(f['met'] for f in fam.values())} of {len(fam)} | "
+                     f"{_cell('rate', two['changes_rate'])}% | {_cell('rate', two['cut'])}% |")
+    return lines
+
+
+def compare_table(current: dict[str, Any], baseline: dict[str, Any],
+                  sets: Sequence[str]) -> list[str]:
+    """Per set and figure: the baseline's values, the current ones, and the verdict."""
+    seeds = list(current)
+    lines = ["| set | figure | baseline | current | verdict |", "|---|---|---|---|---|"]
+    for name in sets:
+        for k, (label, better) in FIGURES.items():
+            cur = [figures(current[s]["e2e"][name])[k] for s in seeds]
+            base = [figures(baseline[s]["e2e"][name])[k] for s in seeds]
+            if all(v is None for v in cur + base):
+                continue
+            lines.append(f"| {name} | {label}{_unit(k)} | "
+                         f"{' · '.join(_cell(k, v) for v in base)} | "
+                         f"{' · '.join(_cell(k, v) for v in cur)} | "
+                         f"{beyond_noise(cur, base, better)} |")
+    return lines
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """One engine's figures and targets over the seeds."""
+    sets, seeds = data["sets"], data["seeds"]
+    engine = f" --engine <checkout of {data['commit']}>" if data["engine"] else ""
+    return "\n".join([
+        f"# The held-out sets over noise seeds ({data['level_dbfs']:.0f} dBFS)", "",
+        f"`python -m benchmarks.noise_seeds --sets {','.join(sets)} --seeds "
+        f"{','.join(map(str, seeds))}{engine}`: the engine of {data['commit']} on "
+        f"{data['machine']['cpu']}, each set streamed end to end as `benchmarks.turns` streams "
+        f"it, seed 0 as committed and each other seed with white noise at "
+        f"{data['level_dbfs']:.0f} dBFS (one step of 16-bit PCM). Each cell gives the seeds' "
+        "values in order (seed " + " · ".join(map(str, seeds)) + ").", "",
+        *per_seed_table(data["run"], sets), "",
+        "## The targets per seed", "", *targets_table(data["run"]), ""])
+
+
+def comparison(baseline: dict[str, Any], current: dict[str, Any]) -> str:
+    """Two engines' runs over the same seeds, set by set."""
+    if (baseline["seeds"], baseline["level_dbfs"]) != (current["seeds"], current["level_dbfs"]):
+        raise SystemExit("the two runs were made with different seeds or noise levels")
+    sets = [s for s in current["sets"] if s in baseline["sets"]]
+    if not sets:
+        raise SystemExit("the two runs share no set")
+    return "\n".join([
+        f"# {current['commit']} against {baseline['commit']} over noise seeds", "",
+        f"`python -m benchmarks.noise_seeds --compare <{baseline['commit']}'s run> "
+        f"<{current['commit']}'s run>`: seeds {', '.join(map(str, current['seeds']))} at "
+        f"{current['level_dbfs']:.0f} dBFS, each cell the seeds' values in order. A verdict "
+        "other than \"within noise\" only where the two engines' ranges over the seeds do not "
+        "overlap.", "",
+        *compare_table(current["run"], baseline["run"], sets), ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.noise_seeds")
+    p.add_argument("--sets", default=",".join(turns.TEST_SETS))
+    p.add_argument("--seeds", default="0,1,2", help="0 is the calls as committed")
+    p.add_argument("--level", type=float, default=-90.0, help="the noise's RMS in dBFS")
+    p.add_argument("--engine", type=Path, default=None,
+                   help="serve another checkout's engine (git worktree add DIR COMMIT)")
+    p.add_argument("--compare", type=Path, nargs=2, metavar=("BASELINE", "CURRENT"),
+                   help="compare two earlier runs' JSON files instead of streaming")
+    p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--out", default="noise_seeds", help="results file stem")
+    args = p.parse_args(argv)
+    if args.compare:
+        base, cur = (json.loads(path.read_text()) for path in args.compare)
+        text = comparison(base, cur)
+        report.write_results(args.results_dir, args.out,
+                             {"baseline": base["commit"], "current": cur["commit"]}, text)
+        return 0
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = [s for s in sets if s not in turns.TEST_SETS]
+    if unknown:
+        raise SystemExit(f"unknown set(s) {', '.join(unknown)}: choose from "
+                         f"{', '.join(turns.TEST_SETS)}")
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    if args.engine is not None and not (args.engine / "flux_cli" / "__main__.py").exists():
+        raise SystemExit(f"{args.engine} holds no flux_cli checkout")
+    for name in sets:
+        turns.calls_of(name)
+    root = args.engine.resolve() if args.engine is not None else None
+    with tempfile.TemporaryDirectory(prefix="noise-seeds-") as tmp:
+        run = engine_over_seeds(root, sets, seeds, args.level, Path(tmp), args.slack)
+    data = {"machine": report.machine_info(), "engine": str(args.engine or ""),
+            "commit": commit_of(root or HERE), "sets": sets, "seeds": seeds,
+            "level_dbfs": args.level, "run": run}
+    report.write_results(args.results_dir, args.out, data, markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
