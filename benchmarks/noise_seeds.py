@@ -196,6 +196,24 @@ def markdown(data: dict[str, Any]) -> str:
         "## The targets per seed", "", *targets_table(data["run"]), ""])
 
 
+def merged(paths: Sequence[Path]) -> dict[str, Any]:
+    """One engine's runs over other sets (same commit, seeds and level) read as one run."""
+    runs = [json.loads(path.read_text()) for path in paths]
+    first = runs[0]
+    out = {**first, "sets": list(first["sets"]),
+           "run": {seed: {"e2e": dict(r["e2e"])} for seed, r in first["run"].items()}}
+    for other in runs[1:]:
+        if (other["commit"], other["seeds"], other["level_dbfs"]) != (
+                first["commit"], first["seeds"], first["level_dbfs"]):
+            raise SystemExit("runs merged into one must share the commit, seeds and level")
+        out["sets"] += [s for s in other["sets"] if s not in out["sets"]]
+        for seed, r in other["run"].items():
+            out["run"][seed]["e2e"].update(r["e2e"])
+    for r in out["run"].values():
+        r["targets"] = turns.targets(r["e2e"])
+    return out
+
+
 def comparison(baseline: dict[str, Any], current: dict[str, Any]) -> str:
     """Two engines' runs over the same seeds, set by set."""
     if (baseline["seeds"], baseline["level_dbfs"]) != (current["seeds"], current["level_dbfs"]):
@@ -220,14 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--level", type=float, default=-90.0, help="the noise's RMS in dBFS")
     p.add_argument("--engine", type=Path, default=None,
                    help="serve another checkout's engine (git worktree add DIR COMMIT)")
-    p.add_argument("--compare", type=Path, nargs=2, metavar=("BASELINE", "CURRENT"),
-                   help="compare two earlier runs' JSON files instead of streaming")
+    p.add_argument("--compare", nargs=2, metavar=("BASELINE", "CURRENT"),
+                   help="compare two engines' earlier runs instead of streaming (each a JSON "
+                        "file, or several of one engine's over other sets, comma-separated)")
     p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--out", default="noise_seeds", help="results file stem")
     args = p.parse_args(argv)
     if args.compare:
-        base, cur = (json.loads(path.read_text()) for path in args.compare)
+        base, cur = (merged([Path(f) for f in files.split(",") if f]) for files in args.compare)
         text = comparison(base, cur)
         report.write_results(args.results_dir, args.out,
                              {"baseline": base["commit"], "current": cur["commit"]}, text)

@@ -105,3 +105,21 @@ def test_runs_over_other_seeds_do_not_compare(tmp_path: Path) -> None:
 def test_an_unknown_set_is_one_line() -> None:
     with pytest.raises(SystemExit, match="unknown set"):
         noise_seeds.main(["--sets", "nosuchset"])
+
+
+def test_one_engines_runs_over_other_sets_compare_as_one(tmp_path: Path) -> None:
+    first, second = run([30, 28, 29], "d99c995"), run([5, 6, 5], "d99c995")
+    second["sets"] = ["unseen_hts"]
+    for r in second["run"].values():
+        r["e2e"] = {"unseen_hts": r["e2e"].pop("synthetic")}
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, data in zip(paths, (first, second), strict=True):
+        path.write_text(json.dumps(data))
+    both = noise_seeds.merged(paths)
+    assert both["sets"] == ["synthetic", "unseen_hts"]
+    assert [both["run"][s]["e2e"]["unseen_hts"]["pauses_cut"] for s in "012"] == [5, 6, 5]
+    assert both["run"]["0"]["targets"]["worst"] == "synthetic"
+    second["commit"] = "abc1234"
+    paths[1].write_text(json.dumps(second))
+    with pytest.raises(SystemExit, match="share the commit"):
+        noise_seeds.merged(paths)
