@@ -125,6 +125,10 @@ def _cell(key: str, v: float | None) -> str:
     return f"{1000 * v:.0f}" if key.startswith("eot_") else f"{100 * v:.1f}"
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
 def _unit(key: str) -> str:
     return " (ms)" if key.startswith("eot_") else " (%)"
 
@@ -154,11 +158,11 @@ def targets_table(run: dict[str, Any]) -> list[str]:
         fam = t["families"]
         w = fam.get(t["worst"], {})
         two = t["two_party"]
-        worst = (f"{_cell('rate', w.get('cut'))}% / {_cell('eot_p50', w.get('p50'))} / "
-                 f"{_cell('eot_p90', w.get('p90'))} ms / {_cell('rate', w.get('missed'))}%")
+        worst = (f"{_pct(w.get('cut'))} / {_cell('eot_p50', w.get('p50'))} / "
+                 f"{_cell('eot_p90', w.get('p90'))} ms / {_pct(w.get('missed'))}")
         lines.append(f"| {seed} | {t['worst']} | {worst} | "
                      f"{sum(f['met'] for f in fam.values())} of {len(fam)} | "
-                     f"{_cell('rate', two['changes_rate'])}% | {_cell('rate', two['cut'])}% |")
+                     f"{_pct(two['changes_rate'])} | {_pct(two['cut'])} |")
     return lines
 
 
