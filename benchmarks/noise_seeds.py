@@ -166,21 +166,29 @@ def targets_table(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def compare_table(current: dict[str, Any], baseline: dict[str, Any],
-                  sets: Sequence[str]) -> list[str]:
-    """Per set and figure: the baseline's values, the current ones, and the verdict."""
+def compare_rows(current: dict[str, Any], baseline: dict[str, Any],
+                 sets: Sequence[str]) -> list[dict[str, Any]]:
+    """Per set and figure: the baseline's values over the seeds, the current ones, the verdict."""
     seeds = list(current)
-    lines = ["| set | figure | baseline | current | verdict |", "|---|---|---|---|---|"]
+    rows = []
     for name in sets:
-        for k, (label, better) in FIGURES.items():
+        for k, (_, better) in FIGURES.items():
             cur = [figures(current[s]["e2e"][name])[k] for s in seeds]
             base = [figures(baseline[s]["e2e"][name])[k] for s in seeds]
             if all(v is None for v in cur + base):
                 continue
-            lines.append(f"| {name} | {label}{_unit(k)} | "
-                         f"{' · '.join(_cell(k, v) for v in base)} | "
-                         f"{' · '.join(_cell(k, v) for v in cur)} | "
-                         f"{beyond_noise(cur, base, better)} |")
+            rows.append({"set": name, "figure": k, "baseline": base, "current": cur,
+                         "verdict": beyond_noise(cur, base, better)})
+    return rows
+
+
+def compare_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| set | figure | baseline | current | verdict |", "|---|---|---|---|---|"]
+    for r in rows:
+        k = r["figure"]
+        lines.append(f"| {r['set']} | {FIGURES[k][0]}{_unit(k)} | "
+                     f"{' · '.join(_cell(k, v) for v in r['baseline'])} | "
+                     f"{' · '.join(_cell(k, v) for v in r['current'])} | {r['verdict']} |")
     return lines
 
 
@@ -218,21 +226,22 @@ def merged(paths: Sequence[Path]) -> dict[str, Any]:
     return out
 
 
-def comparison(baseline: dict[str, Any], current: dict[str, Any]) -> str:
-    """Two engines' runs over the same seeds, set by set."""
+def comparison(baseline: dict[str, Any], current: dict[str, Any]
+               ) -> tuple[list[dict[str, Any]], str]:
+    """Two engines' runs over the same seeds, set by set: the rows and their table."""
     if (baseline["seeds"], baseline["level_dbfs"]) != (current["seeds"], current["level_dbfs"]):
         raise SystemExit("the two runs were made with different seeds or noise levels")
     sets = [s for s in current["sets"] if s in baseline["sets"]]
     if not sets:
         raise SystemExit("the two runs share no set")
-    return "\n".join([
+    rows = compare_rows(current["run"], baseline["run"], sets)
+    return rows, "\n".join([
         f"# {current['commit']} against {baseline['commit']} over noise seeds", "",
         f"`python -m benchmarks.noise_seeds --compare <{baseline['commit']}'s run> "
         f"<{current['commit']}'s run>`: seeds {', '.join(map(str, current['seeds']))} at "
         f"{current['level_dbfs']:.0f} dBFS, each cell the seeds' values in order. A verdict "
         "other than \"within noise\" only where the two engines' ranges over the seeds do not "
-        "overlap.", "",
-        *compare_table(current["run"], baseline["run"], sets), ""])
+        "overlap.", "", *compare_table(rows), ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.compare:
         base, cur = (merged([Path(f) for f in files.split(",") if f]) for files in args.compare)
-        text = comparison(base, cur)
+        rows, text = comparison(base, cur)
         report.write_results(args.results_dir, args.out,
-                             {"baseline": base["commit"], "current": cur["commit"]}, text)
+                             {"baseline": base["commit"], "current": cur["commit"],
+                              "seeds": cur["seeds"], "level_dbfs": cur["level_dbfs"],
+                              "rows": rows}, text)
         return 0
     sets = [s for s in args.sets.split(",") if s]
     unknown = [s for s in sets if s not in turns.TEST_SETS]

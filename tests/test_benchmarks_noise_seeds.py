@@ -95,6 +95,9 @@ def test_the_comparison_calls_a_difference_only_beyond_the_seeds(tmp_path: Path)
         "better |" in text
     assert "| synthetic | WER (%) | 10.0 · 10.0 · 10.0 | 10.0 · 10.0 · 10.0 | within noise |" \
         in text
+    rows = json.loads((tmp_path / "cmp.json").read_text())["rows"]
+    assert {"set": "synthetic", "figure": "false_cutoff_rate", "baseline": [30 / 173, 28 / 173,
+            29 / 173], "current": [20 / 173, 21 / 173, 22 / 173], "verdict": "better"} in rows
 
 
 def test_runs_over_other_seeds_do_not_compare(tmp_path: Path) -> None:
