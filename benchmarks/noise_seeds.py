@@ -204,8 +204,17 @@ def markdown(data: dict[str, Any]) -> str:
         f"it, seed 0 as committed and each other seed with white noise at "
         f"{data['level_dbfs']:.0f} dBFS (one step of 16-bit PCM). Each cell gives the seeds' "
         "values in order (seed " + " · ".join(map(str, seeds)) + ").", "",
-        *per_seed_table(data["run"], sets), "",
+        *per_seed_table(data["run"], sets), "", failures_line(data["run"]), "",
         "## The targets per seed", "", *targets_table(data["run"]), ""])
+
+
+def failures_line(run: dict[str, Any]) -> str:
+    """Streams that did not end cleanly count in no figure: say so if there were any."""
+    failed = [f"seed {seed}: {f}" for seed, r in run.items()
+              for row in r["e2e"].values() for f in row.get("failures", [])]
+    if not failed:
+        return "Every stream of every seed ended cleanly (exit 0)."
+    return f"{len(failed)} streams failed: " + "; ".join(failed)
 
 
 def merged(paths: Sequence[Path]) -> dict[str, Any]:

@@ -77,11 +77,14 @@ def test_the_report_gives_each_seed_in_order_and_the_targets_per_seed() -> None:
     assert "| synthetic | 30 · 28 · 29 of 173 | 17.3 · 16.2 · 16.8 | 1.0 · 1.0 · 1.0 | " \
         "800 · 800 · 800 | 1500 · 1500 · 1500 | 10.0 · 10.0 · 10.0 |" in text
     assert "| 1 | synthetic | 16.2% / 856 / 1512 ms / 0.7% | 0 of 1 | 54.2% | 19.9% |" in text
+    assert "Every stream of every seed ended cleanly (exit 0)." in text
     alone = run([30, 28, 29], "abc1234")
     for r in alone["run"].values():
         r["targets"]["two_party"] = {"changes_rate": None, "cut": None}
     assert "| 0 | synthetic | 17.3% / 856 / 1512 ms / 0.7% | 0 of 1 | - | - |" \
         in noise_seeds.markdown(alone)  # no two-party set in the run
+    alone["run"]["2"]["e2e"]["synthetic"]["failures"] = ["synthetic/call03: exit 4: ['x']"]
+    assert "1 streams failed: seed 2: synthetic/call03: exit 4" in noise_seeds.markdown(alone)
 
 
 def test_the_comparison_calls_a_difference_only_beyond_the_seeds(tmp_path: Path) -> None:
