@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import tempfile
 import zlib
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from benchmarks import report, scoring, turns
 from benchmarks.corpus import Call
 from benchmarks.run import RESULTS_DIR, log
 from benchmarks.servers import EngineServer
-from benchmarks.wer_baseline import HERE, commit_of
+from benchmarks.wer_baseline import HERE, commit_of, require_checkout
 
 # The figures compared, each with how it prints and which way is better.
 FIGURES: dict[str, tuple[str, int]] = {
@@ -76,24 +75,22 @@ def figures(row: dict[str, Any]) -> dict[str, float | None]:
             "changes_rate": row["speaker_changes"]["rate"]}
 
 
-def spread(values: Sequence[float | None]) -> dict[str, float] | None:
-    """Lowest, median and highest over the seeds (None where a figure does not apply)."""
+def value_range(values: Sequence[float | None]) -> tuple[float, float] | None:
+    """Lowest and highest over the seeds (None where a figure does not apply)."""
     known = [v for v in values if v is not None]
-    if not known:
-        return None
-    return {"min": min(known), "median": statistics.median(known), "max": max(known)}
+    return (min(known), max(known)) if known else None
 
 
 def beyond_noise(current: Sequence[float | None], baseline: Sequence[float | None],
                  better: int) -> str:
     """"better", "worse" or "within noise": the current engine's values over the seeds against
     the baseline's; only ranges that do not overlap count."""
-    a, b = spread(current), spread(baseline)
+    a, b = value_range(current), value_range(baseline)
     if a is None or b is None:
         return "-"
-    if a["max"] < b["min"]:
+    if a[1] < b[0]:
         return "better" if better < 0 else "worse"
-    if a["min"] > b["max"]:
+    if a[0] > b[1]:
         return "worse" if better < 0 else "better"
     return "within noise"
 
@@ -281,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown set(s) {', '.join(unknown)}: choose from "
                          f"{', '.join(turns.TEST_SETS)}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    if args.engine is not None and not (args.engine / "flux_cli" / "__main__.py").exists():
-        raise SystemExit(f"{args.engine} holds no flux_cli checkout")
+    if args.engine is not None:
+        require_checkout(args.engine)
     for name in sets:
         turns.calls_of(name)
     root = args.engine.resolve() if args.engine is not None else None

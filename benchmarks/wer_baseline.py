@@ -35,6 +35,12 @@ def commit_of(root: Path) -> str:
     return done.stdout.strip() or "?"
 
 
+def require_checkout(root: Path) -> None:
+    """Stop with one line unless ``root`` is a checkout whose engine can be served."""
+    if not (root / "flux_cli" / "__main__.py").exists():
+        raise SystemExit(f"{root} holds no flux_cli checkout")
+
+
 def measure(root: Path | None, sets: Sequence[str], work: Path,
             serve_args: Sequence[str] = ()) -> dict[str, Any]:
     """Every set through the engine of ``root`` (None: this checkout's), served with
@@ -86,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--out", default="wer_baseline", help="results file stem")
     args = p.parse_args(argv)
-    if not (args.baseline / "flux_cli" / "__main__.py").exists():
-        raise SystemExit(f"{args.baseline} holds no flux_cli checkout")
+    require_checkout(args.baseline)
     sets = [s for s in args.sets.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="wer-baseline-") as tmp:
         baseline = measure(args.baseline.resolve(), sets, Path(tmp))
