@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,6 +32,7 @@ from flux_cli.engine.models.asr import (
     split_windows,
     token_start_times,
     trim_to_sound,
+    unheard_rest,
 )
 from flux_cli.engine.models.smart_turn import (
     MODEL_SHA256,
@@ -300,6 +303,97 @@ def test_audio_longer_than_30_seconds_is_decoded_in_windows(
     assert starts == sorted(starts)
     assert starts[0] < 101.0
     assert starts[-1] > 100.0 + 38.0
+
+
+class StopsEarly:
+    """``WhisperTranscriber._generate`` that, on its first call only, ends its text after
+    ``after`` (as tiny.en does where a second voice comes in; None: never); every call's
+    text is kept."""
+
+    def __init__(self, after: str | None) -> None:
+        self.after = after
+        self.texts: list[str] = []
+        self.real = WhisperTranscriber._generate
+
+    def __get__(self, obj: WhisperTranscriber, objtype: type | None = None) -> Callable[..., Any]:
+        return lambda *args: self(obj, *args)
+
+    def __call__(self, model: WhisperTranscriber, *args: Any) -> Any:
+        decoded = self.real(model, *args)
+        self.texts.append(decoded.text)
+        if self.after is not None and len(self.texts) == 1:
+            tokens = decoded.tokens
+            cut = next(k for k in range(1, len(tokens) + 1)
+                       if self.after in model._tok.decode(tokens[:k]))
+            decoded.tokens = tokens[:cut]
+            decoded.text = str(model._tok.decode(decoded.tokens)).strip()
+        return decoded
+
+
+TWO_SENTENCES = ("Hello, I am calling about my order from last week.",
+                 "Could you please check what happened to it?")
+
+
+def two_sentences(speak: Speak) -> Audio:
+    first, second = (speak(s, voice="rms") for s in TWO_SENTENCES)
+    return np.concatenate([silence(0.3), first, silence(0.4), second, silence(0.3)])
+
+
+def test_a_decode_that_stops_early_is_decoded_on_from_its_last_word(
+    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = two_sentences(speak)
+    generate, generate_off = StopsEarly("week."), StopsEarly("week.")
+    monkeypatch.setattr(WhisperTranscriber, "_generate", generate)
+    result = transcriber.transcribe(audio, offset_s=10.0)
+    said = words_of(result.text)
+    assert said[:3] == ["hello", "i", "am"] and said.count("week") == 1, result.text
+    for word in ("please", "check", "happened"):
+        assert word in said, result.text
+    assert len(generate.texts) == 2  # the window, then its rest once
+    starts = [w.start for w in result.words if w.start is not None]
+    assert len(starts) == len(result.words) and starts == sorted(starts)
+    happened = next(w for w in result.words if w.word.lower().startswith("happened"))
+    first_sentence_s = speak(TWO_SENTENCES[0], voice="rms").size / SAMPLE_RATE
+    assert happened.start is not None and happened.start > 10.0 + first_sentence_s
+
+    monkeypatch.setattr(WhisperTranscriber, "_generate", generate_off)
+    off = transcriber.with_options(replace(transcriber.options, decode_on_s=0.0))
+    said_off = words_of(off.transcribe(audio, offset_s=10.0).text)
+    assert said_off[-1] == "week" and "happened" not in said_off
+    assert len(generate_off.texts) == 1
+
+
+def test_a_decode_that_hears_everything_is_not_decoded_again(
+    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nor is a rest of silence: the pause after a turn costs no second decode."""
+    counted = StopsEarly(None)
+    texts = counted.texts
+    monkeypatch.setattr(WhisperTranscriber, "_generate", counted)
+    said = words_of(transcriber.transcribe(two_sentences(speak), offset_s=0.0).text)
+    assert "week" in said and "happened" in said and len(texts) == 1
+    texts.clear()
+    rng = np.random.default_rng(5)
+    floor = (rng.standard_normal(4 * SAMPLE_RATE) * 1e-3).astype(np.float32)
+    said = words_of(transcriber.transcribe(np.concatenate([speak("Sure."), floor]),
+                                           offset_s=0.0).text)
+    assert said == ["sure"] and len(texts) == 1
+
+
+def test_unheard_rest_needs_a_long_audible_rest() -> None:
+    opts = AsrOptions()  # decode on after 1.5 s, if 0.3 s of it is audible
+    sounding = np.ones(400, dtype=bool)  # a 4 s window, all audible
+    assert unheard_rest(1.0, sounding, opts) == 1 * SAMPLE_RATE
+    assert unheard_rest(2.4, sounding, opts) == round(2.4 * SAMPLE_RATE)
+    assert unheard_rest(2.6, sounding, opts) is None  # 1.4 s left: a turn's pause
+    quiet = sounding.copy()
+    quiet[100:] = False
+    quiet[200:225] = True  # 0.25 s audible in the last 3 s
+    assert unheard_rest(1.0, quiet, opts) is None
+    quiet[225:235] = True  # 0.35 s
+    assert unheard_rest(1.0, quiet, opts) == SAMPLE_RATE
+    assert unheard_rest(1.0, sounding, replace(opts, decode_on_s=0.0)) is None
 
 
 def test_hotwords_bias_the_decode(transcriber: WhisperTranscriber, speak: Speak) -> None:

@@ -61,6 +61,11 @@ class AsrOptions:
     tokens_per_second: float = 12.0  # generation budget: fast speech is ~7 tokens/s
     extra_tokens: int = 16
     quiet_db: float = 40.0  # frames this far below the loudest are silence, for word times
+    # tiny.en without timestamps sometimes stops long before its audio does (mostly where a
+    # second voice comes in): when the last window's last word ends this long before the
+    # window does, the rest is decoded once more (docs/TURNS.md, stop 37-38). 0 turns it off.
+    decode_on_s: float = 1.5
+    decode_on_sounding_s: float = 0.3  # ...if at least this much of the rest is audible
     min_word_s: float = 0.06  # trimming silence never makes a word shorter than this
     # Score the last window's ending (``sentence_end.py``): ~10 ms more, for the decision's
     # end-of-turn model; interim decodes do not ask.
@@ -180,7 +185,9 @@ class WhisperTranscriber:
         ending: float | None = None
         # Windows are decoded independently: conditioning on the previous window's text
         # made tiny.en hallucinate when a window repeated what came before (measured).
-        for start, end in split_windows(audio, opts):
+        windows = split_windows(audio, opts)
+        decoded_on = False
+        for start, end in windows:  # grows by at most one window: the rest of the last
             window = audio[start:end]
             decoded, encoded, mel, ranking = self._decode(window, hotword_tokens, languages)
             if decoded is None:
@@ -205,6 +212,11 @@ class WhisperTranscriber:
                         end=round(window_offset + min(w_end, duration), 3),
                     )
                 )
+            if (start, end) == windows[-1] and not decoded_on and window_words:
+                rest = unheard_rest(window_words[-1][2], sounding, opts)
+                if rest is not None:
+                    windows.append((start + rest, end))
+                    decoded_on = True
         return Transcript(text=" ".join(texts), words=words, languages=found,
                           sentence_end=ending)
 
@@ -417,6 +429,26 @@ def split_windows(audio: Audio, opts: AsrOptions) -> list[tuple[int, int]]:
         start = cut
     windows.append((start, int(audio.size)))
     return windows
+
+
+def unheard_rest(last_word_end_s: float, sounding: np.ndarray,
+                 opts: AsrOptions) -> int | None:
+    """Where to decode a window once more (a sample offset into it), or None.
+
+    ``last_word_end_s``: the decode's last word's end in the window; ``sounding``: the
+    window's audible 10 ms frames (``loud_frames``). tiny.en, decoding without timestamps,
+    sometimes ends its text seconds before the audio ends, most often where a second voice
+    starts; nothing would ever transcribe that speech. A rest that is (nearly) silent is not
+    worth a decode: it is the pause an end of turn waits through.
+    """
+    if opts.decode_on_s <= 0:
+        return None
+    first = max(0, round(last_word_end_s * FRAMES_PER_SECOND))
+    if (sounding.size - first) / FRAMES_PER_SECOND < opts.decode_on_s:
+        return None
+    if int(sounding[first:].sum()) / FRAMES_PER_SECOND < opts.decode_on_sounding_s:
+        return None
+    return first * HOP
 
 
 def compression_ratio(text: str) -> float:
