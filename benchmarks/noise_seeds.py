@@ -215,21 +215,31 @@ def failures_line(run: dict[str, Any]) -> str:
 
 
 def merged(paths: Sequence[Path]) -> dict[str, Any]:
-    """One engine's runs over other sets (same commit, seeds and level) read as one run."""
+    """One engine's runs over other sets or other seeds (same commit and level) read as one
+    run; together they must hold every set under every seed, each once."""
     runs = [json.loads(path.read_text()) for path in paths]
     first = runs[0]
-    out = {**first, "sets": list(first["sets"]),
-           "run": {seed: {"e2e": dict(r["e2e"])} for seed, r in first["run"].items()}}
-    for other in runs[1:]:
-        if (other["commit"], other["seeds"], other["level_dbfs"]) != (
-                first["commit"], first["seeds"], first["level_dbfs"]):
-            raise SystemExit("runs merged into one must share the commit, seeds and level")
-        out["sets"] += [s for s in other["sets"] if s not in out["sets"]]
-        for seed, r in other["run"].items():
-            out["run"][seed]["e2e"].update(r["e2e"])
-    for r in out["run"].values():
+    if any((r["commit"], r["level_dbfs"]) != (first["commit"], first["level_dbfs"])
+           for r in runs[1:]):
+        raise SystemExit("runs merged into one must share the commit and the noise level")
+    sets = list(dict.fromkeys(name for r in runs for name in r["sets"]))
+    seeds = sorted({int(seed) for r in runs for seed in r["seeds"]})
+    cells: dict[tuple[str, str], Any] = {}
+    for r in runs:
+        for seed, data in r["run"].items():
+            for name, row in data["e2e"].items():
+                if (seed, name) in cells:
+                    raise SystemExit(f"{name} under seed {seed} is in more than one run")
+                cells[(seed, name)] = row
+    missing = [f"{name} under seed {seed}" for seed in seeds for name in sets
+               if (str(seed), name) not in cells]
+    if missing:
+        raise SystemExit(f"the runs lack {', '.join(missing)}")
+    run = {str(seed): {"e2e": {name: cells[(str(seed), name)] for name in sets}}
+           for seed in seeds}
+    for r in run.values():
         r["targets"] = turns.targets(r["e2e"])
-    return out
+    return {**first, "sets": sets, "seeds": seeds, "run": run}
 
 
 def comparison(baseline: dict[str, Any], current: dict[str, Any]
@@ -259,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve another checkout's engine (git worktree add DIR COMMIT)")
     p.add_argument("--compare", nargs=2, metavar=("BASELINE", "CURRENT"),
                    help="compare two engines' earlier runs instead of streaming (each a JSON "
-                        "file, or several of one engine's over other sets, comma-separated)")
+                        "file, or several of one engine's over other sets or seeds, "
+                        "comma-separated)")
     p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--out", default="noise_seeds", help="results file stem")

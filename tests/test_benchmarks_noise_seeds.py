@@ -134,3 +134,24 @@ def test_one_engines_runs_over_other_sets_compare_as_one(tmp_path: Path) -> None
     paths[1].write_text(json.dumps(second))
     with pytest.raises(SystemExit, match="share the commit"):
         noise_seeds.merged(paths)
+
+
+def test_one_engines_runs_over_other_seeds_compare_as_one(tmp_path: Path) -> None:
+    early, late = run([30, 28, 29], "d99c995"), run([27, 26, 25], "d99c995")
+    early["seeds"], late["seeds"] = [0, 1], [2]
+    early["run"].pop("2")
+    late["run"] = {"2": late["run"]["2"]}
+    paths = [tmp_path / "late.json", tmp_path / "early.json"]
+    for path, data in zip(paths, (late, early), strict=True):
+        path.write_text(json.dumps(data))
+    both = noise_seeds.merged(paths)
+    assert both["seeds"] == [0, 1, 2] and list(both["run"]) == ["0", "1", "2"]
+    assert [both["run"][s]["e2e"]["synthetic"]["pauses_cut"] for s in "012"] == [30, 28, 25]
+    with pytest.raises(SystemExit, match="more than one run"):
+        noise_seeds.merged([paths[1], paths[1]])
+    late["sets"] = ["unseen_hts"]
+    late["run"]["2"]["e2e"] = {"unseen_hts": late["run"]["2"]["e2e"].pop("synthetic")}
+    paths[0].write_text(json.dumps(late))
+    lacking = "lack unseen_hts under seed 0, unseen_hts under seed 1, synthetic under seed 2"
+    with pytest.raises(SystemExit, match=lacking):
+        noise_seeds.merged(paths)
