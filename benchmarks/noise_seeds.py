@@ -271,10 +271,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="compare two engines' earlier runs instead of streaming (each a JSON "
                         "file, or several of one engine's over other sets or seeds, "
                         "comma-separated)")
+    p.add_argument("--merge", metavar="RUNS",
+                   help="write one engine's runs over other sets or seeds (JSON files, "
+                        "comma-separated) as one run instead of streaming")
     p.add_argument("--slack", type=float, default=scoring.DEFAULT_SLACK)
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--out", default="noise_seeds", help="results file stem")
     args = p.parse_args(argv)
+    if args.merge:
+        data = merged([Path(f) for f in args.merge.split(",") if f])
+        report.write_results(args.results_dir, args.out, data, markdown(data))
+        return 0
     if args.compare:
         base, cur = (merged([Path(f) for f in files.split(",") if f]) for files in args.compare)
         rows, text = comparison(base, cur)

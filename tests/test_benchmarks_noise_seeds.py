@@ -147,6 +147,10 @@ def test_one_engines_runs_over_other_seeds_compare_as_one(tmp_path: Path) -> Non
     both = noise_seeds.merged(paths)
     assert both["seeds"] == [0, 1, 2] and list(both["run"]) == ["0", "1", "2"]
     assert [both["run"][s]["e2e"]["synthetic"]["pauses_cut"] for s in "012"] == [30, 28, 25]
+    assert noise_seeds.main(["--merge", f"{paths[0]},{paths[1]}", "--results-dir",
+                             str(tmp_path), "--out", "all"]) == 0
+    assert "| synthetic | 30 · 28 · 25 of 173 |" in (tmp_path / "all.md").read_text()
+    assert json.loads((tmp_path / "all.json").read_text())["seeds"] == [0, 1, 2]
     with pytest.raises(SystemExit, match="more than one run"):
         noise_seeds.merged([paths[1], paths[1]])
     late["sets"] = ["unseen_hts"]
