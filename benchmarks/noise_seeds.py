@@ -13,7 +13,8 @@ machine (the generator is seeded by the seed and the call's name).
 Reports each figure per seed and the issue's targets per seed. ``--engine DIR`` serves another
 checkout's engine (``git worktree add DIR COMMIT``) on the same copies; ``--compare A B`` sets
 two such runs side by side, and a difference counts as beyond the noise only where the two
-engines' ranges over the seeds do not overlap.
+engines' ranges over the seeds do not overlap; ``--merge`` writes one engine's runs over other
+sets or seeds (made apart, or a draw added later) as one run.
 
 Writes ``results/noise_seeds.json`` and ``.md`` (``--out``); ~23 min per seed for every held-out
 set (112 min of audio) on 2 cores.
