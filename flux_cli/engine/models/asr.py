@@ -186,8 +186,8 @@ class WhisperTranscriber:
         # Windows are decoded independently: conditioning on the previous window's text
         # made tiny.en hallucinate when a window repeated what came before (measured).
         windows = split_windows(audio, opts)
-        decoded_on = False
-        for start, end in windows:  # grows by at most one window: the rest of the last
+        last = len(windows) - 1
+        for index, (start, end) in enumerate(windows):  # + at most the rest of the last one
             window = audio[start:end]
             decoded, encoded, mel, ranking = self._decode(window, hotword_tokens, languages)
             if decoded is None:
@@ -212,11 +212,10 @@ class WhisperTranscriber:
                         end=round(window_offset + min(w_end, duration), 3),
                     )
                 )
-            if (start, end) == windows[-1] and not decoded_on and window_words:
+            if index == last and window_words:
                 rest = unheard_rest(window_words[-1][2], sounding, opts)
                 if rest is not None:
                     windows.append((start + rest, end))
-                    decoded_on = True
         return Transcript(text=" ".join(texts), words=words, languages=found,
                           sentence_end=ending)
 
