@@ -29,6 +29,7 @@ from flux_cli.engine.models.asr import (
     drop_trailing_repeats,
     encoder_frames,
     group_words,
+    skipped_word,
     split_windows,
     token_start_times,
     trim_to_sound,
@@ -379,6 +380,79 @@ def test_a_decode_that_hears_everything_is_not_decoded_again(
     said = words_of(transcriber.transcribe(np.concatenate([speak("Sure."), floor]),
                                            offset_s=0.0).text)
     assert said == ["sure"] and len(texts) == 1
+
+
+class SkipsInside:
+    """``WhisperTranscriber._generate`` that, on its first call only, leaves out the text
+    after ``after`` up to and including ``through`` (as tiny.en sometimes skips seconds of
+    speech inside a window); every call's text is kept."""
+
+    def __init__(self, after: str, through: str) -> None:
+        self.after, self.through = after, through
+        self.texts: list[str] = []
+        self.real = WhisperTranscriber._generate
+
+    def __get__(self, obj: WhisperTranscriber, objtype: type | None = None) -> Callable[..., Any]:
+        return lambda *args: self(obj, *args)
+
+    def __call__(self, model: WhisperTranscriber, *args: Any) -> Any:
+        decoded = self.real(model, *args)
+        self.texts.append(decoded.text)
+        if len(self.texts) == 1:
+            tokens = decoded.tokens
+
+            def upto(text: str) -> int:
+                return next(k for k in range(1, len(tokens) + 1)
+                            if text in model._tok.decode(tokens[:k]))
+
+            decoded.tokens = tokens[:upto(self.after)] + tokens[upto(self.through):]
+            decoded.text = str(model._tok.decode(decoded.tokens)).strip()
+        return decoded
+
+
+SKIPPED = ("Could you please check what happened to it?",
+           "It has not arrived yet and the tracking page shows nothing.",
+           "If it is lost, I would like a refund or a replacement.",
+           "Thanks for your help, I really appreciate it.")
+
+
+def test_a_stretch_the_decode_skipped_is_decoded_again(
+    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts: list[Audio] = [silence(0.3)]
+    for sentence in SKIPPED:
+        parts += [speak(sentence, voice="rms"), silence(0.3)]
+    audio = np.concatenate(parts)
+    skips, skips_off = SkipsInside("it?", "replacement."), SkipsInside("it?", "replacement.")
+    monkeypatch.setattr(WhisperTranscriber, "_generate", skips)
+    result = transcriber.transcribe(audio, offset_s=5.0)
+    said = words_of(result.text)
+    assert len(skips.texts) == 2  # the window, then the stretch its decode skipped, once
+    for word in ("tracking", "nothing", "refund"):
+        assert word in said, result.text
+    assert said[:3] == ["could", "you", "please"] and said[-3:] == ["really", "appreciate", "it"]
+    assert [w.word for w in result.words] == result.text.split()
+    starts = [w.start for w in result.words if w.start is not None]
+    assert len(starts) == len(result.words) and starts == sorted(starts)
+
+    monkeypatch.setattr(WhisperTranscriber, "_generate", skips_off)
+    off = transcriber.with_options(replace(transcriber.options, skipped_word_s=0.0))
+    said_off = words_of(off.transcribe(audio, offset_s=5.0).text)
+    assert "tracking" not in said_off and "appreciate" in said_off
+    assert len(skips_off.texts) == 1
+
+
+def test_skipped_word_needs_more_audible_audio_than_any_word() -> None:
+    opts = AsrOptions()  # 3.5 s of audible audio
+    sounding = np.ones(1000, dtype=bool)  # a 10 s window, all audible
+    words = [("Hello,", 0.0, 0.5, 0.9), ("it", 0.5, 4.2, 0.9), ("is", 4.2, 4.5, 0.9),
+             ("31994518.", 4.5, 7.7, 0.9)]
+    assert skipped_word(words, sounding, opts) == 1  # 3.7 s
+    quiet = sounding.copy()
+    quiet[100:200] = False  # "it" holds 1 s of pause: 2.7 s audible
+    assert skipped_word(words, quiet, opts) is None  # and the number's 3.2 s is a word
+    assert skipped_word(words, sounding, replace(opts, skipped_word_s=0.0)) is None
+    assert skipped_word([], sounding, opts) is None
 
 
 def test_unheard_rest_needs_a_long_audible_rest() -> None:

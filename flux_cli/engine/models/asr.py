@@ -66,6 +66,11 @@ class AsrOptions:
     # window does, the rest is decoded once more (docs/TURNS.md, stop 37-38). 0 turns it off.
     decode_on_s: float = 1.5
     decode_on_sounding_s: float = 0.3  # ...if at least this much of the rest is audible
+    # tiny.en sometimes skips a stretch inside its audio (seconds of speech no text holds) and
+    # the alignment then stretches one word over it: a word over this much audible audio is
+    # decoded once more with the word before it, that span alone (docs/TURNS.md, stop 39).
+    # 0 turns it off.
+    skipped_word_s: float = 3.5
     min_word_s: float = 0.06  # trimming silence never makes a word shorter than this
     # Score the last window's ending (``sentence_end.py``): ~10 ms more, for the decision's
     # end-of-turn model; interim decodes do not ask.
@@ -79,6 +84,29 @@ class _Decoded:
     avg_logprob: float
     no_speech_prob: float
     out_of_budget: bool
+
+
+@dataclass
+class _Heard:
+    """A window's decode: its words with their spans inside the window, as aligned."""
+
+    text: str
+    tokens: list[int]
+    raw: list[tuple[str, float, float, float]]  # (word, start s, end s, probability)
+    sounding: np.ndarray  # per 10 ms frame (``loud_frames``)
+    duration: float
+    ranking: list[tuple[str, float]]
+    encoded: Any
+
+    def words_at(self, offset_s: float, opts: AsrOptions) -> list[Word]:
+        """The words in stream seconds, trimmed off silence (``trim_to_sound``)."""
+        out = []
+        for word, raw_start, raw_end, conf in self.raw:
+            start, end = trim_to_sound(raw_start, raw_end, self.sounding, opts.min_word_s)
+            out.append(Word(word=word, confidence=conf,
+                            start=round(offset_s + min(start, self.duration), 3),
+                            end=round(offset_s + min(end, self.duration), 3)))
+        return out
 
 
 class WhisperTranscriber:
@@ -183,41 +211,54 @@ class WhisperTranscriber:
         words: list[Word] = []
         found: list[str] = []
         ending: float | None = None
+        respelled = False  # a skipped stretch is decoded again once per call
         # Windows are decoded independently: conditioning on the previous window's text
         # made tiny.en hallucinate when a window repeated what came before (measured).
         windows = split_windows(audio, opts)
         last = len(windows) - 1
         for index, (start, end) in enumerate(windows):  # + at most the rest of the last one
             window = audio[start:end]
-            decoded, encoded, mel, ranking = self._decode(window, hotword_tokens, languages)
-            if decoded is None:
+            heard = self._hear(window, hotword_tokens, languages)
+            if heard is None:
                 continue
-            texts.append(decoded.text)
-            found = merged(found, reported(ranking))
-            window_offset = offset_s + start / SAMPLE_RATE
-            window_words = self._align(encoded, decoded.tokens, mel.shape[1],
-                                       self._sot_for(ranking))
+            found = merged(found, reported(heard.ranking))
             if opts.sentence_end:
-                ending = self._ending.after(encoded, decoded.tokens,
-                                                    self._sot_for(ranking))
-            sounding = loud_frames(mel, opts.quiet_db)
-            duration = window.size / SAMPLE_RATE
-            for word, raw_start, raw_end, conf in window_words:
-                w_start, w_end = trim_to_sound(raw_start, raw_end, sounding, opts.min_word_s)
-                words.append(
-                    Word(
-                        word=word,
-                        confidence=conf,
-                        start=round(window_offset + min(w_start, duration), 3),
-                        end=round(window_offset + min(w_end, duration), 3),
-                    )
-                )
-            if index == last and window_words:
-                rest = unheard_rest(window_words[-1][2], sounding, opts)
+                ending = self._ending.after(heard.encoded, heard.tokens,
+                                            self._sot_for(heard.ranking))
+            window_offset = offset_s + start / SAMPLE_RATE
+            heard_words = heard.words_at(window_offset, opts)
+            last_end_s = heard.raw[-1][2] if heard.raw else None
+            skipped = None if respelled else skipped_word(heard.raw, heard.sounding, opts)
+            if skipped is not None:  # from the word before it: the skip may start there
+                respelled = True
+                first = max(0, skipped - 1)
+                lo = round(heard.raw[first][1] * SAMPLE_RATE)
+                hi = round(heard.raw[skipped][2] * SAMPLE_RATE)
+                inner = self._hear(window[lo:hi], hotword_tokens, languages)
+                if inner is not None and inner.raw:
+                    heard_words[first:skipped + 1] = inner.words_at(
+                        window_offset + lo / SAMPLE_RATE, opts)
+                    if skipped == len(heard.raw) - 1:
+                        last_end_s = lo / SAMPLE_RATE + inner.raw[-1][2]
+            texts.append(heard.text if skipped is None
+                         else " ".join(w.word for w in heard_words))
+            words += heard_words
+            if index == last and last_end_s is not None:
+                rest = unheard_rest(last_end_s, heard.sounding, opts)
                 if rest is not None:
                     windows.append((start + rest, end))
         return Transcript(text=" ".join(texts), words=words, languages=found,
                           sentence_end=ending)
+
+    def _hear(self, window: Audio, hotword_tokens: list[int],
+              languages: LanguageChoice | None) -> _Heard | None:
+        """One window decoded and aligned (None: not speech)."""
+        decoded, encoded, mel, ranking = self._decode(window, hotword_tokens, languages)
+        if decoded is None:
+            return None
+        raw = self._align(encoded, decoded.tokens, mel.shape[1], self._sot_for(ranking))
+        return _Heard(decoded.text, decoded.tokens, raw, loud_frames(mel, self.options.quiet_db),
+                      window.size / SAMPLE_RATE, ranking, encoded)
 
     # ------------------------------------------------------------------ steps
 
@@ -448,6 +489,25 @@ def unheard_rest(last_word_end_s: float, sounding: np.ndarray,
     if int(sounding[first:].sum()) / FRAMES_PER_SECOND < opts.decode_on_sounding_s:
         return None
     return first * HOP
+
+
+def skipped_word(words: Sequence[tuple[str, float, float, float]], sounding: np.ndarray,
+                 opts: AsrOptions) -> int | None:
+    """The index of the word whose span holds the most audible audio, if that is over
+    ``opts.skipped_word_s``; else None.
+
+    ``words``: (word, start s, end s, probability) inside the window, as aligned. A spoken
+    word, even a long number ("31994518.") or an address, lasts under 3.3 s (train splits of
+    every set); a word aligned over more is tiny.en's decode skipping speech there, which its
+    alignment has to spend on some word (``twoparty`` train: "disconnect" over 15.7 s)."""
+    if opts.skipped_word_s <= 0 or not words:
+        return None
+    heard = [int(sounding[max(0, round(a * FRAMES_PER_SECOND)):
+                          round(b * FRAMES_PER_SECOND)].sum()) for _, a, b, _ in words]
+    longest = int(np.argmax(heard))
+    if heard[longest] / FRAMES_PER_SECOND <= opts.skipped_word_s:
+        return None
+    return longest
 
 
 def compression_ratio(text: str) -> float:
