@@ -306,13 +306,11 @@ def test_audio_longer_than_30_seconds_is_decoded_in_windows(
     assert starts[-1] > 100.0 + 38.0
 
 
-class StopsEarly:
-    """``WhisperTranscriber._generate`` that, on its first call only, ends its text after
-    ``after`` (as tiny.en does where a second voice comes in; None: never); every call's
-    text is kept."""
+class FirstDecodeEdited:
+    """``WhisperTranscriber._generate`` whose first call's tokens ``edit`` changes (as tiny.en
+    sometimes leaves speech out); every call's real text is kept in ``texts``."""
 
-    def __init__(self, after: str | None) -> None:
-        self.after = after
+    def __init__(self) -> None:
         self.texts: list[str] = []
         self.real = WhisperTranscriber._generate
 
@@ -322,13 +320,32 @@ class StopsEarly:
     def __call__(self, model: WhisperTranscriber, *args: Any) -> Any:
         decoded = self.real(model, *args)
         self.texts.append(decoded.text)
-        if self.after is not None and len(self.texts) == 1:
-            tokens = decoded.tokens
-            cut = next(k for k in range(1, len(tokens) + 1)
-                       if self.after in model._tok.decode(tokens[:k]))
-            decoded.tokens = tokens[:cut]
+        if len(self.texts) == 1:
+            decoded.tokens = self.edit(model, decoded.tokens)
             decoded.text = str(model._tok.decode(decoded.tokens)).strip()
         return decoded
+
+    def edit(self, model: WhisperTranscriber, tokens: list[int]) -> list[int]:
+        return tokens
+
+
+def tokens_through(model: WhisperTranscriber, tokens: list[int], text: str) -> int:
+    """How many of ``tokens`` it takes for their text to hold ``text``."""
+    return next(k for k in range(1, len(tokens) + 1) if text in model._tok.decode(tokens[:k]))
+
+
+class StopsEarly(FirstDecodeEdited):
+    """Ends the first decode's text after ``after`` (as tiny.en does where a second voice
+    comes in; None: never)."""
+
+    def __init__(self, after: str | None) -> None:
+        super().__init__()
+        self.after = after
+
+    def edit(self, model: WhisperTranscriber, tokens: list[int]) -> list[int]:
+        if self.after is None:
+            return tokens
+        return tokens[:tokens_through(model, tokens, self.after)]
 
 
 TWO_SENTENCES = ("Hello, I am calling about my order from last week.",
@@ -382,32 +399,17 @@ def test_a_decode_that_hears_everything_is_not_decoded_again(
     assert said == ["sure"] and len(texts) == 1
 
 
-class SkipsInside:
-    """``WhisperTranscriber._generate`` that, on its first call only, leaves out the text
-    after ``after`` up to and including ``through`` (as tiny.en sometimes skips seconds of
-    speech inside a window); every call's text is kept."""
+class SkipsInside(FirstDecodeEdited):
+    """Leaves out of the first decode's text what follows ``after`` up to and including
+    ``through`` (as tiny.en sometimes skips seconds of speech inside a window)."""
 
     def __init__(self, after: str, through: str) -> None:
+        super().__init__()
         self.after, self.through = after, through
-        self.texts: list[str] = []
-        self.real = WhisperTranscriber._generate
 
-    def __get__(self, obj: WhisperTranscriber, objtype: type | None = None) -> Callable[..., Any]:
-        return lambda *args: self(obj, *args)
-
-    def __call__(self, model: WhisperTranscriber, *args: Any) -> Any:
-        decoded = self.real(model, *args)
-        self.texts.append(decoded.text)
-        if len(self.texts) == 1:
-            tokens = decoded.tokens
-
-            def upto(text: str) -> int:
-                return next(k for k in range(1, len(tokens) + 1)
-                            if text in model._tok.decode(tokens[:k]))
-
-            decoded.tokens = tokens[:upto(self.after)] + tokens[upto(self.through):]
-            decoded.text = str(model._tok.decode(decoded.tokens)).strip()
-        return decoded
+    def edit(self, model: WhisperTranscriber, tokens: list[int]) -> list[int]:
+        return (tokens[:tokens_through(model, tokens, self.after)]
+                + tokens[tokens_through(model, tokens, self.through):])
 
 
 SKIPPED = ("Could you please check what happened to it?",

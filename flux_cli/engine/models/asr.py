@@ -497,9 +497,10 @@ def skipped_word(words: Sequence[tuple[str, float, float, float]], sounding: np.
     ``opts.skipped_word_s``; else None.
 
     ``words``: (word, start s, end s, probability) inside the window, as aligned. A spoken
-    word, even a long number ("31994518.") or an address, lasts under 3.3 s (train splits of
-    every set); a word aligned over more is tiny.en's decode skipping speech there, which its
-    alignment has to spend on some word (``twoparty`` train: "disconnect" over 15.7 s)."""
+    word, even a long number ("31994518.") or an address, lasted under 3.3 s on the train
+    splits of seven sets (``docs/TURNS.md``, stop 39); a word aligned over more is tiny.en's
+    decode skipping speech there, which its alignment has to spend on some word (``twoparty``
+    train: "disconnect" over 15.7 s)."""
     if opts.skipped_word_s <= 0 or not words:
         return None
     heard = [int(sounding[max(0, round(a * FRAMES_PER_SECOND)):
