@@ -336,15 +336,13 @@ def tokens_through(model: WhisperTranscriber, tokens: list[int], text: str) -> i
 
 class StopsEarly(FirstDecodeEdited):
     """Ends the first decode's text after ``after`` (as tiny.en does where a second voice
-    comes in; None: never)."""
+    comes in)."""
 
-    def __init__(self, after: str | None) -> None:
+    def __init__(self, after: str) -> None:
         super().__init__()
         self.after = after
 
     def edit(self, model: WhisperTranscriber, tokens: list[int]) -> list[int]:
-        if self.after is None:
-            return tokens
         return tokens[:tokens_through(model, tokens, self.after)]
 
 
@@ -386,7 +384,7 @@ def test_a_decode_that_hears_everything_is_not_decoded_again(
     transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nor is a rest of silence: the pause after a turn costs no second decode."""
-    counted = StopsEarly(None)
+    counted = FirstDecodeEdited()  # edits nothing: counts the decodes
     texts = counted.texts
     monkeypatch.setattr(WhisperTranscriber, "_generate", counted)
     said = words_of(transcriber.transcribe(two_sentences(speak), offset_s=0.0).text)
