@@ -66,6 +66,9 @@ class AsrOptions:
     # window does, the rest is decoded once more (docs/TURNS.md, stop 37-38). 0 turns it off.
     decode_on_s: float = 1.5
     decode_on_sounding_s: float = 0.3  # ...if at least this much of the rest is audible
+    # A rest's own decode can stop early too: it is decoded on again, at most this many rests
+    # per call in all (stop 37's unbounded chain let a stream fall behind; stop 40).
+    decode_on_times: int = 2
     # tiny.en sometimes skips a stretch inside its audio (seconds of speech no text holds) and
     # the alignment then stretches one word over it: a word over this much audible audio is
     # decoded once more with the word before it, that span alone (docs/TURNS.md, stop 39).
@@ -216,7 +219,7 @@ class WhisperTranscriber:
         # made tiny.en hallucinate when a window repeated what came before (measured).
         windows = split_windows(audio, opts)
         last = len(windows) - 1
-        for index, (start, end) in enumerate(windows):  # + at most the rest of the last one
+        for index, (start, end) in enumerate(windows):  # + at most decode_on_times rests
             window = audio[start:end]
             heard = self._hear(window, hotword_tokens, languages)
             if heard is None:
@@ -243,7 +246,7 @@ class WhisperTranscriber:
             texts.append(heard.text if skipped is None
                          else " ".join(w.word for w in heard_words))
             words += heard_words
-            if index == last and last_end_s is not None:
+            if last <= index < last + opts.decode_on_times and last_end_s is not None:
                 rest = unheard_rest(last_end_s, heard.sounding, opts)
                 if rest is not None:
                     windows.append((start + rest, end))
