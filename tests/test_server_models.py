@@ -310,6 +310,8 @@ class FirstDecodeEdited:
     """``WhisperTranscriber._generate`` whose first call's tokens ``edit`` changes (as tiny.en
     sometimes leaves speech out); every call's real text is kept in ``texts``."""
 
+    edited_calls = 1  # how many calls, from the first, are edited
+
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.real = WhisperTranscriber._generate
@@ -320,7 +322,7 @@ class FirstDecodeEdited:
     def __call__(self, model: WhisperTranscriber, *args: Any) -> Any:
         decoded = self.real(model, *args)
         self.texts.append(decoded.text)
-        if len(self.texts) == 1:
+        if len(self.texts) <= self.edited_calls:
             decoded.tokens = self.edit(model, decoded.tokens)
             decoded.text = str(model._tok.decode(decoded.tokens)).strip()
         return decoded
@@ -440,6 +442,39 @@ def test_a_stretch_the_decode_skipped_is_decoded_again(
     said_off = words_of(off.transcribe(audio, offset_s=5.0).text)
     assert "tracking" not in said_off and "appreciate" in said_off
     assert len(skips_off.texts) == 1
+
+
+class EveryDecodeStopsAfterOneSentence(FirstDecodeEdited):
+    """Each decode's text ends with its first sentence, as if each rest stopped early too."""
+
+    edited_calls = 1000
+
+    def edit(self, model: WhisperTranscriber, tokens: list[int]) -> list[int]:
+        ends = [k for k in range(1, len(tokens) + 1)
+                if model._tok.decode(tokens[:k]).rstrip()[-1:] in (".", "?", "!")]
+        return tokens[:ends[0]] if ends else tokens
+
+
+def test_a_rest_whose_decode_stops_early_is_decoded_on_again_a_bounded_number_of_times(
+    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts: list[Audio] = [silence(0.3)]
+    for sentence in SKIPPED:
+        parts += [speak(sentence, voice="rms"), silence(0.4)]
+    audio = np.concatenate(parts)
+    stops, once = EveryDecodeStopsAfterOneSentence(), EveryDecodeStopsAfterOneSentence()
+    monkeypatch.setattr(WhisperTranscriber, "_generate", stops)
+    said = words_of(transcriber.transcribe(audio, offset_s=0.0).text)
+    assert len(stops.texts) == 3  # the window, its rest, the rest's rest: then no more
+    for word in ("happened", "tracking", "refund"):  # the first three sentences
+        assert word in said, said
+    assert "appreciate" not in said  # the fourth was in the third rest, never decoded
+    assert said.count("happened") == 1 and said.count("tracking") == 1
+
+    monkeypatch.setattr(WhisperTranscriber, "_generate", once)
+    one = transcriber.with_options(replace(transcriber.options, decode_on_times=1))
+    said_once = words_of(one.transcribe(audio, offset_s=0.0).text)
+    assert len(once.texts) == 2 and "tracking" in said_once and "refund" not in said_once
 
 
 def test_skipped_word_needs_more_audible_audio_than_any_word() -> None:
