@@ -1,6 +1,8 @@
 """A stream above 8 kHz that is a phone line upsampled by someone else is taken back to 8 kHz
-and handled as one from the band check's verdict on; any other stream is resampled as before,
-bit for bit; the timeline has no gap or repeat; how the stream is cut changes nothing."""
+and handled as one: from its first sample when the band check's verdict comes within the hold,
+from the verdict on after it; any other stream is resampled as before, bit for bit; the
+timeline has no gap or repeat; nothing goes out in the hold; how the stream is cut changes
+nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ import numpy as np
 import pytest
 from helpers.speech import as_linear16, load_clip, upsampled_phone_line
 
-from flux_cli.audio.phone_line import Downsampled, MaybePhoneLine, PhoneLine, to_engine_rate
+from flux_cli.audio.phone_line import (
+    HOLD_S,
+    Downsampled,
+    MaybePhoneLine,
+    PhoneLine,
+    to_engine_rate,
+)
 from flux_cli.audio.resample import StreamResampler
 
 RATE = 16000
@@ -47,28 +55,59 @@ def test_full_band_speech_is_resampled_as_before_bit_for_bit() -> None:
                                   run(lambda: StreamResampler(44100, RATE), fast, [882]))
 
 
-def test_an_upsampled_phone_line_goes_on_as_a_phone_line_from_the_verdict() -> None:
+def first_out_s(x: Audio, frame: int = 320) -> float:
+    """How much of ``x`` had come in when the first output went out."""
+    stage = MaybePhoneLine(RATE, RATE)
+    for i in range(0, len(x), frame):
+        if stage.process(x[i:i + frame]).size:
+            return (i + frame) / RATE
+    return len(x) / RATE
+
+
+def test_an_upsampled_phone_line_is_a_phone_line_from_its_first_sample() -> None:
     x = upsampled_phone_line(speech())
     stage = MaybePhoneLine(RATE, RATE)
     out = np.concatenate([stage.process(x[i:i + 320]) for i in range(0, len(x), 320)]
                          + [stage.flush()])
     assert stage.phone and stage.check.verdict is True
     assert out.size == x.size  # no gap, no repeat
-    switch = int(np.flatnonzero(out != x)[0])
-    assert 0.5 * RATE < switch <= 2 * RATE
-    np.testing.assert_array_equal(out[:switch], x[:switch])  # before the verdict: as sent
-    # after it: what the phone path makes of the whole stream, sample for sample
-    np.testing.assert_allclose(out[switch:], run(lambda: Downsampled(RATE, RATE), x,
-                                                       [320])[switch:], atol=1e-6)
-    settled = slice(switch + RATE, None)
+    # the verdict came in the hold: what the phone path makes of the whole stream
+    np.testing.assert_allclose(out, run(lambda: Downsampled(RATE, RATE), x, [320]), atol=1e-6)
+    assert 0.9 < first_out_s(x) < HOLD_S  # held until the verdict, after a second of sound
+    settled = slice(RATE // 2, None)
     assert abs(float(np.mean(x[settled]))) > 2e-5  # the codec's offset, kept by the upsampler
     assert abs(float(np.mean(out[settled]))) < 2e-6
     # the 16-bit rounding noise the client left above the phone band is gone
     assert band_db(out[settled], 4500, 7500) < band_db(x[settled], 4500, 7500) - 20
 
 
+def test_full_band_speech_is_held_until_its_verdict_silence_no_longer_than_the_hold() -> None:
+    x = as_linear16(speech())
+    assert 0.9 < first_out_s(x) < HOLD_S
+    late = np.concatenate([np.zeros(3 * RATE, np.float32), x])
+    assert first_out_s(late, 64) == HOLD_S  # no verdict in digital silence: the hold ends
+
+
+def test_release_ends_the_hold_and_the_stream_goes_on_as_after_it() -> None:
+    """A control message releases what is held: the direct path's output so far; a phone
+    line then switches at its verdict, as after the hold."""
+    x = upsampled_phone_line(speech())
+    stage = MaybePhoneLine(RATE, RATE)
+    half = RATE // 2
+    assert stage.process(x[:half]).size == 0
+    released = stage.release()
+    assert stage.release().size == 0 and abs(released.size - half) < 64
+    out = np.concatenate([released] + [stage.process(x[i:i + 320])
+                                       for i in range(half, len(x), 320)] + [stage.flush()])
+    assert stage.phone and out.size == x.size
+    switch = int(np.flatnonzero(out != x)[0])
+    assert 0.9 * RATE < switch <= 2 * RATE
+    np.testing.assert_array_equal(out[:switch], x[:switch])
+
+
 def test_a_phone_line_after_seconds_of_digital_silence_switches_as_cleanly() -> None:
-    """The verdict waits for sound; the phone path's held output is trimmed meanwhile."""
+    """The verdict waits for sound, past the hold: the output goes the direct way until it
+    and the phone path's from it; the phone path's held output is trimmed meanwhile."""
     x = np.concatenate([np.zeros(3 * RATE, np.float32), upsampled_phone_line(speech())])
     out = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
     assert out.size == x.size
@@ -87,9 +126,11 @@ def test_a_48_khz_phone_line_is_found_too_and_keeps_its_length() -> None:
     assert abs(out.size - x.size // 3) <= 1
 
 
+@pytest.mark.parametrize("silence_s", [0, 3])  # the verdict in the hold, and after it
 @pytest.mark.parametrize("sizes", [[1], [7, 1001], [RATE // 2 + 3]])
-def test_how_the_stream_is_cut_changes_nothing(sizes: list[int]) -> None:
-    x = upsampled_phone_line(speech())
+def test_how_the_stream_is_cut_changes_nothing(sizes: list[int], silence_s: int) -> None:
+    x = np.concatenate([np.zeros(silence_s * RATE, np.float32),
+                        upsampled_phone_line(speech())])
     whole = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
     np.testing.assert_allclose(run(lambda: MaybePhoneLine(RATE, RATE), x, sizes), whole,
                                atol=1e-6)

@@ -193,6 +193,23 @@ def test_controls_over_the_socket() -> None:
     with_server(body)
 
 
+def test_finalize_in_the_first_second_meets_the_audio_before_it() -> None:
+    """The wire decoder holds a 16 kHz stream's first second for the band check's verdict
+    (``phone_line.MaybePhoneLine``); a control message releases it, so Finalize after 0.6 s
+    of speech ends a turn that holds that speech."""
+    async def body(base: str) -> None:
+        async with connect(f"{base}/v2/listen?{QUERY}") as ws:
+            await ws.send(pcm16(script(("speech", 0.6))))
+            await ws.send(json.dumps({"type": "Finalize"}))
+            await ws.send(json.dumps({"type": "CloseStream"}))
+            messages = await receive_all(ws)
+        ends = [m for m in messages if m.get("event") == "EndOfTurn"]
+        assert len(ends) == 1 and ends[0]["trigger"] == "manual", messages
+        assert ends[0]["transcript"] and ends[0]["audio_window_end"] >= 0.5
+
+    with_server(body)
+
+
 class ExplodingTranscriber:
     """Fails on the first decode: the connection must die alone."""
 

@@ -59,12 +59,13 @@ def test_a_quiet_phone_turn_is_heard_whole(server: EmbeddedServer, name: str) ->
     assert overlap(TURNS[name], got[0]["transcript"]) >= 0.85, got[0]["transcript"]
 
 
+@pytest.mark.parametrize("name", sorted(TURNS))
 def test_a_quiet_phone_turn_upsampled_by_the_client_is_heard_whole(
-        server: EmbeddedServer) -> None:
+        server: EmbeddedServer, name: str) -> None:
     """Without the band check the engine heard "Thank you so much." and dropped "That is all I
-    needed." The verdict needs a second of audio: the other call's quiet "I am" comes before
-    it and is lost as it was (taken to 8 kHz from the first sample, it is heard)."""
-    name = "thank_you_awb"
+    needed."; while its output went the direct way until the verdict (stop 36-39), the other
+    call's quiet "I am", in its first second, was lost. The output is now held until the
+    verdict, and the whole call goes the phone way."""
     coded = decode(encode(call(name), "mulaw"), "mulaw")  # a µ-law recording, offset and all
     upsampled = np.asarray(soxr.resample(coded, PHONE_RATE, 16000), dtype=np.float32)
     messages = run_stream(query_url(server, "encoding=linear16&sample_rate=16000"),

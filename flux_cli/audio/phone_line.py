@@ -8,7 +8,14 @@ both (``tel8k`` train turns reaching the VAD's onset: 109 of 112 at 8 kHz, 104 a
 the offset removed there, 109 when taken back to 8 kHz first: ``docs/TURNS.md``). So a stream
 above 8 kHz that ``BandCheck`` rules band-limited is taken back down to 8 kHz and handled from
 the verdict on exactly as a phone line is; every other stream is resampled as before, bit for
-bit. Pure, no I/O, no added delay before the verdict.
+bit. Pure, no I/O.
+
+The verdict needs a second of sound, and a call's first words are in it: a quiet "I am" at
+the start of an upsampled call was lost on the direct path (stop 36). So the output is held
+back until the verdict, at most ``HOLD_S`` of the stream: a verdict within it picks one path
+for the whole stream from its first sample. The price is wall-clock delay in the stream's
+first second or so only (audio time, and so every decision, is unchanged); a stream still
+without a verdict then goes on the direct way and switches at the verdict, as before.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from flux_cli.audio.resample import StreamResampler
 
 PHONE_RATE = 8000  # at or below: a phone line
 HELD_S = 1.0  # the phone path's output kept until the verdict (its delay is milliseconds)
+# Both paths' output held from the stream's start until the verdict, at most this much of the
+# stream: a verdict after 1 s of sound comes at ~1 s in a stream with a noise floor, and
+# this leaves half a second for digital silence before the first word.
+HOLD_S = 1.5
 
 _EMPTY = np.zeros(0, dtype=np.float32)
 
@@ -60,15 +71,20 @@ class Downsampled:
 class MaybePhoneLine:
     """A stream above 8 kHz: resampled as it is, unless it turns out to be a phone line.
 
-    Until the band check's verdict the phone path runs beside the direct one (its output held
-    back); on "band-limited" the output goes on from the phone path at the very sample the
-    direct path had reached, so the timeline has no gap and no repeat. On "full band" the
-    phone path is dropped and the stream is what plain resampling makes of it."""
+    From the first sample both paths run and their output is held back, until the band
+    check's verdict or until ``HOLD_S`` of the stream has come in, whichever is first. A
+    verdict within the hold picks the path the whole stream goes by: "band-limited" the phone
+    path, "full band" plain resampling, bit for bit. After the hold, the output goes the direct
+    way; a later "band-limited" goes on from the phone path at the very sample the direct path
+    had reached, so the timeline has no gap and no repeat. Where the hold ends and where the
+    verdict falls are samples of the stream, not of how it was cut into frames."""
 
-    def __init__(self, rate: int, out_rate: int) -> None:
+    def __init__(self, rate: int, out_rate: int, hold_s: float = HOLD_S) -> None:
         self.check = BandCheck(rate)
         self._direct: StreamResampler | None = StreamResampler(rate, out_rate)
         self._phone: Downsampled | None = Downsampled(rate, out_rate)
+        self._hold_left = round(hold_s * rate)  # input samples still to hold the output for
+        self._direct_held: list[NDArray[np.float32]] = []  # the direct path's, in the hold
         self._held: list[NDArray[np.float32]] = []  # the phone path's latest output
         self._held_size = 0
         self._held_max = round(HELD_S * out_rate)
@@ -87,6 +103,8 @@ class MaybePhoneLine:
             return self._from_phone(x)
         if self._phone is None:
             return self._emit(self._direct.process(x))
+        if self._hold_left > 0:
+            return self._in_hold(x)
         before = self.check.feed(x)
         head, tail = x[:before], x[before:]
         out = self._emit(np.asarray(self._direct.process(head), np.float32))
@@ -100,19 +118,51 @@ class MaybePhoneLine:
 
     def flush(self) -> NDArray[np.float32]:
         if self._direct is not None:
-            return self._emit(self._direct.flush())
+            held = self._release_direct()
+            return np.concatenate([held, self._emit(self._direct.flush())])
         assert self._phone is not None
         return self._drop_skipped(self._phone.flush())
+
+    def release(self) -> NDArray[np.float32]:
+        """End the hold now (a control message is applied where the audio has reached): what
+        the direct path holds goes out, and the stream goes on as after the hold."""
+        if self._direct is None or self._hold_left == 0:
+            return _EMPTY
+        self._hold_left = 0
+        return self._release_direct()
+
+    def _in_hold(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Both paths take ``x`` up to the hold's end; nothing goes out before a verdict."""
+        assert self._direct is not None and self._phone is not None
+        head, rest = x[:self._hold_left], x[self._hold_left:]
+        self._hold_left -= head.size
+        self.check.feed(head)
+        self._direct_held.append(np.asarray(self._direct.process(head), np.float32))
+        self._hold(self._phone.process(head), trim=False)
+        if self.check.verdict:  # the phone path from the stream's first sample
+            self._direct, self._direct_held = None, []
+            held, self._held, self._held_size = self._held, [], 0
+            return np.concatenate([self._emit(np.concatenate(held)), self._from_phone(rest)])
+        if self.check.verdict is False:
+            self._phone, self._held = None, []
+            return np.concatenate([self._release_direct(), self.process(rest)])
+        if self._hold_left > 0:
+            return _EMPTY
+        return np.concatenate([self._release_direct(), self.process(rest)])
+
+    def _release_direct(self) -> NDArray[np.float32]:
+        held, self._direct_held = self._direct_held, []
+        return self._emit(np.concatenate(held)) if held else _EMPTY
 
     def _emit(self, out: NDArray[np.float32]) -> NDArray[np.float32]:
         self._emitted += out.size
         return np.asarray(out, dtype=np.float32)
 
-    def _hold(self, made: NDArray[np.float32]) -> None:
+    def _hold(self, made: NDArray[np.float32], trim: bool = True) -> None:
         self._phone_made += made.size
         self._held.append(made)
         self._held_size += made.size
-        if self._held_size > 2 * self._held_max:  # trimmed now and then, not at every frame
+        if trim and self._held_size > 2 * self._held_max:  # now and then, not at every frame
             kept = np.concatenate(self._held)[-self._held_max:]
             self._held, self._held_size = [kept], kept.size
 

@@ -257,15 +257,21 @@ class Connection:
                 except AudioDecodeError as exc:
                     return await self._fail(
                         Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
-                self.arrivals.add(len(audio), item.arrived)
-                self.app.metrics.audio_seconds.inc(len(audio) / SAMPLE_RATE)
-                await self._send(await self._timed(self.session.feed, audio))
+                await self._feed(audio, item.arrived)
             elif isinstance(item, CloseStream):
                 await self._close_stream()
                 return
             else:
+                held = self.decoder.release()  # the message meets the audio sent before it
+                if len(held):
+                    await self._feed(held, time.monotonic())
                 await self._send(await self._timed(self.session.control, item))
             self._start_interim()
+
+    async def _feed(self, audio: Any, arrived: float) -> None:
+        self.arrivals.add(len(audio), arrived)
+        self.app.metrics.audio_seconds.inc(len(audio) / SAMPLE_RATE)
+        await self._send(await self._timed(self.session.feed, audio))
 
     async def _timed(self, step: Any, arg: Any) -> list[ServerMessage]:
         start = time.perf_counter()

@@ -39,6 +39,11 @@ class AudioDecoder(Protocol):
         """At end of stream: what the resampler still holds; a partial sample is dropped."""
         ...
 
+    def release(self) -> Audio:
+        """Before a control message: audio held back for the band check's verdict, if any
+        (``phone_line.MaybePhoneLine``), so the message meets the audio sent before it."""
+        ...
+
 
 class _Resampled:
     """Shared tail of every decoder: native-rate mono blocks in, 16 kHz out.
@@ -46,7 +51,8 @@ class _Resampled:
     Telephone-band streams (8 kHz or less: a phone line, G.711 as a rule) lose
     their DC offset first: the VAD misses quiet words over it (``flux_cli/audio/dc_block.py``).
     A faster stream found to have nothing above the phone band (a phone line upsampled by
-    someone else) is taken back down and handled as one (``flux_cli/audio/phone_line.py``).
+    someone else) is taken back down and handled as one (``flux_cli/audio/phone_line.py``);
+    such a stream's first second or so is held back until the check's verdict.
     """
 
     def __init__(self, rate: int | None = None) -> None:
@@ -66,6 +72,11 @@ class _Resampled:
         if self._resampler is None:
             return _EMPTY
         return np.asarray(self._resampler.flush(), dtype=np.float32)
+
+    def release(self) -> Audio:
+        if isinstance(self._resampler, MaybePhoneLine):
+            return self._resampler.release()
+        return _EMPTY
 
 
 class RawDecoder(_Resampled):
@@ -169,6 +180,9 @@ class SniffingDecoder:
             self._inner = self._choose(magic)
             data, self._head = self._head, b""
         return self._inner.feed(data)
+
+    def release(self) -> Audio:
+        return _EMPTY if self._inner is None else self._inner.release()
 
     def flush(self) -> Audio:
         if self._inner is None:
