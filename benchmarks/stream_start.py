@@ -17,6 +17,7 @@ the first ``EndOfTurn`` of each stream apart. Writes ``results/stream_start.{jso
 from __future__ import annotations
 
 import argparse
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,20 @@ def measure(root: Path | None, calls: list[corpus.Call], streams: int, early_s: 
                     errors.append(run.error)
                 for key, values in lags(run, early_s).items():
                     pooled[key] += values
-    row: dict[str, Any] = {"engine": str(root) if root else "this checkout", "errors": errors}
+    row: dict[str, Any] = {"engine": _commit(root), "errors": errors}
     for key, values in pooled.items():
         row[key] = {"n": len(values), "p50": scoring.percentile(values, 50),
                     "p90": scoring.percentile(values, 90),
                     "max": max(values) if values else None}
     return row
+
+
+def _commit(root: Path | None) -> str:
+    """The checkout's commit, which names the engine in the table."""
+    where = root or Path(__file__).resolve().parent
+    done = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() or str(where)
 
 
 def _ms(x: float | None) -> str:
