@@ -1,6 +1,6 @@
 """``python -m benchmarks.stream_start``: what a stream's first second costs in wall time.
 
-Why: a stream above 8 kHz is held back until the band check's verdict, at most 1.5 s
+Why: a stream of 11.025 kHz or more is held back until the band check's verdict, at most 1.5 s
 (``flux_cli/audio/phone_line.py``, stop 40), so an upsampled phone call is a phone line from
 its first sample. Decisions are made in audio time, so no turn, word or audio-time latency
 changes; what can change is *when* the client receives what the engine says about the

@@ -52,7 +52,8 @@ class _Resampled:
     their DC offset first: the VAD misses quiet words over it (``flux_cli/audio/dc_block.py``).
     A faster stream found to have nothing above the phone band (a phone line upsampled by
     someone else) is taken back down and handled as one (``flux_cli/audio/phone_line.py``);
-    such a stream's first second or so is held back until the check's verdict.
+    so every stream of 11.025 kHz or more has its first second or so held back until the check's
+    verdict, and ``release`` lets a control message end the hold.
     """
 
     def __init__(self, rate: int | None = None) -> None:
