@@ -130,8 +130,7 @@ def census(calls: list[Call], name: str, vad: Any) -> dict[str, int]:
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["# Where the pause gate overrules the VAD (`python -m benchmarks.pause_gate`)", "",
-             f"On {m.get('cpu', '?')} ({m.get('cores', '?')} cores), at "
-             f"{m.get('git_commit', '?')}; the gate: {result['gate']}. Why and how it was "
+             f"{report.measured_on(m)}; the gate: {result['gate']}. Why and how it was "
              "chosen: `docs/TURNS.md`, \"Babble hides the caller's pauses\". Turn ends heard: "
              "a pause long enough to be judged begins from 0.1 s before the labelled end to "
              "0.6 s after it. Pauses inside turns: such a pause beginning inside a labelled "

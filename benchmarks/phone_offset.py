@@ -341,8 +341,7 @@ def _ms(x: float | None) -> str:
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["# What G.711's offset costs phone calls (`python -m benchmarks.phone_offset`)", "",
-             f"On {m.get('cpu', '?')} ({m.get('cores', '?')} cores), at "
-             f"{m.get('git_commit', '?')}. Why and what the engine does: `docs/TURNS.md`, "
+             f"{report.measured_on(m)}. Why and what the engine does: `docs/TURNS.md`, "
              "\"Phone lines: the codec's offset\".", "",
              "## 0. The band check: streams above 8 kHz ruled band-limited", "",
              "Each call's first second above -70 dBFS: the power over 4.5-7.5 kHz against "

@@ -60,6 +60,12 @@ def machine_info() -> dict[str, Any]:
             "packages": versions, "git_commit": commit}
 
 
+def measured_on(machine: dict[str, Any]) -> str:
+    """"On <cpu> (<n> cores), at <commit>": the first words of a result's header."""
+    return (f"On {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), at "
+            f"{machine.get('git_commit', '?')}")
+
+
 def write_results(results_dir: Path, stem: str, data: dict[str, Any], text: str) -> None:
     """``<stem>.json`` and ``<stem>.md`` in ``results_dir``, and the table on stdout."""
     results_dir.mkdir(parents=True, exist_ok=True)

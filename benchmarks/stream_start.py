@@ -87,15 +87,9 @@ def _commit(root: Path | None) -> str:
     return done.stdout.strip() or str(where)
 
 
-def _ms(x: float | None) -> str:
-    return "-" if x is None else f"{x * 1000:.0f}"
-
-
 def markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
     lines = ["# A stream's first second in wall time (`python -m benchmarks.stream_start`)", "",
-             f"On {m.get('cpu', '?')} ({m.get('cores', '?')} cores), at "
-             f"{m.get('git_commit', '?')}: the first {result['seconds']:g} s of "
+             f"{report.measured_on(result['machine'])}: the first {result['seconds']:g} s of "
              f"{result['calls']} held-out calls ({', '.join(result['sets'])}, test splits) in "
              f"real time, {result['streams']} at a time, as 16 kHz linear16. Lag: an event's "
              "arrival minus the send time of the frame holding its audio end (ms); early: "
@@ -104,7 +98,8 @@ def markdown(result: dict[str, Any]) -> str:
              "| early events p50 / p90 / max | later events p50 / p90 / max | errors |",
              "|---|---|---|---|---|---|"]
     for row in result["rows"]:
-        cells = [" / ".join(_ms(row[k][s]) for s in ("p50", "p90", "max")) + f" ({row[k]['n']})"
+        cells = [" / ".join("-" if row[k][s] is None else f"{row[k][s] * 1000:.0f}"
+                            for s in ("p50", "p90", "max")) + f" ({row[k]['n']})"
                  for k in ("first_start", "first_end", "early", "later")]
         lines.append(f"| {row['engine']} | " + " | ".join(cells) + f" | {len(row['errors'])} |")
     return "\n".join(lines) + "\n"

@@ -418,13 +418,18 @@ SKIPPED = ("Could you please check what happened to it?",
            "Thanks for your help, I really appreciate it.")
 
 
-def test_a_stretch_the_decode_skipped_is_decoded_again(
-    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def four_sentences(speak: Speak) -> Audio:
+    """``SKIPPED`` in the committed rms voice, 0.3 s of silence around each."""
     parts: list[Audio] = [silence(0.3)]
     for sentence in SKIPPED:
         parts += [speak(sentence, voice="rms"), silence(0.3)]
-    audio = np.concatenate(parts)
+    return np.concatenate(parts)
+
+
+def test_a_stretch_the_decode_skipped_is_decoded_again(
+    transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = four_sentences(speak)
     skips, skips_off = SkipsInside("it?", "replacement."), SkipsInside("it?", "replacement.")
     monkeypatch.setattr(WhisperTranscriber, "_generate", skips)
     result = transcriber.transcribe(audio, offset_s=5.0)
@@ -458,10 +463,7 @@ class EveryDecodeStopsAfterOneSentence(FirstDecodeEdited):
 def test_a_rest_whose_decode_stops_early_is_decoded_on_again_a_bounded_number_of_times(
     transcriber: WhisperTranscriber, speak: Speak, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parts: list[Audio] = [silence(0.3)]
-    for sentence in SKIPPED:
-        parts += [speak(sentence, voice="rms"), silence(0.4)]
-    audio = np.concatenate(parts)
+    audio = four_sentences(speak)
     stops, once = EveryDecodeStopsAfterOneSentence(), EveryDecodeStopsAfterOneSentence()
     monkeypatch.setattr(WhisperTranscriber, "_generate", stops)
     said = words_of(transcriber.transcribe(audio, offset_s=0.0).text)
