@@ -17,7 +17,6 @@ the first ``EndOfTurn`` of each stream apart. Writes ``results/stream_start.{jso
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from benchmarks.run import log
 from benchmarks.scoring import Event
 from benchmarks.servers import EngineServer
 from benchmarks.streams import RealtimeRun, stream_many
+from benchmarks.wer_baseline import HERE, commit_of
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -71,20 +71,12 @@ def measure(root: Path | None, calls: list[corpus.Call], streams: int, early_s: 
                     errors.append(run.error)
                 for key, values in lags(run, early_s).items():
                     pooled[key] += values
-    row: dict[str, Any] = {"engine": _commit(root), "errors": errors}
+    row: dict[str, Any] = {"engine": commit_of(root or HERE), "errors": errors}
     for key, values in pooled.items():
         row[key] = {"n": len(values), "p50": scoring.percentile(values, 50),
                     "p90": scoring.percentile(values, 90),
                     "max": max(values) if values else None}
     return row
-
-
-def _commit(root: Path | None) -> str:
-    """The checkout's commit, which names the engine in the table."""
-    where = root or Path(__file__).resolve().parent
-    done = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() or str(where)
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -257,21 +257,22 @@ class Connection:
                 except AudioDecodeError as exc:
                     return await self._fail(
                         Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
-                await self._feed(audio, item.arrived)
+                await self._send(await self._feed(audio, item.arrived))
             elif isinstance(item, CloseStream):
                 await self._close_stream()
                 return
             else:
                 held = self.decoder.release()  # the message meets the audio sent before it
                 if len(held):
-                    await self._feed(held, time.monotonic())
+                    await self._send(await self._feed(held, time.monotonic()))
                 await self._send(await self._timed(self.session.control, item))
             self._start_interim()
 
-    async def _feed(self, audio: Any, arrived: float) -> None:
+    async def _feed(self, audio: Any, arrived: float) -> list[ServerMessage]:
+        """Decoded audio into the session, counted and timed; what it says back."""
         self.arrivals.add(len(audio), arrived)
         self.app.metrics.audio_seconds.inc(len(audio) / SAMPLE_RATE)
-        await self._send(await self._timed(self.session.feed, audio))
+        return await self._timed(self.session.feed, audio)
 
     async def _timed(self, step: Any, arg: Any) -> list[ServerMessage]:
         start = time.perf_counter()
@@ -291,9 +292,7 @@ class Connection:
             return await self._fail(
                 Fatal("DATA-0000", f"cannot decode audio: {exc}", CLOSE_POLICY))
         if len(rest):
-            self.arrivals.add(len(rest), time.monotonic())
-            self.app.metrics.audio_seconds.inc(len(rest) / SAMPLE_RATE)
-            messages += await self._timed(self.session.feed, rest)
+            messages += await self._feed(rest, time.monotonic())
         messages += await self._timed(lambda _: self.session.close(), None)
         await self._send(messages)
         self.outcome = "completed"
