@@ -20,16 +20,17 @@ lines"). Two parts:
    and as the WAV and as a G.711-coded recording each two ways: at the CLI's default (their
    own 8 kHz, linear16) and at ``--sample-rate 16000`` (the default before stop 35).
 
-0. **The band check** (stop 36, ``flux_cli/audio/band_check.py``): which streams above 8 kHz
-   the engine rules band-limited (and so removes their offset as a phone line's): every set's
-   train and test calls as a client sends them at 16 kHz (16-bit PCM), and the ``tel8k`` calls
-   as a G.711-coded recording upsampled by the CLI (soxr), sox and ffmpeg (each when
-   installed), at 16 and 48 kHz.
+0. **The band check** (stop 36, ``flux_cli/audio/band_check.py``; level-free since stop 41):
+   which streams above 8 kHz the engine rules band-limited (and so removes their offset as a
+   phone line's): every set's train and test calls as a client sends them at 16 kHz (16-bit
+   PCM), and the ``tel8k`` calls as a G.711-coded recording upsampled by the CLI (soxr), sox
+   and ffmpeg (each when installed), at 16 and 48 kHz; each as recorded and 10, 20 and 30 dB
+   quieter (a quiet call must be found as a loud one is, quiet full-band speech not).
 
 A stream it rules band-limited is taken back to 8 kHz and handled as a phone line from the
 verdict on (``flux_cli/audio/phone_line.py``). Part 1 also has the WAV and the coded recording
 sent at 16 kHz through the engine's decoder, and part 2 the recording upsampled by sox
-(another client) when sox is installed.
+(another client) when sox is installed, as recorded and 10 and 30 dB quieter.
 
 Nothing is tuned here (the check's threshold was set from part 0's calls and the committed
 test clips: ``docs/TURNS.md``). Writes ``results/phone_offset.{json,md}``.
@@ -62,6 +63,12 @@ FULL_BAND = ("real", "neural", "synthetic", "noisy10")
 CHECKED_SETS = ("real", "neural", "synthetic", "noisy10", "noisy20", "twoparty",
                 "twoparty_close", "twoparty_overlap", "unseen_twoparty", *NEVER_TRAINED)
 FULL_BAND_OFFSET = 1e-3
+# Part 0 also hears every call this much quieter: the band check must not depend on the level
+QUIETER_DB = (10.0, 20.0, 30.0)
+QUIETER_GAINS = tuple(10.0 ** (-q / 20.0) for q in QUIETER_DB)
+# Part 2's quiet phone calls: the µ-law recording this much quieter, upsampled by sox
+E2E_QUIETER_DB = (10.0, 30.0)
+TEL8K_SPEECH_DBFS = -36.0  # about where the ``tel8k`` calls' speech lies as recorded
 WINDOWS_PER_S = SAMPLE_RATE / VAD_WINDOW
 
 
@@ -147,50 +154,63 @@ def upsampled_by_tool(coded: np.ndarray, tool: str, rate: int, work: Path) -> np
 
 
 def band_census(cache: Path) -> list[dict[str, Any]]:
-    """Part 0: the band check's verdict on every set's calls and on upsampled phone calls."""
+    """Part 0: the band check's verdict on every set's calls and on upsampled phone calls, each
+    as recorded and 10, 20 and 30 dB quieter (the quieter levels together in one row)."""
     import soundfile as sf
 
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, split: str, how: str, verdicts: list[tuple[bool | None, float | None]]
-            ) -> None:
+    def add(name: str, split: str, how: str, level: str,
+            verdicts: list[tuple[bool | None, float | None]]) -> None:
         ratios = [r for _, r in verdicts if r is not None]
-        rows.append({"set": name, "split": split, "how": how, "calls": len(verdicts),
+        rows.append({"set": name, "split": split, "how": how, "level": level,
+                     "calls": len(verdicts),
                      "band_limited": sum(v is True for v, _ in verdicts),
                      "full_band": sum(v is False for v, _ in verdicts),
                      "no_verdict": sum(v is None for v, _ in verdicts),
                      "ratio_min": min(ratios, default=None),
                      "ratio_max": max(ratios, default=None)})
 
-    for name in CHECKED_SETS:
-        for split in ("train", "test"):
+    quieter_label = ", ".join(f"{q:g}" for q in QUIETER_DB) + " dB quieter"
+    for split in ("train", "test"):
+        all_quieter: list[tuple[bool | None, float | None]] = []
+        for name in CHECKED_SETS:
             if name in (*NEVER_TRAINED, "unseen_twoparty") and split == "train":
                 continue
             verdicts = []
             for call in set_calls(name, split, cache):
                 audio, rate = sf.read(call.path, dtype="float32")
-                mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-                verdicts.append(band_verdict(as_pcm16(to_16k(mono, rate)), SAMPLE_RATE))
-            add(name, split, "as sent at 16 kHz", verdicts)
+                mono = to_16k(audio.mean(axis=1) if audio.ndim == 2 else audio, rate)
+                verdicts.append(band_verdict(as_pcm16(mono), SAMPLE_RATE))
+                all_quieter += [band_verdict(as_pcm16(mono * gain), SAMPLE_RATE)
+                                for gain in QUIETER_GAINS]
+            add(name, split, "as sent at 16 kHz", "as recorded", verdicts)
+        add("every set above", split, "as sent at 16 kHz", quieter_label, all_quieter)
     with tempfile.TemporaryDirectory(prefix="flux-band-") as tmp:
         for split in ("train", "test"):
-            ways: dict[str, list[tuple[bool | None, float | None]]] = {}
+            ways: dict[tuple[str, str], list[tuple[bool | None, float | None]]] = {}
             for call in set_calls("tel8k", split, cache):
-                audio, rate = sf.read(call.path, dtype="float32")
-                coded = g711(audio, "mulaw")
-                ways.setdefault("the WAV upsampled by the CLI (soxr)", []).append(
-                    band_verdict(as_pcm16(to_16k(audio, rate)), SAMPLE_RATE))
-                ways.setdefault("a µ-law recording upsampled by the CLI (soxr)", []).append(
-                    band_verdict(as_pcm16(to_16k(coded, rate)), SAMPLE_RATE))
-                for tool in ("sox", "ffmpeg"):
-                    for out_rate in (SAMPLE_RATE, 48000):
-                        up = upsampled_by_tool(coded, tool, out_rate, Path(tmp))
-                        if up is not None:
-                            ways.setdefault(f"a µ-law recording upsampled by {tool} to "
-                                            f"{out_rate // 1000} kHz", []).append(
-                                band_verdict(up, out_rate))
-            for how, verdicts in ways.items():
-                add("tel8k", split, how, verdicts)
+                recorded, rate = sf.read(call.path, dtype="float32")
+                for gain in (1.0, *QUIETER_GAINS):
+                    level = "as recorded" if gain == 1.0 else quieter_label
+                    audio = np.asarray(recorded * gain, dtype=np.float32)
+                    coded = g711(audio, "mulaw")
+                    ways.setdefault(("the WAV upsampled by the CLI (soxr)", level), []).append(
+                        band_verdict(as_pcm16(to_16k(audio, rate)), SAMPLE_RATE))
+                    ways.setdefault(("a µ-law recording upsampled by the CLI (soxr)", level),
+                                    []).append(
+                        band_verdict(as_pcm16(to_16k(coded, rate)), SAMPLE_RATE))
+                    for tool in ("sox", "ffmpeg"):
+                        for out_rate in (SAMPLE_RATE, 48000):
+                            up = upsampled_by_tool(coded, tool, out_rate, Path(tmp))
+                            if up is not None:
+                                ways.setdefault((f"a µ-law recording upsampled by {tool} to "
+                                                 f"{out_rate // 1000} kHz", level), []).append(
+                                    band_verdict(up, out_rate))
+            for level in ("as recorded", quieter_label):
+                for (how, at), verdicts in ways.items():
+                    if at == level:
+                        add("tel8k", split, how, level, verdicts)
     return rows
 
 
@@ -286,18 +306,19 @@ def coded_recordings(calls: list[Call], work: Path) -> list[Call]:
     return out
 
 
-def sox_upsampled(calls: list[Call], work: Path) -> list[Call]:
-    """Each recording as another client would hand it over: upsampled by sox (its default
-    rate conversion and dither) to a 16 kHz WAV; [] without sox."""
+def sox_upsampled(calls: list[Call], work: Path, quieter_db: float = 0.0) -> list[Call]:
+    """Each recording as another client would hand it over: ``quieter_db`` quieter, upsampled
+    by sox (its default rate conversion and dither) to a 16 kHz WAV; [] without sox."""
     import soundfile as sf
 
     out = []
     for call in calls:
         audio, _ = sf.read(call.path, dtype="float32")
-        up = upsampled_by_tool(audio, "sox", SAMPLE_RATE, work)
+        quieter = np.asarray(audio * 10.0 ** (-quieter_db / 20.0), dtype=np.float32)
+        up = upsampled_by_tool(quieter, "sox", SAMPLE_RATE, work)
         if up is None:
             return []
-        path = work / f"sox-{call.path.name}"
+        path = work / f"sox{quieter_db:g}-{call.path.name}"
         sf.write(path, up, SAMPLE_RATE, subtype="PCM_16")
         out.append(dataclasses.replace(call, path=path))
     return out
@@ -321,6 +342,10 @@ def end_to_end(calls: list[Call], slack: float) -> dict[str, Any]:
         by_sox = sox_upsampled(coded, work)
         if by_sox:
             ways.append(("the recording upsampled to 16 kHz by sox (another client)", by_sox, {}))
+            for quieter in E2E_QUIETER_DB:
+                ways.append((f"the same {quieter:g} dB quieter (its speech about "
+                             f"{TEL8K_SPEECH_DBFS - quieter:g} dBFS)",
+                             sox_upsampled(coded, work, quieter), {}))
         with EngineServer(work / "server.log") as server:
             for i, (label, these, options) in enumerate(ways):
                 res = engine_pass(server, these, work, f"way{i}", options, slack)
@@ -344,16 +369,18 @@ def markdown(result: dict[str, Any]) -> str:
              f"{report.measured_on(m)}. Why and what the engine does: `docs/TURNS.md`, "
              "\"Phone lines: the codec's offset\".", "",
              "## 0. The band check: streams above 8 kHz ruled band-limited", "",
-             "Each call's first second above -70 dBFS: the power over 4.5-7.5 kHz against "
+             "Each call's first second above -70 dBFS: the power over 4.5-7.5 kHz above that "
+             "band's own floor (its lower quartile over the second) against the power over "
              f"2-3.3 kHz (band-limited below {NARROW_BELOW_DB:g} dB); such a stream is taken "
              "back to 8 kHz and handled as a phone line from the verdict on, every other "
              "stream arrives bit for bit.", "",
-             "| set | split | how it arrives | calls | band-limited | full band | no verdict | "
-             "ratio (dB) |", "|---|---|---|---|---|---|---|---|"]
+             "| set | split | how it arrives | level | calls | band-limited | full band | "
+             "no verdict | ratio (dB) |", "|---|---|---|---|---|---|---|---|---|"]
     for row in result.get("band", []):
         span = ("-" if row["ratio_min"] is None
                 else f"{row['ratio_min']:.1f} to {row['ratio_max']:.1f}")
-        lines.append(f"| {row['set']} | {row['split']} | {row['how']} | {row['calls']} | "
+        lines.append(f"| {row['set']} | {row['split']} | {row['how']} | "
+                     f"{row.get('level', 'as recorded')} | {row['calls']} | "
                      f"{row['band_limited']} | {row['full_band']} | {row['no_verdict']} | "
                      f"{span} |")
     lines += ["", "## 1. At the VAD (train splits)", "",

@@ -54,9 +54,10 @@ def test_the_report_names_every_way_the_audio_arrived() -> None:
            "eot_p50": 0.5, "eot_p90": 1.0, "wer": 0.13}
     text = markdown({"machine": {"cpu": "x", "cores": 2, "git_commit": "abc"}, "onset": 0.5,
                      "vad": {"tel8k": {"before": row, "now": row}}, "e2e": {"µ-law": e2e},
-                     "band": [{"set": "real", "split": "test", "how": "as sent", "calls": 17,
+                     "band": [{"set": "real", "split": "test", "how": "as sent",
+                               "level": "10 dB quieter", "calls": 17,
                                "band_limited": 0, "full_band": 17, "no_verdict": 0,
                                "ratio_min": -12.25, "ratio_max": 0.5}]})
-    assert "| real | test | as sent | 17 | 0 | 17 | 0 | -12.2 to 0.5 |" in text
+    assert "| real | test | as sent | 10 dB quieter | 17 | 0 | 17 | 0 | -12.2 to 0.5 |" in text
     assert "| tel8k | before | 9 of 10 | 0.400 |" in text
     assert "| µ-law | 10.0% | 20.0% (2/10) | 500 ms | 1000 ms | 13.0% |" in text
