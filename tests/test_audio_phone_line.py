@@ -1,8 +1,8 @@
 """A stream above 8 kHz that is a phone line upsampled by someone else is taken back to 8 kHz
-and handled as one: from its first sample when the band check's verdict comes within the hold,
-from the verdict on after it; any other stream is resampled as before, bit for bit; the
-timeline has no gap or repeat; nothing goes out in the hold; how the stream is cut changes
-nothing."""
+and handled as one: from its first sample when the band check's verdict comes within the hold
+(which counts from the first sound), from the verdict on after it; any other stream is
+resampled as before, bit for bit; the timeline has no gap or repeat; nothing goes out in the
+hold; how the stream is cut changes nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from helpers.speech import as_linear16, load_clip, upsampled_phone_line
 
 from flux_cli.audio.phone_line import (
+    HOLD_MAX_S,
     HOLD_S,
     Downsampled,
     MaybePhoneLine,
@@ -82,10 +83,14 @@ def test_an_upsampled_phone_line_is_a_phone_line_from_its_first_sample() -> None
 
 
 def test_full_band_speech_is_held_until_its_verdict_silence_no_longer_than_the_hold() -> None:
+    """The hold counts from the first sound: seconds of digital silence before it are held
+    too, up to ``HOLD_MAX_S`` of the stream."""
     x = as_linear16(speech())
     assert 0.9 < first_out_s(x) < HOLD_S
     late = np.concatenate([np.zeros(3 * RATE, np.float32), x])
-    assert first_out_s(late, 64) == HOLD_S  # no verdict in digital silence: the hold ends
+    assert 3.9 < first_out_s(late, 64) < 3 + HOLD_S  # the verdict, a second into the sound
+    silence = np.zeros(round((HOLD_MAX_S + 2) * RATE), np.float32)
+    assert first_out_s(silence, 64) == HOLD_MAX_S  # no verdict in digital silence: the hold ends
 
 
 def test_release_ends_the_hold_and_the_stream_goes_on_as_after_it() -> None:
@@ -105,11 +110,20 @@ def test_release_ends_the_hold_and_the_stream_goes_on_as_after_it() -> None:
     np.testing.assert_array_equal(out[:switch], x[:switch])
 
 
-def test_a_phone_line_after_seconds_of_digital_silence_switches_as_cleanly() -> None:
-    """The verdict waits for sound, past the hold: the output goes the direct way until it
-    and the phone path's from it; the phone path's held output is trimmed meanwhile."""
+def test_a_phone_line_after_seconds_of_digital_silence_is_one_from_its_first_sample() -> None:
+    """A recording that opens with 3 s of digital silence: the hold counts from the first
+    sound, so the verdict still comes in it and the phone path has the whole stream."""
     x = np.concatenate([np.zeros(3 * RATE, np.float32), upsampled_phone_line(speech())])
     out = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
+    assert out.size == x.size
+    np.testing.assert_allclose(out, run(lambda: Downsampled(RATE, RATE), x, [320]), atol=1e-6)
+
+
+def test_a_phone_line_after_the_longest_hold_switches_as_cleanly() -> None:
+    """Past ``hold_max_s`` of silence the output goes the direct way until the verdict and the
+    phone path's from it; the phone path's held output is trimmed meanwhile."""
+    x = np.concatenate([np.zeros(3 * RATE, np.float32), upsampled_phone_line(speech())])
+    out = run(lambda: MaybePhoneLine(RATE, RATE, hold_max_s=2.0), x, [320])
     assert out.size == x.size
     switch = int(np.flatnonzero(out != x)[0])
     assert 3.5 * RATE < switch <= 5 * RATE
@@ -126,14 +140,17 @@ def test_a_48_khz_phone_line_is_found_too_and_keeps_its_length() -> None:
     assert abs(out.size - x.size // 3) <= 1
 
 
-@pytest.mark.parametrize("silence_s", [0, 3])  # the verdict in the hold, and after it
+# the verdict in the hold (after silence, too), and after it
+@pytest.mark.parametrize(("silence_s", "hold_max_s"), [(0, HOLD_MAX_S), (3, HOLD_MAX_S),
+                                                       (3, 2.0)])
 @pytest.mark.parametrize("sizes", [[1], [7, 1001], [RATE // 2 + 3]])
-def test_how_the_stream_is_cut_changes_nothing(sizes: list[int], silence_s: int) -> None:
+def test_how_the_stream_is_cut_changes_nothing(sizes: list[int], silence_s: int,
+                                               hold_max_s: float) -> None:
     x = np.concatenate([np.zeros(silence_s * RATE, np.float32),
                         upsampled_phone_line(speech())])
-    whole = run(lambda: MaybePhoneLine(RATE, RATE), x, [320])
-    np.testing.assert_allclose(run(lambda: MaybePhoneLine(RATE, RATE), x, sizes), whole,
-                               atol=1e-6)
+    whole = run(lambda: MaybePhoneLine(RATE, RATE, hold_max_s=hold_max_s), x, [320])
+    np.testing.assert_allclose(run(lambda: MaybePhoneLine(RATE, RATE, hold_max_s=hold_max_s),
+                                   x, sizes), whole, atol=1e-6)
 
 
 @pytest.mark.parametrize(("rate", "kind"), [(8000, PhoneLine), (6000, PhoneLine),

@@ -55,6 +55,8 @@ class BandCheck:
         self._high_powers: list[float] = []
         self._mid_sum = 0.0
         self._pending = np.zeros(0, dtype=np.float64)
+        self._blocks = 0  # whole blocks taken in so far
+        self.sound_from: int | None = None  # the sample where the first block of sound began
         self.verdict: bool | None = None
         self.ratio_db: float | None = None  # the high band's rise over the middle, at the verdict
 
@@ -75,8 +77,11 @@ class BandCheck:
         return len(x)
 
     def _judge(self, block: NDArray[np.float64]) -> None:
+        self._blocks += 1
         if float(np.mean(np.square(block))) < self._min_power:
             return
+        if self.sound_from is None:
+            self.sound_from = (self._blocks - 1) * self.block
         psd = np.square(np.abs(np.fft.rfft(block * self._taper)))
         self._high_powers.append(float(np.mean(psd[self._high_band])))
         self._mid_sum += float(np.mean(psd[self._mid_band]))

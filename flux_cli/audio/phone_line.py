@@ -12,10 +12,14 @@ bit. Pure, no I/O.
 
 The verdict needs a second of sound, and a call's first words are in it: a quiet "I am" at
 the start of an upsampled call was lost on the direct path (stop 36). So the output is held
-back until the verdict, at most ``HOLD_S`` of the stream: a verdict within it picks one path
-for the whole stream from its first sample. The price is wall-clock delay in the stream's
-first second or so only (audio time, and so every decision, is unchanged); a stream still
-without a verdict then goes on the direct way and switches at the verdict, as before.
+back until the verdict, at most ``HOLD_S`` from the stream's first sound (and never more than
+``HOLD_MAX_S`` of the stream): a verdict within it picks one path for the whole stream from
+its first sample. Counting from the first sound (stop 41) lets a recording open with seconds
+of digital silence, as VoIP calls and phone systems' recordings do, and still be a phone line
+from its first word. The price is wall-clock delay in the stream's first second of sound only
+(audio time, and so every decision, is unchanged; in digital silence there is nothing to
+report); a stream still without a verdict then goes on the direct way and switches at the
+verdict, as before.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from flux_cli.audio.resample import StreamResampler
 
 PHONE_RATE = 8000  # at or below: a phone line
 HELD_S = 1.0  # the phone path's output kept until the verdict (its delay is milliseconds)
-# Both paths' output held from the stream's start until the verdict, at most this much of the
-# stream: a verdict after 1 s of sound comes at ~1 s in a stream with a noise floor, and
-# this leaves half a second for digital silence before the first word.
+# Both paths' output held from the stream's start until the verdict, at most this long after
+# the first sound: a verdict comes after 1 s of sound, and this leaves half a second for
+# digital silence between the first words.
 HOLD_S = 1.5
+HOLD_MAX_S = 10.0  # and at most this much of the stream, sound or not
 
 _EMPTY = np.zeros(0, dtype=np.float32)
 
@@ -72,18 +77,23 @@ class MaybePhoneLine:
     """A stream above 8 kHz: resampled as it is, unless it turns out to be a phone line.
 
     From the first sample both paths run and their output is held back, until the band
-    check's verdict or until ``HOLD_S`` of the stream has come in, whichever is first. A
+    check's verdict or until ``HOLD_S`` after the stream's first sound (``HOLD_MAX_S`` into
+    the stream at most), whichever is first. A
     verdict within the hold picks the path the whole stream goes by: "band-limited" the phone
     path, "full band" plain resampling, bit for bit. After the hold, the output goes the direct
     way; a later "band-limited" goes on from the phone path at the very sample the direct path
     had reached, so the timeline has no gap and no repeat. Where the hold ends and where the
     verdict falls are samples of the stream, not of how it was cut into frames."""
 
-    def __init__(self, rate: int, out_rate: int, hold_s: float = HOLD_S) -> None:
+    def __init__(self, rate: int, out_rate: int, hold_s: float = HOLD_S,
+                 hold_max_s: float = HOLD_MAX_S) -> None:
         self.check = BandCheck(rate)
         self._direct: StreamResampler | None = StreamResampler(rate, out_rate)
         self._phone: Downsampled | None = Downsampled(rate, out_rate)
-        self._hold_left = round(hold_s * rate)  # input samples still to hold the output for
+        self._holding = True
+        self._hold_after_sound = round(hold_s * rate)
+        self._hold_max = round(hold_max_s * rate)
+        self._taken = 0  # input samples taken in the hold
         self._direct_held: list[NDArray[np.float32]] = []  # the direct path's, in the hold
         self._held: list[NDArray[np.float32]] = []  # the phone path's latest output
         self._held_size = 0
@@ -103,7 +113,7 @@ class MaybePhoneLine:
             return self._from_phone(x)
         if self._phone is None:
             return self._emit(self._direct.process(x))
-        if self._hold_left > 0:
+        if self._holding:
             return self._in_hold(x)
         before = self.check.feed(x)
         head, tail = x[:before], x[before:]
@@ -126,29 +136,42 @@ class MaybePhoneLine:
     def release(self) -> NDArray[np.float32]:
         """End the hold now (a control message is applied where the audio has reached): what
         the direct path holds goes out, and the stream goes on as after the hold."""
-        if self._direct is None or self._hold_left == 0:
+        if self._direct is None or not self._holding:
             return _EMPTY
-        self._hold_left = 0
+        self._holding = False
         return self._release_direct()
 
+    def _hold_end(self) -> int:
+        """The input sample where the hold ends, as far as is known yet."""
+        if self.check.sound_from is None:
+            return self._hold_max
+        return min(self._hold_max, self.check.sound_from + self._hold_after_sound)
+
     def _in_hold(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Both paths take ``x`` up to the hold's end; nothing goes out before a verdict."""
+        """Both paths take ``x`` up to the hold's end; nothing goes out before a verdict. Before
+        the first sound the check takes less than a hold at a time, so it never takes samples
+        past the end the first sound will set."""
         assert self._direct is not None and self._phone is not None
-        head, rest = x[:self._hold_left], x[self._hold_left:]
-        self._hold_left -= head.size
-        self.check.feed(head)
-        self._direct_held.append(np.asarray(self._direct.process(head), np.float32))
-        self._hold(self._phone.process(head), trim=False)
-        if self.check.verdict:  # the phone path from the stream's first sample
-            self._direct, self._direct_held = None, []
-            held, self._held, self._held_size = self._held, [], 0
-            return np.concatenate([self._emit(np.concatenate(held)), self._from_phone(rest)])
-        if self.check.verdict is False:
-            self._phone, self._held = None, []
-            return np.concatenate([self._release_direct(), self.process(rest)])
-        if self._hold_left > 0:
-            return _EMPTY
-        return np.concatenate([self._release_direct(), self.process(rest)])
+        while self._taken < self._hold_end():
+            room = self._hold_end() - self._taken
+            if self.check.sound_from is None:
+                room = min(room, self._hold_after_sound - self.check.block)
+            head, x = x[:room], x[room:]
+            if head.size == 0:
+                return _EMPTY
+            self._taken += head.size
+            self.check.feed(head)
+            self._direct_held.append(np.asarray(self._direct.process(head), np.float32))
+            self._hold(self._phone.process(head), trim=False)
+            if self.check.verdict:  # the phone path from the stream's first sample
+                self._direct, self._direct_held = None, []
+                held, self._held, self._held_size = self._held, [], 0
+                return np.concatenate([self._emit(np.concatenate(held)), self._from_phone(x)])
+            if self.check.verdict is False:
+                self._phone, self._held = None, []
+                return np.concatenate([self._release_direct(), self.process(x)])
+        self._holding = False
+        return np.concatenate([self._release_direct(), self.process(x)])
 
     def _release_direct(self) -> NDArray[np.float32]:
         held, self._direct_held = self._direct_held, []
