@@ -35,6 +35,10 @@ def test_speech_through_a_phone_line_is_band_limited_at_16_and_48_khz() -> None:
 def test_full_band_noise_is_full_band_and_digital_silence_gets_no_verdict() -> None:
     rng = np.random.default_rng(0)
     assert verdict_of(as_linear16(rng.normal(0, 0.01, RATE * 2).astype(np.float32)))[0] is False
+    # a steady tone above the phone band rises no more than a dither: it is what is up there
+    t = np.arange(2 * RATE) / RATE
+    tone = as_linear16((0.1 * np.sin(2 * np.pi * 6000.0 * t)).astype(np.float32))
+    assert verdict_of(tone)[0] is False
     assert verdict_of(np.zeros(RATE * 5, np.float32)) == (None, None)
 
 

@@ -1,4 +1,5 @@
-"""The pause gate on literal levels: babble near the floor is a pause, the caller is not."""
+"""The pause gate on literal levels: babble near the floor is a pause, the caller is not; far
+over the floor, the VAD's offset is enough to start speech."""
 
 from __future__ import annotations
 
@@ -56,6 +57,34 @@ def test_a_voiced_window_under_the_gate_is_a_pause_and_the_vad_keeps_its_hystere
     assert tracker.step(0.4, 1024, 1536, in_pause=False, loud=True)
 
 
+def clear_verdicts(levels: list[float], config: PauseGateConfig = CONFIG,
+                   settle: int = 0) -> list[bool]:
+    gate = PauseGate(config, settle)
+    out = []
+    for level in levels:
+        gate.step(level, -40.0)
+        out.append(gate.clear)
+    return out
+
+
+def test_far_over_the_floor_a_window_is_clear() -> None:
+    # 25 dB over the floor is clear (20 dB), 12 dB is loud but not clear
+    assert CONFIG.clear_db == 20.0
+    assert clear_verdicts([-15, -28, -20, -40]) == [True, False, True, False]
+    assert clear_verdicts([-15, -15], settle=1) == [False, True]  # not while the floor settles
+    never = dataclasses.replace(CONFIG, clear_db=None)
+    assert clear_verdicts([-15, 0], config=never) == [False, False]
+
+
+def test_a_clear_window_starts_speech_at_the_vads_offset() -> None:
+    tracker = SpeechTracker(DetectorConfig())
+    assert not tracker.step(0.45, 0, 512, in_pause=False)  # under the onset (0.5)
+    assert tracker.step(0.45, 512, 1024, in_pause=False, clear=True)
+    assert tracker.step(0.4, 1024, 1536, in_pause=False)  # the offset holds it, as ever
+    assert not tracker.step(0.3, 1536, 2048, in_pause=False, clear=True)  # under the offset
+    assert not tracker.step(0.45, 2048, 2560, in_pause=False, clear=True, loud=False)
+
+
 # ------------------------------------------------------------------ in the session
 
 def square(hz: float, seconds: float, level: float) -> Audio:
@@ -93,7 +122,8 @@ def test_without_the_gate_babble_holds_the_turn_for_ever() -> None:
 
 def test_with_the_engines_gate_each_of_the_callers_stretches_ends_its_turn() -> None:
     gate = DEFAULT_CONFIG.pause_gate
-    assert gate == PauseGateConfig(open_db=7.0, stay_db=3.0, smooth_windows=5, settle_s=2.0)
+    assert gate == PauseGateConfig(open_db=7.0, stay_db=3.0, smooth_windows=5, settle_s=2.0,
+                                   clear_db=20.0)
     events = turns(caller_over_babble(), gate)
     starts = [m.audio_window_start for m in events if m.event == "StartOfTurn"]
     ends = [m.audio_window_end for m in events if m.event == "EndOfTurn"]
@@ -103,3 +133,44 @@ def test_with_the_engines_gate_each_of_the_callers_stretches_ends_its_turn() -> 
     assert all(at <= s <= at + 0.1 for at, s in zip(CALLER_AT[1:], starts[1:], strict=True))
     # and each ends once the caller's level has fallen back to the babble's
     assert all(at + 4.0 < e <= at + 4.4 for at, e in zip(CALLER_AT, ends, strict=True))
+
+
+class HesitantVad(LevelVad):
+    """Loud windows at 0.45: over the VAD's offset, under its onset (phone-band speech)."""
+
+    def process(self, samples: Audio) -> list[float]:
+        return [0.45 if p > 0.5 else p for p in super().process(samples)]
+
+
+def sentences_on_a_quiet_line() -> Audio:
+    """A line's hiss (-60 dBFS) and three stretches of loud sound, 40 dB over it."""
+    audio = np.random.default_rng(0).normal(0.0, 0.001, round(16.0 * SAMPLE_RATE))
+    for start in SENTENCES_AT:
+        at = round(start * SAMPLE_RATE)
+        audio[at: at + round(1.5 * SAMPLE_RATE)] += square(220, 1.5, 0.3)
+    return audio.astype(np.float32)
+
+
+SENTENCES_AT = (3.0, 7.5, 12.0)
+
+
+def test_on_a_phone_line_sentences_the_vad_hesitates_over_start_turns() -> None:
+    """Only on a phone line (the server says so): on full-band speech the VAD is sure of
+    itself, and its onset stays the only way in."""
+    def events(gate: PauseGateConfig, phone_line: bool) -> list[str]:
+        config = dataclasses.replace(PINNED, pause_gate=gate)
+        session = TurnSession(vad=HesitantVad(), transcriber=CountingTranscriber(),
+                              smart_turn=FixedSmartTurn(0.9), params=StreamParams(),
+                              request_id="r", config=config)
+        session.phone_line = phone_line
+        audio = sentences_on_a_quiet_line()
+        out = session.start()
+        for i in range(0, len(audio), 1280):
+            out += session.feed(audio[i: i + 1280])
+        return [m.event for m in out if isinstance(m, TurnInfo) and m.event != "Update"]
+
+    gate = DEFAULT_CONFIG.pause_gate
+    assert gate is not None
+    assert events(gate, True) == ["StartOfTurn", "EndOfTurn"] * len(SENTENCES_AT)
+    assert events(gate, False) == []
+    assert events(dataclasses.replace(gate, clear_db=None), True) == []

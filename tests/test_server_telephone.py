@@ -59,6 +59,19 @@ def test_a_quiet_phone_turn_is_heard_whole(server: EmbeddedServer, name: str) ->
     assert overlap(TURNS[name], got[0]["transcript"]) >= 0.85, got[0]["transcript"]
 
 
+def test_a_phone_sentence_the_vad_hesitates_over_is_one_turn(server: EmbeddedServer) -> None:
+    """The same line 6 dB quieter (speech about -42 dBFS): Silero's speech probability on it
+    hangs under the onset, so the engine heard two scraps ("close.", "week."), each its own
+    turn; far over the line's floor, the VAD's offset now starts speech (``pause_gate.py``),
+    and the sentence is one turn with most of its words ("I am" is still too quiet)."""
+    quieter = call("order_calling") * np.float32(10.0 ** (-6.0 / 20.0))
+    messages = run_stream(query_url(server, f"encoding=mulaw&sample_rate={PHONE_RATE}"),
+                          encode(quieter, "mulaw"), frame=160)
+    got = ends(messages)
+    assert len(got) == 1, [e["transcript"] for e in got]
+    assert overlap(TURNS["order_calling"], got[0]["transcript"]) >= 0.6, got[0]["transcript"]
+
+
 @pytest.mark.parametrize("silence_s", [0, 3.072])
 @pytest.mark.parametrize("name", sorted(TURNS))
 def test_a_quiet_phone_turn_upsampled_by_the_client_is_heard_whole(

@@ -218,6 +218,22 @@ def test_a_phone_line_upsampled_by_the_client_loses_the_g711_offset_too() -> Non
     assert abs(float(np.mean(out[settled]))) < offset / 10
 
 
+def test_the_decoder_says_when_the_stream_is_a_phone_line() -> None:
+    """The session reads the VAD for phone-band speech only then (``pause_gate.py``)."""
+    assert make_decoder("mulaw", 8000).phone_line
+    wideband = make_decoder("linear16", SAMPLE_RATE)
+    decode_all(wideband, encode(tone(SAMPLE_RATE, 2.0, freq=6000.0, amp=0.1), "linear16"),
+               [640])
+    assert not wideband.phone_line
+    audio, rate = sf.read(clip_path("order_calling"), dtype="float32")
+    coded = decode(encode(phone_line(audio, rate, np.random.default_rng(1)), "mulaw"), "mulaw")
+    upsampled = make_decoder(None, None)
+    assert not upsampled.phone_line  # nothing known before the first bytes
+    decode_all(upsampled, wav_bytes(soxr.resample(coded, 8000, SAMPLE_RATE).astype(np.float32),
+                                    SAMPLE_RATE, "PCM_16"), [640])
+    assert upsampled.phone_line
+
+
 def test_wideband_streams_are_not_filtered() -> None:
     """Full-band audio above 8 kHz is handed over as it was sent (no offset removed: 16 kHz
     linear16 arrives bit for bit)."""

@@ -21,8 +21,11 @@ at -36.7 dB or lower; full-band speech with or without background noise at -27.4
 higher (every benchmark set's calls and the committed test clips and samples at the same
 four levels; the lowest, espeak's Hindi voice). The threshold leaves more room on the
 full-band side: a phone line missed is handled as before, a full-band stream taken for one
-would lose its upper band. The verdict is given once, at a sample that does not depend on
-how the stream is cut into frames. Pure numpy.
+would lose its upper band. A steady sound up there louder than the phone band (a tone, a
+hiss) rises no more than a dither does, so a stream is band-limited only if its upper band
+also holds little at all: under ``PLAIN_BELOW_DB`` against the phone band, floor and all
+(upsampled phone calls: -27.2 dB or lower, at any of those levels). The verdict is given
+once, at a sample that does not depend on how the stream is cut into frames. Pure numpy.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ MIN_LEVEL_DB = -70.0
 HIGH_HZ = (4500.0, 7500.0)  # above any phone band (8 kHz sampling: nothing above 4 kHz)
 MID_HZ = (2000.0, 3300.0)  # inside every phone band
 HIGH_FLOOR_PERCENTILE = 25.0  # the high band's floor: rounding, dither or hiss, not speech
-NARROW_BELOW_DB = -33.0
+NARROW_BELOW_DB = -33.0  # the upper band's rise against the phone band
+PLAIN_BELOW_DB = -20.0  # and all of the upper band against the phone band
 MIN_RATE = 11025  # below this there is no band above 4.5 kHz to look at
 
 
@@ -59,6 +63,7 @@ class BandCheck:
         self.sound_from: int | None = None  # the sample where the first block of sound began
         self.verdict: bool | None = None
         self.ratio_db: float | None = None  # the high band's rise over the middle, at the verdict
+        self.plain_db: float | None = None  # all of the high band over the middle
 
     def feed(self, x: NDArray[np.float32]) -> int:
         """Take ``x`` in; how many of its samples came before the verdict (all of them while
@@ -89,5 +94,7 @@ class BandCheck:
             high = np.asarray(self._high_powers)
             rise = float(np.sum(np.maximum(high - np.percentile(high, HIGH_FLOOR_PERCENTILE),
                                            0.0)))
-            self.ratio_db = 10.0 * float(np.log10((rise + 1e-30) / (self._mid_sum + 1e-30)))
-            self.verdict = self.ratio_db < NARROW_BELOW_DB
+            mid = self._mid_sum + 1e-30
+            self.ratio_db = 10.0 * float(np.log10((rise + 1e-30) / mid))
+            self.plain_db = 10.0 * float(np.log10((float(np.sum(high)) + 1e-30) / mid))
+            self.verdict = self.ratio_db < NARROW_BELOW_DB and self.plain_db < PLAIN_BELOW_DB

@@ -127,6 +127,11 @@ class TurnSession:
             self._floor = self._floor or floor_of(config.voice_change)
             self._gate = PauseGate(config.pause_gate,
                                    _samples(config.pause_gate.settle_s) // VAD_WINDOW)
+        # Set by the server while the stream is handled as a phone line (8 kHz, or found to
+        # be one): the VAD's offset then starts speech far over the floor (``pause_gate.py``).
+        # Only there: on full-band speech the VAD is sure of itself, and the same rule on the
+        # full-band train splits moved words and cut-offs by a little, not for the better.
+        self.phone_line = False
         # the VAD's verdicts over the last block
         self._recent_speech: deque[bool] = deque(
             maxlen=self._profiles.block // VAD_WINDOW if self._profiles is not None else 0)
@@ -247,12 +252,14 @@ class TurnSession:
         self._buffer.append(window)
         self._pos += len(window)
         in_pause = self.state in (State.PAUSED, State.EAGER)
-        loud = True
+        loud, clear = True, False
         if self._floor is not None:
             level = self._floor.step(window)
             if self._gate is not None:
                 loud = self._gate.step(level, self._floor.floor())
-        speech = self._speech.step(p, start, self._pos, in_pause=in_pause, loud=loud)
+                clear = self._gate.clear and self.phone_line
+        speech = self._speech.step(p, start, self._pos, in_pause=in_pause, loud=loud,
+                                   clear=clear)
         if self.state is State.IDLE:
             self._step_idle(start, speech, out)
         elif self.state is State.SPEAKING:

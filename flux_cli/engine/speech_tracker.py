@@ -27,13 +27,16 @@ class SpeechTracker:
         self.candidate: int | None = None  # onset of a burst that may start a turn
         self.candidate_speech = 0  # speech samples heard in that burst
 
-    def step(self, p: float, start: int, end: int, *, in_pause: bool, loud: bool = True) -> bool:
+    def step(self, p: float, start: int, end: int, *, in_pause: bool, loud: bool = True,
+             clear: bool = False) -> bool:
         """One VAD window [start, end) with speech probability ``p``; is it speech?
 
         ``loud``: the pause gate's verdict (``pause_gate.py``); a voiced window under it is
-        taken for babble in the caller's pause."""
+        taken for babble in the caller's pause. ``clear``: the level is far over the call's
+        floor, and the VAD's offset is then enough to start speech (phone-band speech the VAD
+        hesitates over)."""
         c = self.config
-        self.voiced = p >= c.vad_onset or (self.voiced and p >= c.vad_offset)
+        self.voiced = p >= c.vad_onset or ((self.voiced or clear) and p >= c.vad_offset)
         speech = self.voiced and loud
         self.in_speech = speech
         if speech:

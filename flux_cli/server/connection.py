@@ -272,6 +272,7 @@ class Connection:
         """Decoded audio into the session, counted and timed; what it says back."""
         self.arrivals.add(len(audio), arrived)
         self.app.metrics.audio_seconds.inc(len(audio) / SAMPLE_RATE)
+        self.session.phone_line = self.decoder.phone_line
         return await self._timed(self.session.feed, audio)
 
     async def _timed(self, step: Any, arg: Any) -> list[ServerMessage]:

@@ -44,6 +44,12 @@ class AudioDecoder(Protocol):
         (``phone_line.MaybePhoneLine``), so the message meets the audio sent before it."""
         ...
 
+    @property
+    def phone_line(self) -> bool:
+        """The audio handed out so far is handled as a phone line's (8 kHz or less, or found
+        to be one): the session's VAD is read for phone-band speech (``pause_gate.py``)."""
+        ...
+
 
 class _Resampled:
     """Shared tail of every decoder: native-rate mono blocks in, 16 kHz out.
@@ -78,6 +84,12 @@ class _Resampled:
         if isinstance(self._resampler, MaybePhoneLine):
             return self._resampler.release()
         return _EMPTY
+
+    @property
+    def phone_line(self) -> bool:
+        if isinstance(self._resampler, MaybePhoneLine):
+            return self._resampler.phone
+        return isinstance(self._resampler, PhoneLine)
 
 
 class RawDecoder(_Resampled):
@@ -184,6 +196,10 @@ class SniffingDecoder:
 
     def release(self) -> Audio:
         return _EMPTY if self._inner is None else self._inner.release()
+
+    @property
+    def phone_line(self) -> bool:
+        return self._inner is not None and self._inner.phone_line
 
     def flush(self) -> Audio:
         if self._inner is None:
