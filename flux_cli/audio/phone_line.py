@@ -78,12 +78,12 @@ class MaybePhoneLine:
 
     From the first sample both paths run and their output is held back, until the band
     check's verdict or until ``HOLD_S`` after the stream's first sound (``HOLD_MAX_S`` into
-    the stream at most), whichever is first. A
-    verdict within the hold picks the path the whole stream goes by: "band-limited" the phone
-    path, "full band" plain resampling, bit for bit. After the hold, the output goes the direct
-    way; a later "band-limited" goes on from the phone path at the very sample the direct path
-    had reached, so the timeline has no gap and no repeat. Where the hold ends and where the
-    verdict falls are samples of the stream, not of how it was cut into frames."""
+    the stream at most), whichever is first. A verdict within the hold picks the path the
+    whole stream goes by: "band-limited" the phone path, "full band" plain resampling, bit for
+    bit. After the hold, the output goes the direct way; a later "band-limited" goes on from
+    the phone path at the very sample the direct path had reached, so the timeline has no gap
+    and no repeat. Where the hold ends and where the verdict falls are samples of the stream,
+    not of how it was cut into frames."""
 
     def __init__(self, rate: int, out_rate: int, hold_s: float = HOLD_S,
                  hold_max_s: float = HOLD_MAX_S) -> None:
