@@ -188,29 +188,27 @@ def band_census(cache: Path) -> list[dict[str, Any]]:
         add("every set above", split, "as sent at 16 kHz", quieter_label, all_quieter)
     with tempfile.TemporaryDirectory(prefix="flux-band-") as tmp:
         for split in ("train", "test"):
-            ways: dict[tuple[str, str], list[tuple[bool | None, float | None]]] = {}
+            ways: dict[str, dict[str, list[tuple[bool | None, float | None]]]] = {}
             for call in set_calls("tel8k", split, cache):
                 recorded, rate = sf.read(call.path, dtype="float32")
                 for gain in (1.0, *QUIETER_GAINS):
-                    level = "as recorded" if gain == 1.0 else quieter_label
+                    at = ways.setdefault("as recorded" if gain == 1.0 else quieter_label, {})
                     audio = np.asarray(recorded * gain, dtype=np.float32)
                     coded = g711(audio, "mulaw")
-                    ways.setdefault(("the WAV upsampled by the CLI (soxr)", level), []).append(
+                    at.setdefault("the WAV upsampled by the CLI (soxr)", []).append(
                         band_verdict(as_pcm16(to_16k(audio, rate)), SAMPLE_RATE))
-                    ways.setdefault(("a µ-law recording upsampled by the CLI (soxr)", level),
-                                    []).append(
+                    at.setdefault("a µ-law recording upsampled by the CLI (soxr)", []).append(
                         band_verdict(as_pcm16(to_16k(coded, rate)), SAMPLE_RATE))
                     for tool in ("sox", "ffmpeg"):
                         for out_rate in (SAMPLE_RATE, 48000):
                             up = upsampled_by_tool(coded, tool, out_rate, Path(tmp))
                             if up is not None:
-                                ways.setdefault((f"a µ-law recording upsampled by {tool} to "
-                                                 f"{out_rate // 1000} kHz", level), []).append(
+                                at.setdefault(f"a µ-law recording upsampled by {tool} to "
+                                              f"{out_rate // 1000} kHz", []).append(
                                     band_verdict(up, out_rate))
-            for level in ("as recorded", quieter_label):
-                for (how, at), verdicts in ways.items():
-                    if at == level:
-                        add("tel8k", split, how, level, verdicts)
+            for level, by_how in ways.items():  # as recorded first: the first gain
+                for how, verdicts in by_how.items():
+                    add("tel8k", split, how, level, verdicts)
     return rows
 
 
