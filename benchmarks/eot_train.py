@@ -1,8 +1,9 @@
 """Train the end-of-turn model (``flux_cli/engine/eot_model.json``) and replay it.
 
 Collect: every labelled turn of the training sets is fed alone (oracle turn start, its audio
-then 2 s of silence) through a real :class:`TurnSession` with the real models, whose model
-records each judged pause's evidence and never ends the turn. Fit: a hazard-style logistic
+as the engine hears it end to end, then 2 s of silence) through a real :class:`TurnSession`
+with the real models, whose model records each judged pause's evidence and never ends the
+turn; the 8 kHz set goes through the phone path (``engine_audio``). Fit: a hazard-style logistic
 regression: at silences ``s`` of 0.2-2 s, a pause still silent at ``s`` is a sample, labelled 1
 if it is the turn's real end and 0 if speech resumes later; features from
 ``eot_model.features`` plus ``silence_s = s``. Replay: for a model and a threshold, where each
@@ -38,7 +39,9 @@ from flux_cli.engine.session import TurnSession
 from flux_cli.protocol import StreamParams, Word
 
 SR = 16000
-EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence2"  # 2: with sentence_end
+PHONE_RATE = 8000
+PHONE_FRAME = 160  # 20 ms of 8 kHz µ-law, as a phone system sends it
+EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence3"  # 2: with sentence_end; 3: phone path
 LEAD_IN_S = 0.3
 TAIL_S = 2.0
 CHUNK = 4096
@@ -107,20 +110,37 @@ def set_calls(name: str, split: str, cache: Path = corpus.DEFAULT_CACHE) -> list
     return natural_corpus.build(name, split, cache)
 
 
-def _read_16k(path: Path) -> np.ndarray:
+def engine_audio(path: Path) -> tuple[np.ndarray, bool]:
+    """(the call at 16 kHz as the engine hears it end to end, whether it is a phone line).
+
+    An 8 kHz call goes as ``turns`` sends it, µ-law at 8 kHz through the server's decoder
+    (the codec, the DC blocker, the phone line's resampler), and the session is told it is
+    a phone line, as the connection tells it: the VAD's phone rule is part of its evidence.
+    """
     import soundfile as sf
     import soxr
 
+    from flux_cli.audio.encoding import encode
+    from flux_cli.server.wire_audio import make_decoder
+
     audio, rate = sf.read(path, dtype="float32")
+    if rate == PHONE_RATE:
+        data = encode(audio, "mulaw")
+        decoder = make_decoder("mulaw", rate)
+        parts = [decoder.feed(data[i:i + PHONE_FRAME]) for i in range(0, len(data), PHONE_FRAME)]
+        return np.concatenate([*parts, decoder.flush()]), decoder.phone_line
     if rate != SR:
         audio = soxr.resample(audio, rate, SR)
-    return np.asarray(audio, dtype=np.float32)
+    return np.asarray(audio, dtype=np.float32), False
 
 
-def turn_runs(call: Call, index: int) -> Iterator[tuple[int, np.ndarray]]:
+def turn_runs(call: Call, index: int, audio: np.ndarray | None = None
+              ) -> Iterator[tuple[int, np.ndarray]]:
     """Each labelled turn of a call as ``collect`` feeds it: (its first sample in the call,
-    up to 0.3 s of the call before it, the turn, then 2 s of faint seeded noise)."""
-    audio = _read_16k(call.path)
+    up to 0.3 s of the call before it, the turn, then 2 s of faint seeded noise). ``audio``:
+    the call's ``engine_audio`` if already read."""
+    if audio is None:
+        audio, _ = engine_audio(call.path)
     rng = np.random.default_rng(index)
     for i, label in enumerate(call.turns):
         gap = label.start - (call.turns[i - 1].end if i else 0.0)
@@ -141,8 +161,9 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
     whisper = cast(WhisperTranscriber, engine.transcriber)
     transcriber = whisper.with_options(replace(whisper.options, sentence_end=True))
     call = set_calls(name, split)[index]
+    audio, phone_line = engine_audio(call.path)
     turns = []
-    for offset, fed in turn_runs(call, index):
+    for offset, fed in turn_runs(call, index, audio):
         model = _NeverEnds()
         recorder = _Recorder()
         session = TurnSession(vad=engine.vad.new_stream(), transcriber=transcriber,
@@ -150,6 +171,7 @@ def _collect_call(job: tuple[str, str, int]) -> dict[str, Any]:
                               params=StreamParams(eot_timeout_ms=10000), request_id="t",
                               config=replace(DEFAULT_CONFIG, model=model),
                               sync_interim=False, observer=recorder)
+        session.phone_line = phone_line
         session.start()
         for pos in range(0, len(fed), CHUNK):
             session.feed(fed[pos: pos + CHUNK])

@@ -6,7 +6,9 @@ import dataclasses
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from benchmarks import eot_train
 from benchmarks.eot_train import Pause, PauseRecord, model_rule, replay, samples
@@ -150,3 +152,20 @@ def test_the_streams_table_measured_again_says_so(tmp_path: Path) -> None:
     assert after.replace(note + "\n\n", "") == before
     with pytest.raises(SystemExit, match=r"run python -m benchmarks\.turns first"):
         realtime_again(tmp_path, "1", 0.3)
+
+
+def test_an_8_khz_call_is_replayed_as_the_engine_hears_a_phone_line(tmp_path: Path) -> None:
+    """The replay's audio is the server's decode of the µ-law the benchmark sends (the DC
+    offset gone, twice the samples) and says it is a phone line; 16 kHz passes untouched."""
+    t = np.arange(8000 * 2) / 8000
+    tone = (0.1 + 0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)  # DC 0.1
+    sf.write(tmp_path / "phone.wav", tone, 8000, subtype="PCM_16")
+    heard, phone = eot_train.engine_audio(tmp_path / "phone.wav")
+    assert phone
+    assert abs(len(heard) - 2 * len(tone)) <= 160
+    late = heard[len(heard) // 2:]
+    assert abs(float(late.mean())) < 0.01 and 0.25 < float(np.abs(late).max()) < 0.35
+    wide = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    sf.write(tmp_path / "wide.wav", wide, 16000, subtype="FLOAT")
+    same, phone = eot_train.engine_audio(tmp_path / "wide.wav")
+    assert not phone and np.array_equal(same, wide)
