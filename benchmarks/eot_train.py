@@ -277,7 +277,7 @@ def training_pauses(name: str) -> list[list[Pause]]:
 
 
 def fit(sets: Sequence[str], inside_weight: float = INSIDE_WEIGHT,
-        exclude: Sequence[str] = ()) -> EotModel:
+        exclude: Sequence[str] = (), l2: float = L2) -> EotModel:
     """Weighted logistic regression (Newton steps, L2 on all but the bias).
 
     ``inside_weight`` was chosen on the training splits alone: 1 (plain calibration) cut 50%
@@ -300,7 +300,7 @@ def fit(sets: Sequence[str], inside_weight: float = INSIDE_WEIGHT,
     target = np.array(labels, dtype=float)
     w = np.array(weights)
     theta = np.zeros(len(names))
-    reg = np.full(len(names), L2)
+    reg = np.full(len(names), l2)
     reg[names.index("bias")] = 0.0
     for _ in range(50):  # Newton / IRLS
         p = 1 / (1 + np.exp(-(X @ theta)))
@@ -311,7 +311,7 @@ def fit(sets: Sequence[str], inside_weight: float = INSIDE_WEIGHT,
         if np.max(np.abs(step)) < 1e-8:
             break
     info = {"trained_on": {n: "train split" for n in sets}, "samples": len(labels),
-            "silence_grid_s": list(SILENCE_GRID), "l2": L2, "inside_weight": inside_weight,
+            "silence_grid_s": list(SILENCE_GRID), "l2": l2, "inside_weight": inside_weight,
             "by": "python -m benchmarks.eot_train fit"}
     return EotModel({n: round(float(t), 4) for n, t in zip(names, theta, strict=True)}, info)
 
