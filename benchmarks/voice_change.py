@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import corpus, natural_corpus, scoring
+from benchmarks import corpus, eot_train, natural_corpus, scoring
 from benchmarks.corpus import Call
 
 RESULTS = Path(__file__).with_name("results")
@@ -67,7 +67,7 @@ def end_events(engine: Any, call: Call, speaker: Any, config: Any = None,
                           smart_turn=engine.smart_turn, params=StreamParams(),
                           request_id="voice", speaker=speaker, config=config or DEFAULT_CONFIG,
                           voice_pauses=voice_pauses)
-    audio = read_16k(call.path)
+    audio, session.phone_line = eot_train.engine_audio(call.path)  # as the server hears it
     out = list(session.start())
     for pos in range(0, len(audio), 1280):
         out += session.feed(audio[pos: pos + 1280])
