@@ -55,7 +55,8 @@ def run(l2s: Sequence[float], sets: Sequence[str] = TEST_SETS) -> dict[str, Any]
     for name in sets:
         turns = eot_train.pauses_of(name, "test")
         rows[name] = {label: scored(turns, model) for label, model in models.items()}
-    return {"models": {label: dict(m.weights) for label, m in models.items()}, "sets": rows}
+    return {"l2": list(l2s), "models": {label: dict(m.weights) for label, m in models.items()},
+            "sets": rows}
 
 
 def _pct(x: float | None) -> str:
@@ -69,7 +70,8 @@ def _ms(x: float | None) -> str:
 def markdown(results: dict[str, Any], machine: dict[str, Any]) -> str:
     labels = list(results["models"])
     head = ["# Refitting the end-of-turn model on today's evidence", "",
-            f"{report.measured_on(machine)}, `python -m benchmarks.eot_refit`: "
+            f"{report.measured_on(machine)}, `python -m benchmarks.eot_refit --l2 "
+            f"{','.join(f'{x:g}' for x in results['l2'])}`: "
             "the committed model against the same recipe fitted on the evidence this engine "
             "records (train splits), replayed on each held-out test split. Per model: at "
             f"`eot_threshold` {THRESHOLD}, false cut-offs (cut / pauses), EOT p50 / p90 (ms), "

@@ -34,10 +34,11 @@ def test_a_cut_pause_counts_at_the_default_and_at_every_latency_budget() -> None
 
 def test_the_table_has_a_row_per_set_and_a_column_per_model() -> None:
     turn = [pause(5.0, "That is all.", 0, None, 4.95)]
-    results = {"models": {"committed": {}, "refit L2 1": {}},
+    results = {"l2": [1.0], "models": {"committed": {}, "refit L2 1": {}},
                "sets": {"real": {"committed": eot_refit.scored([turn], MODEL),
                                  "refit L2 1": eot_refit.scored([turn], MODEL)}}}
     text = eot_refit.markdown(results, {"cpu": "a CPU", "cores": 2, "git_commit": "abc1234"})
+    assert "`python -m benchmarks.eot_refit --l2 1`" in text
     assert "| set | committed | refit L2 1 |" in text
     rows = [line for line in text.splitlines() if line.startswith("| real |")]
     assert len(rows) == 1 and rows[0].count("0/0 · ") == 2
