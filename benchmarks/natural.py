@@ -11,7 +11,9 @@ Two sources, both installed offline from packages (``shared/MODELS.md``):
 Every utterance is transcribed once by our own Whisper (word start/end times); a turn's inside
 pause is made by cutting the utterance at a word boundary (the quietest 10 ms near it) and
 inserting silence, so the words before the pause keep their mid-sentence prosody. Word times
-are cached beside the audio.
+are cached beside the audio. The labeller decodes as the engine did when the corpus was first
+built, without the second decodes added since (``label_decode``): with them a fresh clone built
+other labels than the cache every result was measured on (``docs/TURNS.md``, stop 42).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import random
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from benchmarks import corpus
 from benchmarks.synth import SAMPLE_RATE, speech_bounds
+from flux_cli.engine.models.asr import AsrOptions, WhisperTranscriber
 
 ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TEXT = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -114,6 +117,15 @@ def neural_texts(seed: int, count: int) -> list[tuple[str, str, str]]:
     return out
 
 
+def label_decode(options: AsrOptions) -> AsrOptions:
+    """The engine's decoding without its second decodes (where tiny.en stopped early or skipped
+    a stretch: stops 38-40). Those recover words the engine would lose, the engine's business,
+    not the labels'; with them on, two long Asterisk prompts of 973 utterances got other word
+    times, and the real voice's sets other pauses, than the corpus every result was measured on.
+    """
+    return replace(options, decode_on_s=0.0, skipped_word_s=0.0)
+
+
 class Sources:
     """Loads utterances, synthesising/decoding once and caching audio and word times."""
 
@@ -136,7 +148,9 @@ class Sources:
         if self._transcriber is None:
             from flux_cli.engine.models.loader import load_engine
 
-            self._transcriber = load_engine(asr_threads=2, asr_workers=1).transcriber
+            engine = load_engine(asr_threads=2, asr_workers=1)
+            whisper = cast(WhisperTranscriber, engine.transcriber)
+            self._transcriber = whisper.with_options(label_decode(whisper.options))
         result = self._transcriber.transcribe(audio, offset_s=0.0)
         return [(w.word, float(w.start or 0.0), float(w.end or 0.0)) for w in result.words]
 
