@@ -22,7 +22,7 @@ def pause(speech_end: float, text: str, length: float, window: tuple[float, floa
 
 
 def test_a_cut_pause_counts_at_the_default_and_at_every_latency_budget() -> None:
-    end = pause(5.0, "That is all.", 0, None, 4.95)  # ends 0.3-0.8 s after its speech
+    end = pause(5.0, "That is all.", 0, None, 4.95)  # ends 0.3-1.2 s after it, by threshold
     cut = [pause(2.0, "I was thinking.", 1.5, (2.0, 3.5)), end]
     row = eot_refit.scored([cut], MODEL)
     assert row["at_default"]["cut"] == 1 and row["at_default"]["pauses"] == 1
