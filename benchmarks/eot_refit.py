@@ -24,13 +24,12 @@ from typing import Any
 
 from benchmarks import eot_train, report
 from benchmarks.scoring import OperatingPoint, cutoff_at_latency
+from benchmarks.turns import TEST_SETS
 from flux_cli.engine.eot_model import MODEL_FILE, EotModel
 
 RESULTS = Path(__file__).with_name("results")
 THRESHOLD = 0.7
 BUDGETS = (0.5, 0.6, 0.8)
-TEST_SETS = (*eot_train.ALL_SETS[:3], "twoparty_close", *eot_train.ALL_SETS[3:],
-             *eot_train.NEVER_TRAINED)
 
 
 def scored(turns: list[list[eot_train.Pause]], model: EotModel) -> dict[str, Any]:

@@ -40,7 +40,6 @@ from flux_cli.protocol import StreamParams, Word
 
 SR = 16000
 PHONE_RATE = 8000
-PHONE_FRAME = 160  # 20 ms of 8 kHz µ-law, as a phone system sends it
 EVIDENCE_DIR = corpus.DEFAULT_CACHE / "eot-evidence3"  # 2: with sentence_end; 3: phone path
 LEAD_IN_S = 0.3
 TAIL_S = 2.0
@@ -110,6 +109,17 @@ def set_calls(name: str, split: str, cache: Path = corpus.DEFAULT_CACHE) -> list
     return natural_corpus.build(name, split, cache)
 
 
+def decoded_by_engine(data: bytes, encoding: str, rate: int, frame: int
+                      ) -> tuple[np.ndarray, bool]:
+    """``data`` sent in ``frame``-byte frames and decoded by the engine's wire decoder: (the
+    16 kHz audio, whether the decoder handled it as a phone line)."""
+    from flux_cli.server.wire_audio import make_decoder
+
+    decoder = make_decoder(encoding, rate)
+    parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
+    return np.concatenate([*parts, decoder.flush()]), decoder.phone_line
+
+
 def engine_audio(path: Path) -> tuple[np.ndarray, bool]:
     """(the call at 16 kHz as the engine hears it end to end, whether it is a phone line).
 
@@ -121,14 +131,10 @@ def engine_audio(path: Path) -> tuple[np.ndarray, bool]:
     import soxr
 
     from flux_cli.audio.encoding import encode
-    from flux_cli.server.wire_audio import make_decoder
 
     audio, rate = sf.read(path, dtype="float32")
-    if rate == PHONE_RATE:
-        data = encode(audio, "mulaw")
-        decoder = make_decoder("mulaw", rate)
-        parts = [decoder.feed(data[i:i + PHONE_FRAME]) for i in range(0, len(data), PHONE_FRAME)]
-        return np.concatenate([*parts, decoder.flush()]), decoder.phone_line
+    if rate == PHONE_RATE:  # 20 ms frames, as a phone system sends them
+        return decoded_by_engine(encode(audio, "mulaw"), "mulaw", rate, rate // 50)
     if rate != SR:
         audio = soxr.resample(audio, rate, SR)
     return np.asarray(audio, dtype=np.float32), False

@@ -51,7 +51,7 @@ import numpy as np
 
 from benchmarks import corpus, report, scoring
 from benchmarks.corpus import Call
-from benchmarks.eot_train import NEVER_TRAINED, set_calls
+from benchmarks.eot_train import NEVER_TRAINED, decoded_by_engine, set_calls
 from benchmarks.run import engine_pass, summarise
 from benchmarks.servers import EngineServer
 from flux_cli.audio.band_check import NARROW_BELOW_DB
@@ -79,15 +79,6 @@ def g711(audio: np.ndarray, encoding: str) -> np.ndarray:
     return decode(encode(audio, encoding), encoding)
 
 
-def decoded_by_engine(data: bytes, encoding: str, rate: int, frame: int) -> np.ndarray:
-    """``data`` sent in ``frame``-byte frames and decoded by the engine's wire decoder."""
-    from flux_cli.server.wire_audio import make_decoder
-
-    decoder = make_decoder(encoding, rate)
-    parts = [decoder.feed(data[i:i + frame]) for i in range(0, len(data), frame)]
-    return np.concatenate([*parts, decoder.flush()])
-
-
 def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
     """8 kHz ``audio`` sent as ``encoding`` and decoded by the engine's wire decoder (or the
     same decode and resampler without the blocker), in the 20 ms frames a phone system sends."""
@@ -97,7 +88,7 @@ def wire_16k(audio: np.ndarray, encoding: str, *, blocker: bool) -> np.ndarray:
     data = encode(audio, encoding)
     frame = PHONE_RATE // 50
     if blocker:
-        return decoded_by_engine(data, encoding, PHONE_RATE, frame)
+        return decoded_by_engine(data, encoding, PHONE_RATE, frame)[0]
     resampler = StreamResampler(PHONE_RATE, SAMPLE_RATE)
     parts = [resampler.process(decode(data[i:i + frame], encoding))
              for i in range(0, len(data), frame)]
@@ -110,7 +101,7 @@ def sent_16k(audio: np.ndarray) -> np.ndarray:
     from flux_cli.audio.encoding import encode
 
     return decoded_by_engine(encode(audio, "linear16"), "linear16", SAMPLE_RATE,
-                             2 * SAMPLE_RATE // 50)
+                             2 * SAMPLE_RATE // 50)[0]
 
 
 def as_pcm16(audio: np.ndarray) -> np.ndarray:
